@@ -1,0 +1,85 @@
+const { expect } = require("chai");
+const { ethers } = require("hardhat");
+const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
+
+describe("LabelToken", function () {
+  async function labelTokenFixture() {
+    const [minter, annotator, stranger] = await ethers.getSigners();
+    const labelToken = await ethers.deployContract("LabelToken", [minter.address]);
+    return { labelToken, minter, annotator, stranger };
+  }
+
+  it("constructor: sets name, symbol, 18 decimals and the immutable minter", async function () {
+    const { labelToken, minter } = await loadFixture(labelTokenFixture);
+    expect(await labelToken.name()).to.equal("Label Reward");
+    expect(await labelToken.symbol()).to.equal("LABEL");
+    expect(await labelToken.decimals()).to.equal(18n);
+    expect(await labelToken.minter()).to.equal(minter.address);
+    expect(await labelToken.totalSupply()).to.equal(0n);
+  });
+
+  it("mint: the minter mints to any account", async function () {
+    const { labelToken, minter, annotator } = await loadFixture(labelTokenFixture);
+    const amount = ethers.parseEther("12.5");
+    await expect(labelToken.connect(minter).mint(annotator.address, amount))
+      .to.emit(labelToken, "Transfer")
+      .withArgs(ethers.ZeroAddress, annotator.address, amount);
+    expect(await labelToken.balanceOf(annotator.address)).to.equal(amount);
+    expect(await labelToken.totalSupply()).to.equal(amount);
+  });
+
+  it("mint: reverts when the caller is not the minter", async function () {
+    const { labelToken, annotator, stranger } = await loadFixture(labelTokenFixture);
+    await expect(labelToken.connect(stranger).mint(annotator.address, 1n))
+      .to.be.revertedWithCustomError(labelToken, "LabelTokenNotMinter")
+      .withArgs(stranger.address);
+  });
+});
+
+describe("DevStablecoin", function () {
+  async function devStablecoinFixture() {
+    const [holder, spender, stranger] = await ethers.getSigners();
+    const dusd = await ethers.deployContract("DevStablecoin");
+    return { dusd, holder, spender, stranger };
+  }
+
+  it("constructor: is Dev USD (dUSD) with 6 decimals", async function () {
+    const { dusd } = await loadFixture(devStablecoinFixture);
+    expect(await dusd.name()).to.equal("Dev USD");
+    expect(await dusd.symbol()).to.equal("dUSD");
+    expect(await dusd.decimals()).to.equal(6n);
+  });
+
+  it("mint: anyone can use the faucet for any account", async function () {
+    const { dusd, holder, stranger } = await loadFixture(devStablecoinFixture);
+    await expect(dusd.connect(stranger).mint(holder.address, 1_000_000n))
+      .to.emit(dusd, "Transfer")
+      .withArgs(ethers.ZeroAddress, holder.address, 1_000_000n);
+    expect(await dusd.balanceOf(holder.address)).to.equal(1_000_000n);
+  });
+
+  it("permit: sets an allowance from an EIP-2612 signature", async function () {
+    const { dusd, holder, spender } = await loadFixture(devStablecoinFixture);
+    const value = 5_000_000n;
+    const deadline = 2n ** 255n;
+    const { chainId } = await ethers.provider.getNetwork();
+    const domain = { name: "Dev USD", version: "1", chainId, verifyingContract: await dusd.getAddress() };
+    const types = {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    };
+    const message = { owner: holder.address, spender: spender.address, value, nonce: 0n, deadline };
+    const { v, r, s } = ethers.Signature.from(await holder.signTypedData(domain, types, message));
+
+    await expect(dusd.connect(spender).permit(holder.address, spender.address, value, deadline, v, r, s))
+      .to.emit(dusd, "Approval")
+      .withArgs(holder.address, spender.address, value);
+    expect(await dusd.allowance(holder.address, spender.address)).to.equal(value);
+    expect(await dusd.nonces(holder.address)).to.equal(1n);
+  });
+});
