@@ -1,0 +1,1 @@
+"""label-ledger: escrowed pay per verified label, with every payout checkable on chain."""

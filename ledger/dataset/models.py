@@ -1,0 +1,50 @@
+"""Datasets (what a buyer pays for), their reviewers and their items."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
+from ledger.kit.types import AddressColumn, Bytes32Column
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer: Mapped[str] = mapped_column(ForeignKey("accounts.address"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    label_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payment_token: Mapped[str] = mapped_column(AddressColumn)
+    price_per_label: Mapped[int] = mapped_column(UInt256)
+    reward_per_label: Mapped[int] = mapped_column(UInt256)
+    # keccak256(abi.encode(buyer, escrow_salt)): known before the buyer touches the chain
+    escrow_salt: Mapped[str] = mapped_column(Bytes32Column)
+    escrow_id: Mapped[str] = mapped_column(Bytes32Column, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetReviewer(Base):
+    __tablename__ = "dataset_reviewers"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(ForeignKey("accounts.address"), primary_key=True)
+    appointed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("dataset_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    data: Mapped[Any] = mapped_column(JSON)
+    # The known answer of a gold item; never shown to annotators.
+    gold_label: Mapped[str | None] = mapped_column(String(200), default=None)
+    label_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

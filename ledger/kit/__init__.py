@@ -1,0 +1,1 @@
+"""Shared plumbing for every domain: settings, database, errors, money types."""

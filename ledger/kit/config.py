@@ -1,0 +1,46 @@
+"""The one settings object. Every knob is an environment variable prefixed LABEL_LEDGER_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".label-ledger")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABEL_LEDGER_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{STATE_DIR / 'ledger.sqlite'}",
+        description="SQLAlchemy URL; SQLite by default, postgresql+psycopg://... in production.",
+    )
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployment_file: Path = STATE_DIR / "deployment.json"
+    # The key that posts epoch roots. Never logged; on a dev chain `up` fills it in.
+    operator_key: str | None = None
+    # Extra addresses (comma separated) that may use operator endpoints besides operator_key's.
+    operator_addresses: str = ""
+
+    # Sign-In with Ethereum: the domain and URI a message must name, and how long things live.
+    siwe_domain: str = "localhost:8000"
+    siwe_uri: str = "http://localhost:8000"
+    nonce_ttl_seconds: int = 300
+    session_ttl_seconds: int = 12 * 3600
+
+    confirmations: int = 0
+    mirror_poll_seconds: float = 1.0
+    mirror_max_block_range: int = 2000
+    settle_every_seconds: float = 0.0  # 0 disables the periodic settlement job
+    publish_dir: Path = STATE_DIR / "epochs"
+
+    def operator_set(self) -> set[str]:
+        return {a.strip().lower() for a in self.operator_addresses.split(",") if a.strip()}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+"""Every table, imported in one place so the metadata is complete."""
+
+from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.auth.models import Account, AccountRole, AuthNonce, AuthSession, Role
+from ledger.dataset.models import Dataset, DatasetReviewer, Item
+from ledger.mirror.models import (
+    ChainBlock,
+    ChainEpoch,
+    ChainLog,
+    ClaimedTotal,
+    EscrowRecord,
+    MirrorCursor,
+    TokenBalance,
+    TokenSupply,
+)
+from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
+
+__all__ = [
+    "Account",
+    "AccountRole",
+    "AuthNonce",
+    "AuthSession",
+    "ChainBlock",
+    "ChainEpoch",
+    "ChainLog",
+    "ClaimedTotal",
+    "Dataset",
+    "DatasetReviewer",
+    "Entitlement",
+    "Epoch",
+    "EpochDebit",
+    "EpochStatus",
+    "EscrowRecord",
+    "Item",
+    "Label",
+    "LabelStatus",
+    "LedgerEntry",
+    "MirrorCursor",
+    "Role",
+    "TokenBalance",
+    "TokenSupply",
+    "VerificationMethod",
+]

@@ -1,0 +1,78 @@
+"""Epochs: what was paid, the cumulative entitlements they publish, and the double-entry ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
+from ledger.kit.types import AddressColumn, Bytes32Column
+
+
+class EpochStatus(enum.StrEnum):
+    built = "built"  # tree and debits fixed in SQL, nothing sent yet
+    sending = "sending"  # signed transaction stored, may or may not be on chain
+    posted = "posted"  # the chain holds our root for this epoch
+
+
+class Epoch(Base):
+    __tablename__ = "epochs"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[EpochStatus] = mapped_column(
+        Enum(EpochStatus, native_enum=False, length=16), default=EpochStatus.built
+    )
+    root: Mapped[str] = mapped_column(Bytes32Column)
+    label_count: Mapped[int] = mapped_column(Integer)
+    # The standard-v1 dump of the payout tree (all cumulative entitlements as of this epoch).
+    payout_tree: Mapped[str] = mapped_column(Text)
+    # The signed postEpoch transaction: re-broadcasting it after a crash cannot post twice.
+    raw_tx: Mapped[str | None] = mapped_column(Text, default=None)
+    tx_hash: Mapped[str | None] = mapped_column(Bytes32Column, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    posted_block: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class EpochDebit(Base):
+    __tablename__ = "epoch_debits"
+
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    escrow_id: Mapped[str] = mapped_column(Bytes32Column)
+    amount: Mapped[int] = mapped_column(UInt256)
+    label_count: Mapped[int] = mapped_column(Integer)
+
+
+class Entitlement(Base):
+    """Cumulative entitlement of an account in a token as of an epoch: one payout-tree leaf."""
+
+    __tablename__ = "entitlements"
+
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), primary_key=True)
+    account: Mapped[str] = mapped_column(AddressColumn, primary_key=True)
+    token: Mapped[str] = mapped_column(AddressColumn, primary_key=True)
+    cumulative: Mapped[int] = mapped_column(UInt256)
+
+
+class EntrySide(enum.StrEnum):
+    debit = "debit"
+    credit = "credit"
+
+
+class LedgerEntry(Base):
+    """Half of a balance movement; its pair shares the correlation id and the amount."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    correlation_id: Mapped[str] = mapped_column(String(200), index=True)
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), index=True)
+    # Which book the half belongs to: an escrow, a token mint, or an annotator.
+    ledger_account: Mapped[str] = mapped_column(String(120), index=True)
+    token: Mapped[str] = mapped_column(AddressColumn)
+    side: Mapped[EntrySide] = mapped_column(Enum(EntrySide, native_enum=False, length=8))
+    amount: Mapped[int] = mapped_column(UInt256)
