@@ -1,0 +1,183 @@
+"""The events the mirror follows, and a decoder for their raw logs.
+
+Decoding runs once per log on the mirror's hot path, so it does not go through web3's per-log ABI
+machinery: topic0 of every followed event is computed once from the compiled ABIs, and because
+every followed event has only static argument types (address, bytes32, uint256, uint64), indexed
+arguments are the topics themselves and the others are consecutive 32-byte words of `data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from ledger.chain.artifacts import event_topic, load_artifact
+from ledger.chain.client import Deployment
+from ledger.kit.errors import ChainStateMismatch
+from ledger.kit.types import Bytes32Hex, ChecksumAddress
+
+# Contract (artifact name) -> the events of it that the mirror applies.
+ESCROW_EVENTS = ("DatasetCreated", "DatasetFunded", "DatasetDebited", "DatasetClosed", "PaidOut")
+DISTRIBUTOR_EVENTS = ("EpochPosted", "Claimed")
+TOKEN_EVENTS = ("Transfer",)
+
+_STATIC_TYPES = frozenset({"address", "bytes32", "uint256", "uint64"})
+
+ArgValue = int | str
+
+
+class LogDecodeError(ChainStateMismatch):
+    """A log from one of our contracts does not have the shape its ABI promises."""
+
+    code = "log_decode_error"
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event's layout: which arguments sit in topics[1:], which in the data words."""
+
+    name: str
+    topic0: str  # 0x + 64 lowercase hex, as nodes return it
+    indexed: tuple[tuple[str, str], ...]  # (argument name, ABI type)
+    data: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_abi(cls, abi: list[dict[str, Any]], name: str) -> EventSpec:
+        item = next(i for i in abi if i["type"] == "event" and i["name"] == name)
+        for param in item["inputs"]:
+            if param["type"] not in _STATIC_TYPES:
+                # a dynamic or unusual type would need real ABI decoding: refuse at startup
+                raise TypeError(f"{name}.{param['name']} has type {param['type']}, not decoded")
+        return cls(
+            name=name,
+            topic0="0x" + event_topic(abi, name).hex(),
+            indexed=tuple((p["name"], p["type"]) for p in item["inputs"] if p["indexed"]),
+            data=tuple((p["name"], p["type"]) for p in item["inputs"] if not p["indexed"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedLog:
+    """One applied-or-to-apply log: where it sits on chain and what it says."""
+
+    event: str
+    address: ChecksumAddress
+    block_number: int
+    block_hash: Bytes32Hex
+    tx_hash: Bytes32Hex
+    log_index: int
+    args: dict[str, ArgValue]
+
+
+@lru_cache(maxsize=65536)
+def _checksummed(lower_hex: str) -> ChecksumAddress:
+    # checksumming hashes the address; the same few accounts recur in almost every chunk
+    return ChecksumAddress(to_checksum_address(lower_hex))
+
+
+def _word_value(word: bytes, kind: str, where: str) -> ArgValue:
+    if kind == "bytes32":
+        return Bytes32Hex("0x" + word.hex())
+    if kind == "address":
+        if any(word[:12]):
+            raise LogDecodeError(f"{where}: address word 0x{word.hex()} has high bytes set")
+        return _checksummed("0x" + word[12:].hex())
+    value = int.from_bytes(word, "big")
+    if kind == "uint64" and value >= 2**64:
+        raise LogDecodeError(f"{where}: {value} does not fit uint64")
+    return value
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    return bytes(value)
+
+
+def _as_int(value: str | int) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _as_hex32(value: str | bytes) -> Bytes32Hex:
+    if isinstance(value, str):
+        return Bytes32Hex(value.lower())
+    return Bytes32Hex("0x" + bytes(value).hex())
+
+
+class EventDecoder:
+    """Decodes the logs of one deployment's contracts; knows which address emits which event.
+
+    Events are matched by (emitting address, topic0), so a `Transfer` is only a token transfer
+    when one of our tokens emitted it, and a look-alike event from another contract is ignored.
+    """
+
+    def __init__(self, deployment: Deployment) -> None:
+        escrow_abi = load_artifact("DatasetEscrow").abi
+        distributor_abi = load_artifact("EpochDistributor").abi
+        erc20_abi = load_artifact("IERC20").abi
+
+        escrow = {s.topic0: s for s in (EventSpec.from_abi(escrow_abi, e) for e in ESCROW_EVENTS)}
+        distributor = {
+            s.topic0: s
+            for s in (EventSpec.from_abi(distributor_abi, e) for e in DISTRIBUTOR_EVENTS)
+        }
+        token = {s.topic0: s for s in (EventSpec.from_abi(erc20_abi, e) for e in TOKEN_EVENTS)}
+
+        by_address: dict[str, dict[str, EventSpec]] = {
+            deployment.escrow.lower(): escrow,
+            deployment.distributor.lower(): distributor,
+        }
+        for address in (deployment.label_token, *deployment.payment_tokens):
+            by_address[address.lower()] = token
+        self._by_address = by_address
+
+    @property
+    def addresses(self) -> list[ChecksumAddress]:
+        """Every contract whose logs the mirror asks for."""
+        return [_checksummed(a) for a in self._by_address]
+
+    @property
+    def topics(self) -> list[str]:
+        """topic0 of every followed event: the eth_getLogs filter, so nodes skip the rest."""
+        return sorted({t for specs in self._by_address.values() for t in specs})
+
+    def decode(self, log: Mapping[str, Any]) -> DecodedLog | None:
+        """Decodes one eth_getLogs entry (hex strings as nodes send them, or bytes and ints).
+
+        Returns None for a log of ours that the mirror does not follow (an Approval, say).
+        """
+        address = str(log["address"]).lower()
+        specs = self._by_address.get(address)
+        topics: Sequence[str | bytes] = log["topics"]
+        if specs is None or not topics:
+            return None
+        spec = specs.get(_as_hex32(topics[0]))
+        if spec is None:
+            return None
+
+        where = f"{spec.name} in tx {_as_hex32(log['transactionHash'])}"
+        if len(topics) != 1 + len(spec.indexed):
+            raise LogDecodeError(f"{where}: {len(topics)} topics, expected {1 + len(spec.indexed)}")
+        data = _as_bytes(log["data"])
+        if len(data) != 32 * len(spec.data):
+            raise LogDecodeError(f"{where}: {len(data)} data bytes, expected {32 * len(spec.data)}")
+
+        args: dict[str, ArgValue] = {}
+        for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True):
+            args[name] = _word_value(_as_bytes(topic), kind, where)
+        for i, (name, kind) in enumerate(spec.data):
+            args[name] = _word_value(data[32 * i : 32 * (i + 1)], kind, where)
+
+        return DecodedLog(
+            event=spec.name,
+            address=_checksummed(address),
+            block_number=_as_int(log["blockNumber"]),
+            block_hash=_as_hex32(log["blockHash"]),
+            tx_hash=_as_hex32(log["transactionHash"]),
+            log_index=_as_int(log["logIndex"]),
+            args=args,
+        )

@@ -1,0 +1,193 @@
+"""All SQL over the mirror's tables: the mirror writes through here and the API reads through here.
+
+Nothing here commits; callers run inside `Database.unit_of_work()`. Addresses are stored
+checksummed, and the read helpers checksum what they are given, so a lowercase address from a
+request finds the same row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
+from ledger.mirror.events import DecodedLog
+from ledger.mirror.models import (
+    ChainBlock,
+    ChainEpoch,
+    ChainLog,
+    ClaimedTotal,
+    EscrowRecord,
+    MirrorCursor,
+    TokenBalance,
+    TokenSupply,
+)
+
+
+@dataclass(frozen=True)
+class MirrorStatus:
+    """How far the mirror has applied the chain: its cursor block."""
+
+    chain_id: int
+    block_number: int
+    block_hash: str
+
+
+# --- reads for the API (and the mirror) ---------------------------------------------------------
+
+
+def mirror_status(session: Session, chain_id: int) -> MirrorStatus | None:
+    """The last block whose logs are applied, or None before the first sync."""
+    cursor = session.get(MirrorCursor, chain_id)
+    if cursor is None:
+        return None
+    return MirrorStatus(chain_id, cursor.block_number, cursor.block_hash)
+
+
+def get_balance(session: Session, token: str, account: str) -> int:
+    row = session.get(TokenBalance, (checksum(token), checksum(account)))
+    return 0 if row is None else row.balance
+
+
+def balances(session: Session, account: str) -> dict[str, int]:
+    """Every followed token's balance of `account` that the chain ever moved, by token address."""
+    rows = session.scalars(select(TokenBalance).where(TokenBalance.account == checksum(account)))
+    return {row.token: row.balance for row in rows}
+
+
+def total_supply(session: Session, token: str) -> int:
+    row = session.get(TokenSupply, checksum(token))
+    return 0 if row is None else row.total_supply
+
+
+def get_escrow(session: Session, escrow_id: str | bytes) -> EscrowRecord | None:
+    return session.get(EscrowRecord, bytes32_hex(escrow_id))
+
+
+def claimed(session: Session, account: str, token: str) -> int:
+    """What `account` has claimed of `token` so far, as the distributor's `claimed` says."""
+    row = session.get(ClaimedTotal, (checksum(account), checksum(token)))
+    return 0 if row is None else row.claimed
+
+
+def get_chain_epoch(session: Session, epoch: int) -> ChainEpoch | None:
+    return session.get(ChainEpoch, epoch)
+
+
+# --- writes for the mirror ------------------------------------------------------------------------
+# The mirror passes addresses exactly as the decoder produced them (already checksummed).
+
+
+def get_cursor(session: Session, chain_id: int) -> MirrorCursor | None:
+    return session.get(MirrorCursor, chain_id)
+
+
+def move_cursor(session: Session, chain_id: int, block_number: int, block_hash: str) -> None:
+    cursor = session.get(MirrorCursor, chain_id)
+    if cursor is None:
+        session.add(
+            MirrorCursor(chain_id=chain_id, block_number=block_number, block_hash=block_hash)
+        )
+    else:
+        cursor.block_number = block_number
+        cursor.block_hash = block_hash
+
+
+def get_block(session: Session, chain_id: int, number: int) -> ChainBlock | None:
+    return session.get(ChainBlock, (chain_id, number))
+
+
+def put_block(
+    session: Session, chain_id: int, number: int, block_hash: str, parent_hash: str
+) -> None:
+    block = session.get(ChainBlock, (chain_id, number))
+    if block is None:
+        session.add(
+            ChainBlock(chain_id=chain_id, number=number, hash=block_hash, parent_hash=parent_hash)
+        )
+    else:
+        block.hash = block_hash
+        block.parent_hash = parent_hash
+
+
+def stored_log_keys(
+    session: Session, chain_id: int, from_block: int, to_block: int
+) -> set[tuple[Bytes32Hex, int]]:
+    """(block hash, log index) of every log already stored for blocks in the range."""
+    rows = session.execute(
+        select(ChainLog.block_hash, ChainLog.log_index).where(
+            ChainLog.chain_id == chain_id,
+            ChainLog.block_number >= from_block,
+            ChainLog.block_number <= to_block,
+        )
+    )
+    return {(Bytes32Hex(block_hash), log_index) for block_hash, log_index in rows}
+
+
+def add_log(session: Session, chain_id: int, log: DecodedLog) -> None:
+    session.add(
+        ChainLog(
+            chain_id=chain_id,
+            block_hash=log.block_hash,
+            log_index=log.log_index,
+            block_number=log.block_number,
+            tx_hash=log.tx_hash,
+            address=log.address,
+            event=log.event,
+            args=dict(log.args),
+        )
+    )
+
+
+def add_escrow(session: Session, *, escrow_id: str, buyer: str, token: str) -> EscrowRecord:
+    record = EscrowRecord(
+        escrow_id=escrow_id,
+        buyer=buyer,
+        token=token,
+        funded=0,
+        available=0,
+        debited=0,
+        refunded=0,
+        closed=False,
+    )
+    session.add(record)
+    return record
+
+
+def balance_row(session: Session, token: str, account: str) -> TokenBalance:
+    """The balance row, created at zero the first time the account is seen for the token."""
+    row = session.get(TokenBalance, (token, account))
+    if row is None:
+        row = TokenBalance(token=token, account=account, balance=0)
+        session.add(row)
+    return row
+
+
+def supply_row(session: Session, token: str) -> TokenSupply:
+    row = session.get(TokenSupply, token)
+    if row is None:
+        row = TokenSupply(token=token, total_supply=0)
+        session.add(row)
+    return row
+
+
+def claimed_row(session: Session, account: str, token: str) -> ClaimedTotal:
+    row = session.get(ClaimedTotal, (account, token))
+    if row is None:
+        row = ClaimedTotal(account=account, token=token, claimed=0)
+        session.add(row)
+    return row
+
+
+def put_chain_epoch(
+    session: Session, *, epoch: int, root: str, block_number: int, tx_hash: str
+) -> None:
+    row = session.get(ChainEpoch, epoch)
+    if row is None:
+        session.add(ChainEpoch(epoch=epoch, root=root, block_number=block_number, tx_hash=tx_hash))
+    else:
+        row.root = root
+        row.block_number = block_number
+        row.tx_hash = tx_hash

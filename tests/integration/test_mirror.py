@@ -1,0 +1,392 @@
+"""The chain mirror against a real Anvil, the real compiled contracts and a real database.
+
+One Anvil and one deployment serve the whole module; each test runs between an evm_snapshot and
+an evm_revert, on a database of its own (a SQLite file, or a fresh PostgreSQL schema).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import create_engine, select
+from sqlalchemy.schema import CreateSchema, DropSchema
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import RPCEndpoint, TxReceipt
+
+from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.chain.deploy import deploy_all
+from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.kit.db import Database
+from ledger.merkle import StandardMerkleTree
+from ledger.mirror import repository
+from ledger.mirror.models import (
+    ChainBlock,
+    ChainEpoch,
+    ChainLog,
+    ClaimedTotal,
+    EscrowRecord,
+    MirrorCursor,
+    TokenBalance,
+    TokenSupply,
+)
+from ledger.mirror.service import Mirror, MirrorReorgDetected
+
+pytestmark = pytest.mark.chain
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+MIRROR_TABLES = (
+    ChainBlock,
+    ChainEpoch,
+    ChainLog,
+    ClaimedTotal,
+    EscrowRecord,
+    MirrorCursor,
+    TokenBalance,
+    TokenSupply,
+)
+
+
+# --- the chain ---
+
+
+@dataclass
+class Chain:
+    client: ChainClient
+    deployment: Deployment
+    operator: LocalAccount
+    buyer: LocalAccount
+
+    def contract(self, name: str, address: str) -> Contract:
+        return self.client.contract(name, address)
+
+    @property
+    def dusd(self) -> Contract:
+        return self.contract("DevStablecoin", self.deployment.payment_tokens[0])
+
+    @property
+    def label(self) -> Contract:
+        return self.contract("LabelToken", self.deployment.label_token)
+
+    @property
+    def escrow(self) -> Contract:
+        return self.contract("DatasetEscrow", self.deployment.escrow)
+
+    @property
+    def distributor(self) -> Contract:
+        return self.contract("EpochDistributor", self.deployment.distributor)
+
+    def send(self, call: ContractFunction, key: LocalAccount) -> TxReceipt:
+        return self.client.transact(call, key)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        response = self.client.w3.provider.make_request(RPCEndpoint(method), list(params))
+        assert "error" not in response, response
+        return response["result"]
+
+    def head(self) -> tuple[int, str]:
+        block = self.client.w3.eth.get_block("latest")
+        return int(block["number"]), "0x" + bytes(block["hash"]).hex()
+
+    def block_hash(self, number: int) -> str:
+        return "0x" + bytes(self.client.w3.eth.get_block(number)["hash"]).hex()
+
+    def fund_dataset(self, salt: bytes, amount: int) -> str:
+        """The buyer mints dUSD at the faucet, approves the escrow and opens a funded dataset."""
+        buyer = self.buyer.address
+        self.send(self.dusd.functions.mint(buyer, amount), self.buyer)
+        self.send(self.dusd.functions.approve(self.deployment.escrow, amount), self.buyer)
+        self.send(self.escrow.functions.createAndFund(salt, self.dusd.address, amount), self.buyer)
+        dataset_id: bytes = self.escrow.functions.datasetIdOf(buyer, salt).call()
+        return "0x" + dataset_id.hex()
+
+
+@pytest.fixture(scope="module")
+def anvil() -> Iterator[Anvil]:
+    node = Anvil().start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(anvil: Anvil) -> tuple[ChainClient, Deployment]:
+    client = ChainClient(anvil.rpc_url)
+    return client, deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+
+
+@pytest.fixture
+def chain(deployed: tuple[ChainClient, Deployment]) -> Iterator[Chain]:
+    client, deployment = deployed
+    chain = Chain(
+        client=client,
+        deployment=deployment,
+        operator=account_from_key(DEV_KEYS[0]),
+        buyer=account_from_key(DEV_KEYS[1]),
+    )
+    snapshot = chain.rpc("evm_snapshot")
+    try:
+        yield chain
+    finally:
+        assert chain.rpc("evm_revert", snapshot) is True
+
+
+# --- the database ---
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+        return
+    if os.environ.get("LABEL_LEDGER_TEST_PG") == "0":
+        pytest.skip("PostgreSQL tests skipped: LABEL_LEDGER_TEST_PG=0")
+    schema = f"test_mirror_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(CreateSchema(schema))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.create_schema()
+    try:
+        yield database
+    finally:
+        database.engine.dispose()
+
+
+def make_mirror(db: Database, chain: Chain, **options: Any) -> Mirror:
+    return Mirror(db, chain.client, chain.deployment, **options)
+
+
+def mirror_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every mirror table, as plain sorted tuples."""
+    with db.unit_of_work() as session:
+        return {
+            model.__tablename__: sorted(
+                tuple(getattr(row, c.key) for c in model.__table__.columns)
+                for row in session.scalars(select(model))
+            )
+            for model in MIRROR_TABLES
+        }
+
+
+def assert_balances_match_chain(db: Database, token: Contract, accounts: set[str]) -> None:
+    """Every mirrored balance of `token`, and every account named, equals balanceOf on chain."""
+    with db.unit_of_work() as session:
+        rows = session.scalars(select(TokenBalance).where(TokenBalance.token == token.address))
+        mirrored = {row.account: row.balance for row in rows}
+        supply = repository.total_supply(session, token.address)
+    assert set(accounts) <= set(mirrored)
+    for account, balance in mirrored.items():
+        assert balance == token.functions.balanceOf(account).call(), account
+    assert supply == token.functions.totalSupply().call()
+    assert sum(mirrored.values()) == supply
+
+
+def recipient(n: int) -> str:
+    return to_checksum_address(keccak(text=f"mirror-test-recipient-{n}")[:20])
+
+
+# --- the tests ---
+
+
+def test_sync_once_mirrors_a_funded_dataset(chain: Chain, db: Database) -> None:
+    dataset_id = chain.fund_dataset(b"\x01" * 32, 250_000)
+    mirror = make_mirror(db, chain)
+
+    # mint Transfer, DatasetCreated, the deposit's Transfer, DatasetFunded (Approval not followed)
+    assert mirror.sync_once() == 4
+
+    buyer, token, closed, available, debited = chain.escrow.functions.dataset(dataset_id).call()
+    head_number, head_hash = chain.head()
+    with db.unit_of_work() as session:
+        record = repository.get_escrow(session, dataset_id)
+        assert record is not None
+        assert (record.buyer, record.token, record.closed) == (buyer, token, closed)
+        assert (record.available, record.debited) == (available, debited)
+        assert (record.funded, record.refunded) == (250_000, 0)
+        assert repository.get_balance(session, token, chain.buyer.address) == 0
+        assert repository.balances(session, chain.deployment.escrow.lower()) == {token: 250_000}
+        status = repository.mirror_status(session, chain.deployment.chain_id)
+        assert status is not None
+        assert (status.block_number, status.block_hash) == (head_number, head_hash)
+    assert_balances_match_chain(db, chain.dusd, {chain.buyer.address, chain.deployment.escrow})
+
+    assert mirror.sync_once() == 0
+
+
+def test_sync_once_over_an_applied_range_applies_nothing_twice(chain: Chain, db: Database) -> None:
+    chain.fund_dataset(b"\x02" * 32, 1_000)
+    chain.send(chain.dusd.functions.mint(chain.operator.address, 77), chain.operator)
+    chain.send(chain.dusd.functions.transfer(recipient(1), 7), chain.operator)
+    mirror = make_mirror(db, chain, max_block_range=2)
+    assert mirror.sync_once() == 6
+    before = mirror_rows(db)
+
+    # back to before the deployment, and then to halfway, each time with the block's true hash
+    start = chain.deployment.deployment_block - 1
+    middle = (start + chain.head()[0]) // 2
+    for cursor in (start, middle):
+        with db.unit_of_work() as session:
+            repository.move_cursor(
+                session, chain.deployment.chain_id, cursor, chain.block_hash(cursor)
+            )
+        assert mirror.sync_once() == 0
+        assert mirror_rows(db) == before
+
+
+def test_sync_in_small_chunks_matches_balance_of_for_every_address(
+    chain: Chain, db: Database
+) -> None:
+    dusd, operator, buyer = chain.dusd, chain.operator, chain.buyer
+    chain.send(dusd.functions.mint(operator.address, 10_000), operator)
+    chain.send(dusd.functions.mint(buyer.address, 10_000), buyer)
+    mirror = make_mirror(db, chain, max_block_range=3)
+    accounts = {operator.address, buyer.address}
+
+    for n in range(16):
+        sender = operator if n % 2 else buyer
+        to = recipient(n % 5) if n % 3 else (buyer.address if n % 2 else operator.address)
+        accounts.add(to)
+        chain.send(dusd.functions.transfer(to, 100 + n), sender)
+        if n == 7:  # a sync mid-way: the mirror picks up where its cursor stopped
+            assert mirror.sync_once() == 2 + 8
+
+    assert mirror.sync_once() == 8
+    assert_balances_match_chain(db, dusd, accounts)
+    with db.unit_of_work() as session:
+        blocks = session.scalars(select(ChainBlock).order_by(ChainBlock.number)).all()
+        status = repository.mirror_status(session, chain.deployment.chain_id)
+    assert status is not None
+    assert status.block_number == chain.head()[0]
+    # consecutive recorded blocks link up: each one's parent is the one before it
+    by_number = {block.number: block for block in blocks}
+    for block in blocks:
+        parent = by_number.get(block.number - 1)
+        if parent is not None:
+            assert block.parent_hash == parent.hash
+
+
+def test_epoch_post_and_claim_are_mirrored(chain: Chain, db: Database) -> None:
+    dataset_id = chain.fund_dataset(b"\x03" * 32, 1_000)
+    annotator = recipient(42)
+    dusd, label = chain.dusd.address, chain.label.address
+    tree = StandardMerkleTree.of(
+        [[annotator, dusd, 600], [annotator, label, 50]], ["address", "address", "uint256"]
+    )
+    root = HexBytes(tree.root)
+    chain.send(
+        chain.distributor.functions.postEpoch(1, root, [HexBytes(dataset_id)], [600]),
+        chain.operator,
+    )
+    entitlements = [
+        (token, cumulative, [HexBytes(node) for node in tree.get_proof(i)])
+        for i, (token, cumulative) in enumerate([(dusd, 600), (label, 50)])
+    ]
+    chain.send(chain.distributor.functions.claim(annotator, entitlements), chain.operator)
+    chain.send(chain.escrow.functions.close(HexBytes(dataset_id)), chain.buyer)
+
+    make_mirror(db, chain).sync_once()
+
+    with db.unit_of_work() as session:
+        epoch = repository.get_chain_epoch(session, 1)
+        assert epoch is not None
+        assert epoch.root == tree.root
+        for token, cumulative in ((dusd, 600), (label, 50)):
+            on_chain = chain.distributor.functions.claimed(annotator, token).call()
+            assert repository.claimed(session, annotator, token) == on_chain == cumulative
+        record = repository.get_escrow(session, dataset_id)
+        assert record is not None
+        _, _, closed, available, debited = chain.escrow.functions.dataset(dataset_id).call()
+        assert (record.closed, record.available, record.debited) == (closed, available, debited)
+        assert (record.funded, record.debited, record.refunded) == (1_000, 600, 400)
+        events = sorted(session.scalars(select(ChainLog.event)))
+    assert events.count("EpochPosted") == events.count("DatasetDebited") == 1
+    assert events.count("Claimed") == 2
+    assert events.count("PaidOut") == events.count("DatasetClosed") == 1
+    assert chain.label.functions.totalSupply().call() == 50
+    assert_balances_match_chain(db, chain.label, {annotator})
+    assert_balances_match_chain(
+        db, chain.dusd, {annotator, chain.buyer.address, chain.deployment.escrow}
+    )
+
+
+def test_sync_once_refuses_a_cursor_block_the_chain_no_longer_has(
+    chain: Chain, db: Database
+) -> None:
+    mirror = make_mirror(db, chain)
+    mirror.sync_once()
+    with db.unit_of_work() as session:
+        cursor = repository.get_cursor(session, chain.deployment.chain_id)
+        assert cursor is not None
+        cursor.block_hash = "0x" + "ab" * 32
+
+    with pytest.raises(MirrorReorgDetected, match="reorganised"):
+        mirror.sync_once()
+
+
+def test_run_syncs_until_stopped_and_backs_off_while_the_node_is_down(
+    chain: Chain, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain.fund_dataset(b"\x04" * 32, 5)
+    head = chain.head()[0]
+
+    def status_block() -> int | None:
+        with db.unit_of_work() as session:
+            status = repository.mirror_status(session, chain.deployment.chain_id)
+        return None if status is None else status.block_number
+
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=make_mirror(db, chain).run, args=(stop,), kwargs={"poll_seconds": 0.05}
+    )
+    runner.start()
+    deadline = time.monotonic() + 10
+    while status_block() != head and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert status_block() == head
+
+    down = ChainClient(f"http://127.0.0.1:{free_port()}", timeout=1)
+    down.w3.provider.exception_retry_configuration = None  # type: ignore[attr-defined]
+    unreachable = Mirror(db, down, chain.deployment)
+    stop = threading.Event()
+    caplog.set_level(logging.ERROR, logger="ledger.mirror.service")
+    runner = threading.Thread(
+        target=unreachable.run,
+        args=(stop,),
+        kwargs={"poll_seconds": 0.05, "max_backoff_seconds": 0.1},
+    )
+    runner.start()
+    deadline = time.monotonic() + 10
+    while len(caplog.records) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert len(caplog.records) >= 2
+    assert all("retrying" in record.getMessage() for record in caplog.records)
