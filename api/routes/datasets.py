@@ -1,0 +1,161 @@
+"""Buyers' endpoints: datasets, items, gold answers, reviewers, delivered labels."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+
+from api.deps import Buyer, CallerDep, RuntimeDep, SessionDep
+from api.errors import ERROR_RESPONSES
+from ledger.annotation import repository as label_repository
+from ledger.annotation import service as annotation
+from ledger.annotation.models import LabelStatus
+from ledger.annotation.schemas import LabelPublic
+from ledger.dataset import repository
+from ledger.dataset import service as datasets
+from ledger.dataset.schemas import (
+    DatasetCreate,
+    DatasetPublic,
+    GoldAnswer,
+    ItemIn,
+    ItemsCreated,
+    ReviewerAppoint,
+)
+from ledger.kit.db import utcnow
+from ledger.kit.errors import BadRequest, Unprocessable
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
+
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+@router.post("", response_model=DatasetPublic, status_code=201)
+def create_dataset(
+    body: DatasetCreate, caller: Buyer, session: SessionDep, runtime: RuntimeDep
+) -> DatasetPublic:
+    """Creates a dataset. Fund it on chain with `createAndFund(escrow.salt, token, amount)`."""
+    dataset = datasets.create_dataset(
+        session,
+        buyer=caller.address,
+        spec=body,
+        allowed_tokens=runtime.deployment.payment_tokens,
+    )
+    return datasets.to_public(session, dataset, escrow_address=runtime.deployment.escrow)
+
+
+@router.get("", response_model=list[DatasetPublic])
+def list_datasets(
+    _caller: CallerDep, session: SessionDep, runtime: RuntimeDep
+) -> list[DatasetPublic]:
+    return [
+        datasets.to_public(session, d, escrow_address=runtime.deployment.escrow)
+        for d in repository.list_datasets(session)
+    ]
+
+
+@router.get("/{dataset_id}", response_model=DatasetPublic)
+def get_dataset(
+    dataset_id: int, _caller: CallerDep, session: SessionDep, runtime: RuntimeDep
+) -> DatasetPublic:
+    dataset = datasets.get_dataset(session, dataset_id)
+    return datasets.to_public(session, dataset, escrow_address=runtime.deployment.escrow)
+
+
+def _parse_items(raw: bytes, content_type: str) -> list[ItemIn]:
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise Unprocessable(f"upload over {MAX_UPLOAD_BYTES // 2**20} MiB; split the file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the upload is not UTF-8 text") from exc
+    records: list[tuple[str, Any]] = []
+    if content_type.split(";", maxsplit=1)[0].strip() in JSONL_TYPES:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                records.append((f"line {number}", _loads(line, f"line {number}")))
+    else:
+        document = _loads(text, "body")
+        if not isinstance(document, list):
+            raise Unprocessable('expected a JSON array of {"id", "data"} objects, or JSONL')
+        records = [(f"item {i}", r) for i, r in enumerate(document)]
+    items = []
+    for where, record in records:
+        try:
+            items.append(ItemIn.model_validate(record))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "item"
+            raise Unprocessable(f"{where}: {field}: {first['msg']}") from exc
+    return items
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{where} is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+
+
+@router.post(
+    "/{dataset_id}/items",
+    response_model=ItemsCreated,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": ItemIn.model_json_schema()}
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def upload_items(
+    dataset_id: int, request: Request, caller: Buyer, session: SessionDep
+) -> ItemsCreated:
+    """Adds items from a JSON array or JSONL (one `{"id", "data", "gold"?}` per line)."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    items = _parse_items(await request.body(), request.headers.get("content-type", ""))
+    return datasets.upload_items(session, dataset=dataset, items=items)
+
+
+@router.post("/{dataset_id}/gold", response_model=ItemsCreated)
+def set_gold(
+    dataset_id: int, body: list[GoldAnswer], caller: Buyer, session: SessionDep
+) -> ItemsCreated:
+    """Marks existing items as gold; labels already waiting on them are graded at once."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    items = datasets.set_gold(session, dataset=dataset, answers=body)
+    annotation.grade_pending_on_gold(session, dataset=dataset, items=items, now=utcnow())
+    return ItemsCreated(created=0, gold=len(items))
+
+
+@router.post("/{dataset_id}/reviewers", status_code=204)
+def appoint_reviewer(
+    dataset_id: int, body: ReviewerAppoint, caller: Buyer, session: SessionDep
+) -> None:
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    datasets.appoint_reviewer(session, dataset=dataset, address=body.address)
+
+
+@router.get("/{dataset_id}/labels", response_model=list[LabelPublic])
+def delivered_labels(
+    dataset_id: int,
+    caller: Buyer,
+    session: SessionDep,
+    status: LabelStatus = LabelStatus.verified,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[LabelPublic]:
+    """The buyer's labels, verified ones by default."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    rows = label_repository.labels_with_items(
+        session, dataset_id=dataset.id, status=status, limit=limit, offset=offset
+    )
+    return [annotation.to_public(label, item) for label, item in rows]

@@ -1,0 +1,92 @@
+"""Annotators' and reviewers' endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Annotator, Reviewer, RuntimeDep, SessionDep
+from api.errors import ERROR_RESPONSES
+from ledger.annotation import repository
+from ledger.annotation import service as annotation
+from ledger.annotation.models import LabelStatus
+from ledger.annotation.schemas import (
+    EarningsPublic,
+    LabelCreate,
+    LabelPublic,
+    NextItem,
+    ReviewCreate,
+)
+from ledger.claim import service as claims
+from ledger.claim.schemas import ClaimBundle
+from ledger.dataset.models import Item
+from ledger.kit.db import utcnow
+
+router = APIRouter(prefix="/v1", tags=["labels"], responses=ERROR_RESPONSES)
+
+
+@router.get("/datasets/{dataset_id}/next-item", response_model=NextItem)
+def next_item(dataset_id: int, caller: Annotator, session: SessionDep) -> NextItem:
+    """The next item for you to label in this dataset (gold items look like any other)."""
+    return annotation.next_item(session, annotator=caller.address, dataset_id=dataset_id)
+
+
+@router.post("/labels", response_model=LabelPublic, status_code=201)
+def submit_label(body: LabelCreate, caller: Annotator, session: SessionDep) -> LabelPublic:
+    label = annotation.submit_label(session, annotator=caller.address, spec=body, now=utcnow())
+    item = session.get(Item, label.item_id)
+    assert item is not None
+    return annotation.to_public(label, item)
+
+
+@router.get("/me/labels", response_model=list[LabelPublic])
+def my_labels(
+    caller: Annotator,
+    session: SessionDep,
+    status: LabelStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[LabelPublic]:
+    """Your labels: pending, verified (with what each earns and its epoch) or rejected (why)."""
+    rows = repository.labels_with_items(
+        session, annotator=caller.address, status=status, limit=limit, offset=offset
+    )
+    return [annotation.to_public(label, item) for label, item in rows]
+
+
+@router.get("/me/earnings", response_model=EarningsPublic)
+def my_earnings(caller: Annotator, session: SessionDep, runtime: RuntimeDep) -> EarningsPublic:
+    return annotation.earnings(
+        session, annotator=caller.address, label_token=runtime.deployment.label_token
+    )
+
+
+@router.get("/me/claim", response_model=ClaimBundle)
+def my_claim(caller: Annotator, session: SessionDep, runtime: RuntimeDep) -> ClaimBundle:
+    """Your proofs for the latest epoch and a ready `claim` transaction for any wallet."""
+    return claims.claim_bundle(
+        session, account=caller.address, deployment=runtime.deployment, client=runtime.chain
+    )
+
+
+@router.get("/reviews/queue", response_model=list[LabelPublic])
+def review_queue(
+    caller: Reviewer,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[LabelPublic]:
+    """Pending labels of the datasets you review, oldest first."""
+    rows = repository.review_queue(session, reviewer=caller.address, limit=limit)
+    return [annotation.to_public(label, item) for label, item in rows]
+
+
+@router.post("/labels/{label_id}/review", response_model=LabelPublic)
+def review(label_id: int, body: ReviewCreate, caller: Reviewer, session: SessionDep) -> LabelPublic:
+    """Accept, or reject with a reason."""
+    label = annotation.review_label(
+        session, reviewer=caller.address, label_id=label_id, spec=body, now=utcnow()
+    )
+    item = session.get(Item, label.item_id)
+    assert item is not None
+    return annotation.to_public(label, item)

@@ -1,0 +1,67 @@
+"""What annotators and reviewers send and receive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.annotation.models import LabelStatus, VerificationMethod
+
+
+class NextItem(BaseModel):
+    dataset_id: int
+    item_id: int
+    external_id: str
+    data: Any
+    label_classes: list[str]
+
+
+class LabelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: int
+    value: str = Field(min_length=1, max_length=200)
+
+
+class Verdict(enum.StrEnum):
+    accept = "accept"
+    reject = "reject"
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Verdict
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class LabelPublic(BaseModel):
+    id: int
+    dataset_id: int
+    item_id: int
+    external_id: str
+    annotator: str
+    value: str
+    status: LabelStatus
+    method: VerificationMethod | None
+    reviewer: str | None
+    reason: str | None
+    price: int | None
+    reward: int | None
+    epoch: int | None
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
+class EarningsPublic(BaseModel):
+    """An annotator's work and money, per token, in base units."""
+
+    pending: int
+    verified: int
+    rejected: int
+    paid_labels: int
+    earned: dict[str, int]  # token -> sum over verified labels
+    unsettled: dict[str, int]  # token -> verified but not yet in an epoch

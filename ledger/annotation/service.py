@@ -1,0 +1,236 @@
+"""Annotators' and reviewers' rules: taking work, labelling, verifying by review or gold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from ledger.annotation import repository
+from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.annotation.schemas import (
+    EarningsPublic,
+    LabelCreate,
+    LabelPublic,
+    NextItem,
+    ReviewCreate,
+    Verdict,
+)
+from ledger.dataset import repository as dataset_repository
+from ledger.dataset import service as datasets
+from ledger.dataset.models import Dataset, Item
+from ledger.dataset.schemas import DatasetStatus
+from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+
+class QueueEmpty(NotFound):
+    code = "queue_empty"
+
+
+class DatasetNotOpen(Conflict):
+    code = "dataset_not_open"
+
+
+class DuplicateLabel(Conflict):
+    code = "duplicate_label"
+
+
+class LabelNotFound(NotFound):
+    code = "label_not_found"
+
+
+class AlreadyDecided(Conflict):
+    code = "label_already_decided"
+
+
+class NotAppointedReviewer(Forbidden):
+    code = "not_appointed_reviewer"
+
+
+class ConflictOfInterest(Forbidden):
+    code = "conflict_of_interest"
+
+
+class ReasonRequired(Unprocessable):
+    code = "reason_required"
+
+
+GOLD_MISMATCH = "does not match the gold answer"
+
+
+def _require_open(session: Session, dataset: Dataset) -> None:
+    status = datasets.status_of(session, dataset)
+    if status is not DatasetStatus.open:
+        raise DatasetNotOpen(
+            f"dataset {dataset.id} is {status}: "
+            + (
+                "its buyer has not funded the escrow yet"
+                if status is DatasetStatus.awaiting_funds
+                else "its buyer closed it"
+            )
+        )
+
+
+def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
+    dataset = datasets.get_dataset(session, dataset_id)
+    if dataset.buyer == annotator:
+        raise ConflictOfInterest("a buyer cannot label their own dataset")
+    _require_open(session, dataset)
+    item = repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator)
+    if item is None:
+        raise QueueEmpty(f"you have labelled every item of dataset {dataset.id}")
+    return NextItem(
+        dataset_id=dataset.id,
+        item_id=item.id,
+        external_id=item.external_id,
+        data=item.data,
+        label_classes=datasets.label_classes(dataset),
+    )
+
+
+def _decide(
+    label: Label,
+    dataset: Dataset,
+    *,
+    accept: bool,
+    method: VerificationMethod,
+    now: dt.datetime,
+    reviewer: str | None = None,
+    reason: str | None = None,
+) -> None:
+    label.status = LabelStatus.verified if accept else LabelStatus.rejected
+    label.method = method
+    label.reviewer = reviewer
+    label.reason = reason
+    label.decided_at = now
+    if accept:
+        # What it earns is fixed now: the price in force when it was verified.
+        label.price = dataset.price_per_label
+        label.reward = dataset.reward_per_label
+
+
+def _grade_on_gold(label: Label, dataset: Dataset, item: Item, now: dt.datetime) -> None:
+    assert item.gold_label is not None
+    accept = label.value == item.gold_label
+    _decide(
+        label,
+        dataset,
+        accept=accept,
+        method=VerificationMethod.gold,
+        now=now,
+        reason=None if accept else GOLD_MISMATCH,
+    )
+
+
+def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime) -> Label:
+    item = session.get(Item, spec.item_id)
+    if item is None:
+        raise datasets.UnknownItem(f"no item {spec.item_id}")
+    dataset = datasets.get_dataset(session, item.dataset_id)
+    if dataset.buyer == annotator:
+        raise ConflictOfInterest("a buyer cannot label their own dataset")
+    datasets.check_label(dataset, spec.value)
+    _require_open(session, dataset)
+    if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
+        raise DuplicateLabel(f"you already labelled item {item.id}")
+    label = Label(
+        dataset_id=dataset.id,
+        item_id=item.id,
+        annotator=annotator,
+        value=spec.value,
+        created_at=now,
+    )
+    if item.gold_label is not None:
+        _grade_on_gold(label, dataset, item, now)
+    item.label_count += 1
+    session.add(label)
+    session.flush()
+    return label
+
+
+def review_label(
+    session: Session, *, reviewer: str, label_id: int, spec: ReviewCreate, now: dt.datetime
+) -> Label:
+    label = session.get(Label, label_id)
+    if label is None:
+        raise LabelNotFound(f"no label {label_id}")
+    dataset = datasets.get_dataset(session, label.dataset_id)
+    if not dataset_repository.is_reviewer(session, dataset.id, reviewer):
+        raise NotAppointedReviewer(f"you are not a reviewer of dataset {dataset.id}")
+    if label.annotator == reviewer:
+        raise ConflictOfInterest("nobody reviews their own label")
+    if label.status is not LabelStatus.pending:
+        raise AlreadyDecided(f"label {label_id} is already {label.status}")
+    reason = (spec.reason or "").strip() or None
+    if spec.verdict is Verdict.reject and reason is None:
+        raise ReasonRequired("a rejection must say why (reason)")
+    _decide(
+        label,
+        dataset,
+        accept=spec.verdict is Verdict.accept,
+        method=VerificationMethod.review,
+        now=now,
+        reviewer=reviewer,
+        reason=reason,
+    )
+    session.flush()
+    return label
+
+
+def grade_pending_on_gold(
+    session: Session, *, dataset: Dataset, items: Sequence[Item], now: dt.datetime
+) -> int:
+    """After items become gold, decides the labels already waiting on them."""
+    by_id = {item.id: item for item in items}
+    pending = repository.pending_labels_on(session, list(by_id))
+    for label in pending:
+        _grade_on_gold(label, dataset, by_id[label.item_id], now)
+    session.flush()
+    return len(pending)
+
+
+def to_public(label: Label, item: Item) -> LabelPublic:
+    return LabelPublic(
+        id=label.id,
+        dataset_id=label.dataset_id,
+        item_id=label.item_id,
+        external_id=item.external_id,
+        annotator=label.annotator,
+        value=label.value,
+        status=label.status,
+        method=label.method,
+        reviewer=label.reviewer,
+        reason=label.reason,
+        price=label.price,
+        reward=label.reward,
+        epoch=label.epoch,
+        created_at=label.created_at,
+        decided_at=label.decided_at,
+    )
+
+
+def earnings(session: Session, *, annotator: str, label_token: str) -> EarningsPublic:
+    counts: Counter[LabelStatus] = Counter()
+    earned: Counter[str] = Counter()
+    unsettled: Counter[str] = Counter()
+    paid = 0
+    for label, dataset in repository.labels_of(session, annotator):
+        counts[label.status] += 1
+        if label.status is not LabelStatus.verified:
+            continue
+        amounts = ((dataset.payment_token, label.price or 0), (label_token, label.reward or 0))
+        for token, amount in amounts:
+            earned[token] += amount
+            if label.epoch is None:
+                unsettled[token] += amount
+        paid += label.epoch is not None
+    return EarningsPublic(
+        pending=counts[LabelStatus.pending],
+        verified=counts[LabelStatus.verified],
+        rejected=counts[LabelStatus.rejected],
+        paid_labels=paid,
+        earned=dict(earned),
+        unsettled=dict(unsettled),
+    )

@@ -1,0 +1,65 @@
+"""Background jobs of a running instance: the chain mirror and periodic settlement."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ledger.kit.errors import LedgerError
+from ledger.mirror.service import Mirror
+from ledger.runtime import Runtime
+from ledger.settlement.service import settle
+
+log = logging.getLogger(__name__)
+
+
+def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: float) -> None:
+    """Settles an epoch every `every_seconds` when there is something to pay."""
+    operator = runtime.operator
+    if operator is None:
+        log.warning("no operator key: periodic settlement is off")
+        return
+    while not stop.wait(every_seconds):
+        try:
+            epoch = settle(runtime.db, runtime.chain, runtime.deployment, operator)
+        except LedgerError as exc:
+            # Expected, transient states (mirror behind, chain briefly away): try next round.
+            log.warning("settlement round skipped: %s", exc.message)
+            continue
+        except Exception:
+            log.exception("settlement round failed; retrying next round")
+            continue
+        if epoch is not None:
+            log.info("settled epoch %s (%s labels)", epoch.number, epoch.label_count)
+
+
+def start_background(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    settings = runtime.settings
+    mirror = Mirror(
+        runtime.db,
+        runtime.chain,
+        runtime.deployment,
+        confirmations=settings.confirmations,
+        max_block_range=settings.mirror_max_block_range,
+    )
+    threads = [
+        threading.Thread(
+            target=mirror.run,
+            args=(stop,),
+            kwargs={"poll_seconds": settings.mirror_poll_seconds},
+            name="mirror",
+            daemon=True,
+        )
+    ]
+    if settings.settle_every_seconds > 0:
+        threads.append(
+            threading.Thread(
+                target=settlement_loop,
+                args=(runtime, stop, settings.settle_every_seconds),
+                name="settlement",
+                daemon=True,
+            )
+        )
+    for thread in threads:
+        thread.start()
+    return threads

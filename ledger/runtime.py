@@ -1,0 +1,37 @@
+"""Everything a running instance needs, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.kit.config import Settings
+from ledger.kit.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    chain: ChainClient
+    deployment: Deployment
+    operator: LocalAccount | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        deployment = Deployment.load(settings.deployment_file)
+        db = Database(settings.database_url)
+        db.create_schema()
+        return cls(
+            settings=settings,
+            db=db,
+            chain=ChainClient(settings.rpc_url),
+            deployment=deployment,
+            operator=account_from_key(settings.operator_key) if settings.operator_key else None,
+        )
+
+    def operators(self) -> set[str]:
+        """Addresses allowed on operator endpoints: the on-chain operator and configured extras."""
+        return self.settings.operator_set() | {self.deployment.operator.lower()}

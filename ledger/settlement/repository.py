@@ -1,0 +1,90 @@
+"""All SQL about epochs, entitlements and ledger entries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from ledger.annotation.models import Label, LabelStatus
+from ledger.dataset.models import Dataset
+from ledger.mirror.models import ChainEpoch
+from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
+
+
+def last_epoch(session: Session) -> Epoch | None:
+    return session.scalars(select(Epoch).order_by(Epoch.number.desc()).limit(1)).first()
+
+
+def unposted_epoch(session: Session) -> Epoch | None:
+    return session.scalars(
+        select(Epoch).where(Epoch.status != EpochStatus.posted).order_by(Epoch.number).limit(1)
+    ).first()
+
+
+def latest_posted_epoch(session: Session) -> Epoch | None:
+    return session.scalars(
+        select(Epoch)
+        .where(Epoch.status == EpochStatus.posted)
+        .order_by(Epoch.number.desc())
+        .limit(1)
+    ).first()
+
+
+def mirrored_epoch(session: Session) -> int:
+    return session.scalar(select(func.max(ChainEpoch.epoch))) or 0
+
+
+def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset]]:
+    """Verified labels not yet in any epoch, in the order they were verified."""
+    return (
+        session.execute(
+            select(Label, Dataset)
+            .join(Dataset, Dataset.id == Label.dataset_id)
+            .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
+            .order_by(Label.decided_at, Label.id)
+        )
+        .tuples()
+        .all()
+    )
+
+
+def entitlements_at(session: Session, epoch: int) -> dict[tuple[str, str], int]:
+    rows = session.scalars(select(Entitlement).where(Entitlement.epoch == epoch))
+    return {(row.account, row.token): row.cumulative for row in rows}
+
+
+def account_entitlements(session: Session, *, epoch: int, account: str) -> Sequence[Entitlement]:
+    return session.scalars(
+        select(Entitlement)
+        .where(Entitlement.epoch == epoch, Entitlement.account == account)
+        .order_by(Entitlement.token)
+    ).all()
+
+
+def debits_of(session: Session, epoch: int) -> Sequence[EpochDebit]:
+    return session.scalars(
+        select(EpochDebit).where(EpochDebit.epoch == epoch).order_by(EpochDebit.escrow_id)
+    ).all()
+
+
+def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> None:
+    for start in range(0, len(label_ids), 500):
+        session.execute(
+            update(Label)
+            .where(Label.id.in_(label_ids[start : start + 500]), Label.epoch.is_(None))
+            .values(epoch=epoch)
+        )
+
+
+def discard_epoch(session: Session, number: int) -> None:
+    """Removes an epoch that never reached the chain, freeing its labels for the next one."""
+    session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
+    for table in (LedgerEntry, Entitlement, EpochDebit):
+        session.execute(delete(table).where(table.epoch == number))
+    session.execute(delete(Epoch).where(Epoch.number == number))
+
+
+def list_epochs(session: Session) -> Sequence[Epoch]:
+    return session.scalars(select(Epoch).order_by(Epoch.number)).all()
