@@ -46,27 +46,23 @@ def labels_with_items(
         query = query.where(Label.dataset_id == dataset_id)
     if status is not None:
         query = query.where(Label.status == status)
-    return session.execute(query.limit(limit).offset(offset)).tuples().all()
+    return session.execute(query.limit(limit).offset(offset)).all()
 
 
 def review_queue(session: Session, *, reviewer: str, limit: int) -> Sequence[tuple[Label, Item]]:
     """Pending labels of every dataset this reviewer was appointed to, oldest first."""
     datasets = select(DatasetReviewer.dataset_id).where(DatasetReviewer.address == reviewer)
-    return (
-        session.execute(
-            select(Label, Item)
-            .join(Item, Item.id == Label.item_id)
-            .where(
-                Label.status == LabelStatus.pending,
-                Label.dataset_id.in_(datasets),
-                Label.annotator != reviewer,
-            )
-            .order_by(Label.id)
-            .limit(limit)
+    return session.execute(
+        select(Label, Item)
+        .join(Item, Item.id == Label.item_id)
+        .where(
+            Label.status == LabelStatus.pending,
+            Label.dataset_id.in_(datasets),
+            Label.annotator != reviewer,
         )
-        .tuples()
-        .all()
-    )
+        .order_by(Label.id)
+        .limit(limit)
+    ).all()
 
 
 def pending_labels_on(session: Session, item_ids: Sequence[int]) -> Sequence[Label]:
@@ -76,12 +72,8 @@ def pending_labels_on(session: Session, item_ids: Sequence[int]) -> Sequence[Lab
 
 
 def labels_of(session: Session, annotator: str) -> Sequence[tuple[Label, Dataset]]:
-    return (
-        session.execute(
-            select(Label, Dataset)
-            .join(Dataset, Dataset.id == Label.dataset_id)
-            .where(Label.annotator == annotator)
-        )
-        .tuples()
-        .all()
-    )
+    return session.execute(
+        select(Label, Dataset)
+        .join(Dataset, Dataset.id == Label.dataset_id)
+        .where(Label.annotator == annotator)
+    ).all()

@@ -38,16 +38,12 @@ def mirrored_epoch(session: Session) -> int:
 
 def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset]]:
     """Verified labels not yet in any epoch, in the order they were verified."""
-    return (
-        session.execute(
-            select(Label, Dataset)
-            .join(Dataset, Dataset.id == Label.dataset_id)
-            .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
-            .order_by(Label.decided_at, Label.id)
-        )
-        .tuples()
-        .all()
-    )
+    return session.execute(
+        select(Label, Dataset)
+        .join(Dataset, Dataset.id == Label.dataset_id)
+        .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
+        .order_by(Label.decided_at, Label.id)
+    ).all()
 
 
 def entitlements_at(session: Session, epoch: int) -> dict[tuple[str, str], int]:

@@ -7,27 +7,18 @@ an evm_revert, on a database of its own (a SQLite file, or a fresh PostgreSQL sc
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import create_engine, select
-from sqlalchemy.schema import CreateSchema, DropSchema
+from sqlalchemy import select
 from web3.contract import Contract
-from web3.contract.contract import ContractFunction
-from web3.types import RPCEndpoint, TxReceipt
 
-from ledger.chain.client import ChainClient, Deployment, account_from_key
-from ledger.chain.deploy import deploy_all
-from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.chain.client import ChainClient
+from ledger.chain.devnode import free_port
 from ledger.kit.db import Database
 from ledger.merkle import StandardMerkleTree
 from ledger.mirror import repository
@@ -42,6 +33,7 @@ from ledger.mirror.models import (
     TokenSupply,
 )
 from ledger.mirror.service import Mirror, MirrorReorgDetected
+from tests.support import Chain
 
 pytestmark = pytest.mark.chain
 
@@ -57,123 +49,6 @@ MIRROR_TABLES = (
     TokenBalance,
     TokenSupply,
 )
-
-
-# --- the chain ---
-
-
-@dataclass
-class Chain:
-    client: ChainClient
-    deployment: Deployment
-    operator: LocalAccount
-    buyer: LocalAccount
-
-    def contract(self, name: str, address: str) -> Contract:
-        return self.client.contract(name, address)
-
-    @property
-    def dusd(self) -> Contract:
-        return self.contract("DevStablecoin", self.deployment.payment_tokens[0])
-
-    @property
-    def label(self) -> Contract:
-        return self.contract("LabelToken", self.deployment.label_token)
-
-    @property
-    def escrow(self) -> Contract:
-        return self.contract("DatasetEscrow", self.deployment.escrow)
-
-    @property
-    def distributor(self) -> Contract:
-        return self.contract("EpochDistributor", self.deployment.distributor)
-
-    def send(self, call: ContractFunction, key: LocalAccount) -> TxReceipt:
-        return self.client.transact(call, key)
-
-    def rpc(self, method: str, *params: Any) -> Any:
-        response = self.client.w3.provider.make_request(RPCEndpoint(method), list(params))
-        assert "error" not in response, response
-        return response["result"]
-
-    def head(self) -> tuple[int, str]:
-        block = self.client.w3.eth.get_block("latest")
-        return int(block["number"]), "0x" + bytes(block["hash"]).hex()
-
-    def block_hash(self, number: int) -> str:
-        return "0x" + bytes(self.client.w3.eth.get_block(number)["hash"]).hex()
-
-    def fund_dataset(self, salt: bytes, amount: int) -> str:
-        """The buyer mints dUSD at the faucet, approves the escrow and opens a funded dataset."""
-        buyer = self.buyer.address
-        self.send(self.dusd.functions.mint(buyer, amount), self.buyer)
-        self.send(self.dusd.functions.approve(self.deployment.escrow, amount), self.buyer)
-        self.send(self.escrow.functions.createAndFund(salt, self.dusd.address, amount), self.buyer)
-        dataset_id: bytes = self.escrow.functions.datasetIdOf(buyer, salt).call()
-        return "0x" + dataset_id.hex()
-
-
-@pytest.fixture(scope="module")
-def anvil() -> Iterator[Anvil]:
-    node = Anvil().start()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def deployed(anvil: Anvil) -> tuple[ChainClient, Deployment]:
-    client = ChainClient(anvil.rpc_url)
-    return client, deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
-
-
-@pytest.fixture
-def chain(deployed: tuple[ChainClient, Deployment]) -> Iterator[Chain]:
-    client, deployment = deployed
-    chain = Chain(
-        client=client,
-        deployment=deployment,
-        operator=account_from_key(DEV_KEYS[0]),
-        buyer=account_from_key(DEV_KEYS[1]),
-    )
-    snapshot = chain.rpc("evm_snapshot")
-    try:
-        yield chain
-    finally:
-        assert chain.rpc("evm_revert", snapshot) is True
-
-
-# --- the database ---
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mirror.sqlite'}"
-        return
-    if os.environ.get("LABEL_LEDGER_TEST_PG") == "0":
-        pytest.skip("PostgreSQL tests skipped: LABEL_LEDGER_TEST_PG=0")
-    schema = f"test_mirror_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(CreateSchema(schema))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_schema()
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
 
 
 def make_mirror(db: Database, chain: Chain, **options: Any) -> Mirror:

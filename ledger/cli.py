@@ -1,0 +1,275 @@
+"""The `label-ledger` command: up, deploy, mirror, settle, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+from rich.logging import RichHandler
+
+from api.app import create_app
+from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.chain.deploy import deploy_all
+from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.demo import run_demo
+from ledger.jobs import start_background
+from ledger.kit.config import STATE_DIR, Settings
+from ledger.kit.errors import LedgerError
+from ledger.mirror.service import Mirror
+from ledger.runtime import Runtime
+from ledger.settlement.service import settle
+
+console = Console()
+
+DEFAULT_API_PORT = 8000
+DEFAULT_CHAIN_PORT = 8545
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+    )
+    for noisy in ("httpx", "httpcore", "web3", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(**defaults: object) -> Settings:
+    """Settings from the environment; `defaults` fill only what the environment leaves unset."""
+    chosen = {
+        key: value
+        for key, value in defaults.items()
+        if f"LABEL_LEDGER_{key.upper()}" not in os.environ
+    }
+    return Settings(**chosen)  # type: ignore[arg-type]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+
+    state = Path(args.state_dir)
+    if args.fresh and state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True, exist_ok=True)
+    if not _port_free(args.port):
+        console.print(f"[red]port {args.port} is taken[/]: stop what runs there or pass --port")
+        return 2
+
+    chain_port = DEFAULT_CHAIN_PORT if _port_free(DEFAULT_CHAIN_PORT) else free_port()
+    anvil = Anvil(
+        port=chain_port, log_path=state / "anvil.log", state_path=state / "anvil-state.json"
+    )
+    with console.status("starting a local Anvil chain..."):
+        anvil.start()
+    console.print(f"[green]chain[/]   Anvil at {anvil.rpc_url} (state in {state}/anvil-state.json)")
+    try:
+        deployment_file = state / "deployment.json"
+        database_file = state / "ledger.sqlite"
+        client = ChainClient(anvil.rpc_url)
+        deployment = _reuse_deployment(client, deployment_file)
+        if deployment is None:
+            with console.status("deploying contracts..."):
+                deployment = deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+            deployment.save(deployment_file)
+            if database_file.exists():
+                # The old database describes a chain that no longer exists: keep it aside.
+                database_file.rename(database_file.with_suffix(".sqlite.old"))
+            console.print(f"[green]deploy[/]  contracts deployed, written to {deployment_file}")
+        else:
+            console.print(f"[green]deploy[/]  reusing the contracts in {deployment_file}")
+        settings = _settings(
+            rpc_url=anvil.rpc_url,
+            deployment_file=deployment_file,
+            database_url=f"sqlite:///{database_file}",
+            operator_key=DEV_KEYS[0],
+            siwe_domain=f"127.0.0.1:{args.port}",
+            siwe_uri=f"http://127.0.0.1:{args.port}",
+            settle_every_seconds=args.settle_every,
+            publish_dir=state / "epochs",
+        )
+        runtime = Runtime.from_settings(settings)
+        stop = threading.Event()
+        threads = start_background(runtime, stop)
+        url = f"http://127.0.0.1:{args.port}"
+        console.print(
+            f"[green]api[/]     {url}  (OpenAPI docs at {url}/docs)\n"
+            f"[green]db[/]      {runtime.db.engine.url.render_as_string(hide_password=True)}\n"
+            f"[green]jobs[/]    mirror every {settings.mirror_poll_seconds}s, settlement "
+            + (
+                f"every {settings.settle_every_seconds}s"
+                if settings.settle_every_seconds
+                else "off"
+            )
+            + f"\n[bold]try it:[/] label-ledger demo --api {url}    (Ctrl-C stops everything)"
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(runtime), host="127.0.0.1", port=args.port, log_level="warning"
+            )
+        )
+        try:
+            server.run()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+    finally:
+        anvil.stop()
+        console.print("stopped: API, jobs and Anvil")
+    return 0
+
+
+def _reuse_deployment(client: ChainClient, path: Path) -> Deployment | None:
+    """The deployment of an earlier `up`, if its contracts are still on this chain."""
+    if not path.exists():
+        return None
+    deployment = Deployment.load(path)
+    if deployment.chain_id != client.chain_id:
+        return None
+    code = client.w3.eth.get_code(deployment.distributor)  # type: ignore[arg-type]
+    return deployment if len(code) > 0 else None
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+
+    key = os.environ.get("LABEL_LEDGER_DEPLOYER_KEY")
+    if not key:
+        console.print(
+            "[red]set LABEL_LEDGER_DEPLOYER_KEY[/] to the deployer's private key "
+            "(it pays for the deployment; keys are never taken on the command line)"
+        )
+        return 2
+    client = ChainClient(args.rpc)
+    with console.status(f"deploying to chain {client.chain_id} at {args.rpc}..."):
+        deployment = deploy_all(
+            client,
+            account_from_key(key),
+            operator=args.operator,
+            payment_tokens=tuple(args.payment_token),
+            with_dev_token=args.dev_token,
+        )
+    out = Path(args.out)
+    deployment.save(out)
+    console.print(f"[green]deployed[/] to chain {deployment.chain_id}; wrote {out}")
+    console.print_json(out.read_text())
+    return 0
+
+
+def cmd_mirror(_args: argparse.Namespace) -> int:
+
+    runtime = Runtime.from_settings(Settings())
+    mirror = Mirror(
+        runtime.db,
+        runtime.chain,
+        runtime.deployment,
+        confirmations=runtime.settings.confirmations,
+        max_block_range=runtime.settings.mirror_max_block_range,
+    )
+    stop = threading.Event()
+    console.print(f"mirroring chain {runtime.deployment.chain_id} into {runtime.db.engine.url}")
+    try:
+        mirror.run(stop, poll_seconds=runtime.settings.mirror_poll_seconds)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def cmd_settle(_args: argparse.Namespace) -> int:
+
+    runtime = Runtime.from_settings(Settings())
+    if runtime.operator is None:
+        console.print("[red]set LABEL_LEDGER_OPERATOR_KEY[/]: settling posts a root on chain")
+        return 2
+    epoch = settle(runtime.db, runtime.chain, runtime.deployment, runtime.operator)
+    if epoch is None:
+        console.print("nothing to settle: no verified, unpaid label")
+    else:
+        console.print(
+            f"epoch {epoch.number} on chain: {epoch.label_count} labels, root {epoch.root}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+
+    report = run_demo(
+        api_url=args.api,
+        rpc_url=args.rpc,
+        operator_key=os.environ.get("LABEL_LEDGER_OPERATOR_KEY"),
+        items=args.items,
+        annotators=args.annotators,
+        console=console,
+    )
+    return 0 if report.balances_agree else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="label-ledger", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run everything locally: Anvil, contracts, API, jobs")
+    up.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")
+    up.add_argument("--state-dir", default=str(STATE_DIR), help="where chain and database live")
+    up.add_argument("--fresh", action="store_true", help="start from an empty chain and database")
+    up.add_argument(
+        "--settle-every", type=float, default=60.0, help="seconds between settlements (0: off)"
+    )
+    up.set_defaults(handler=cmd_up)
+
+    deploy = commands.add_parser("deploy", help="deploy the contracts to any EVM JSON-RPC")
+    deploy.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")
+    deploy.add_argument("--out", default=str(STATE_DIR / "deployment.json"))
+    deploy.add_argument("--operator", help="address that posts epoch roots (default: deployer)")
+    deploy.add_argument(
+        "--payment-token", action="append", default=[], help="allowed payment ERC-20 (repeat)"
+    )
+    deploy.add_argument(
+        "--dev-token", action="store_true", help="also deploy the dUSD faucet token (dev chains)"
+    )
+    deploy.set_defaults(handler=cmd_deploy)
+
+    mirror = commands.add_parser("mirror", help="run the chain mirror on its own")
+    mirror.set_defaults(handler=cmd_mirror)
+
+    settle = commands.add_parser("settle", help="settle one epoch now (needs the operator key)")
+    settle.set_defaults(handler=cmd_settle)
+
+    demo = commands.add_parser("demo", help="drive the whole loop against a running instance")
+    demo.add_argument("--api", default=f"http://127.0.0.1:{DEFAULT_API_PORT}")
+    demo.add_argument("--rpc", help="chain JSON-RPC (default: ask the API's deployment)")
+    demo.add_argument("--items", type=int, default=200)
+    demo.add_argument("--annotators", type=int, default=5)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        code: int = args.handler(args)
+    except LedgerError as exc:
+        console.print(f"[red]error[/] ({exc.code}): {exc.message}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""`label-ledger demo`: the whole pay-per-label loop against a running instance.
+
+Generated wallets play every part: one buyer, N annotators, one reviewer, one auditor. It ends
+with each wallet's balances as the API reports them (from the mirror) next to `balanceOf` on chain.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ledger.apiclient import ApiError, ApiUser
+from ledger.chain.client import ChainClient, account_from_key
+from ledger.chain.devnode import DEV_KEYS
+from ledger.kit.errors import LedgerError
+from ledger.merkle import verify_proof
+from ledger.settlement.service import PAYOUT_LEAF_ENCODING
+
+CLASSES = ["cat", "dog", "bird"]
+DUSD = 10**6  # dUSD has 6 decimals
+LABEL = 10**18
+PRICE = DUSD // 4  # 0.25 dUSD per verified label
+REWARD = LABEL  # 1 LABEL per verified label
+ANNOTATOR_ACCURACY = (0.95, 0.9, 0.85, 0.8, 0.75)
+DEV_CHAIN_IDS = {31337}
+
+
+class DemoFailed(LedgerError):
+    code = "demo_failed"
+
+
+@dataclass
+class BalanceRow:
+    who: str
+    address: str
+    token: str
+    api: int
+    chain: int
+
+    @property
+    def agrees(self) -> bool:
+        return self.api == self.chain
+
+
+@dataclass
+class DemoReport:
+    epoch: int
+    labels_paid: int
+    rows: list[BalanceRow]
+
+    @property
+    def balances_agree(self) -> bool:
+        return all(row.agrees for row in self.rows)
+
+
+def _wait(what: str, check: Callable[[], bool], *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise DemoFailed(f"timed out after {timeout}s waiting for {what}: is the mirror running?")
+
+
+def _expect_refusal(action: Callable[[], Any], code: str) -> ApiError:
+    try:
+        action()
+    except ApiError as exc:
+        if exc.code != code:
+            raise DemoFailed(f"expected refusal {code}, got {exc.code}: {exc.message}") from exc
+        return exc
+    raise DemoFailed(f"expected the API to refuse with {code}, but it accepted")
+
+
+def run_demo(
+    *,
+    api_url: str,
+    rpc_url: str | None,
+    operator_key: str | None,
+    items: int = 200,
+    annotators: int = 5,
+    console: Console | None = None,
+    seed: int = 7,
+) -> DemoReport:
+    console = console or Console()
+    rng = random.Random(seed)
+    http = httpx.Client(base_url=api_url, timeout=60)
+    try:
+        health = http.get("/v1/health").json()
+    except httpx.HTTPError as exc:
+        raise DemoFailed(
+            f"no label-ledger API at {api_url} ({exc}): start one with `label-ledger up`"
+        ) from exc
+    contracts = health["contracts"]
+    chain = ChainClient(rpc_url or "http://127.0.0.1:8545")
+    if chain.chain_id != health["chain_id"]:
+        raise DemoFailed(f"the API runs on chain {health['chain_id']}, {chain.rpc_url} is not it")
+    if chain.chain_id not in DEV_CHAIN_IDS:
+        raise DemoFailed("the demo mints test tokens and sets balances: run it on a dev chain")
+    token = chain.contract("DevStablecoin", contracts["payment_token_0"])
+    label_token = chain.contract("LabelToken", contracts["label_token"])
+    escrow = chain.contract("DatasetEscrow", contracts["escrow"])
+
+    def wallet() -> LocalAccount:
+        account = cast(LocalAccount, Account.create())
+        chain.w3.provider.make_request(
+            "anvil_setBalance",  # type: ignore[arg-type]
+            [account.address, hex(10**20)],
+        )
+        return account
+
+    say = console.print
+    say(f"[bold]label-ledger demo[/] against {api_url}, chain {chain.chain_id}")
+    buyer = ApiUser(http, wallet()).sign_in("buyer")
+    workers = [ApiUser(http, wallet()).sign_in("annotator") for _ in range(annotators)]
+    reviewer = ApiUser(http, wallet()).sign_in()
+    auditor = ApiUser(http, wallet()).sign_in("auditor")
+    say(f"signed in with EIP-4361: buyer {buyer.address}, {annotators} annotators, a reviewer")
+
+    dataset = buyer.post(
+        "/v1/datasets",
+        json={
+            "name": "Pets, three classes",
+            "label_classes": CLASSES,
+            "payment_token": token.address,
+            "price_per_label": PRICE,
+            "reward_per_label": REWARD,
+        },
+    )
+    budget = PRICE * items * 2
+    say(f"dataset {dataset['id']} created; funding its escrow with {budget / DUSD} dUSD on chain")
+    chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
+    chain.transact(token.functions.approve(escrow.address, budget), buyer.wallet)
+    chain.transact(
+        escrow.functions.createAndFund(HexBytes(dataset["escrow"]["salt"]), token.address, budget),
+        buyer.wallet,
+    )
+    dataset_path = f"/v1/datasets/{dataset['id']}"
+    _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
+    available = buyer.get(dataset_path)["escrow"]["available"]
+    say(f"the service saw the deposit on chain: {available} units available")
+
+    truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
+    gold_ids = set(list(truth)[:: max(items // 20, 1)])
+    lines = [
+        json.dumps(
+            {"id": ext, "data": {"url": f"https://example.org/{ext}.jpg"}}
+            | ({"gold": answer} if ext in gold_ids else {})
+        )
+        for ext, answer in truth.items()
+    ]
+    created = buyer.post(
+        f"{dataset_path}/items",
+        content="\n".join(lines),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    say(f"uploaded {created['created']} items as JSONL ({created['gold']} gold)")
+    buyer.post(f"{dataset_path}/reviewers", json={"address": reviewer.address})
+
+    _label_items(workers, dataset_path, truth, items=items, rng=rng, say=say, console=console)
+
+    reviewed = 0
+    while queue := reviewer.get("/v1/reviews/queue", params={"limit": 500}):
+        for label in queue:
+            right = truth[label["external_id"]]
+            verdict = (
+                {"verdict": "accept"}
+                if label["value"] == right
+                else {"verdict": "reject", "reason": f"the picture shows a {right}"}
+            )
+            reviewer.post(f"/v1/labels/{label['id']}/review", json=verdict)
+            reviewed += 1
+    say(f"reviewer decided {reviewed} labels; gold items were graded automatically")
+
+    key = operator_key or DEV_KEYS[0]
+    operator = ApiUser(http, account_from_key(key)).sign_in()
+    settled = operator.post("/v1/epochs")
+    epoch_number = (
+        settled["epoch"]["number"]
+        if settled["epoch"]
+        else max(e["number"] for e in auditor.get("/v1/epochs"))
+    )
+    epoch = auditor.get(f"/v1/epochs/{epoch_number}")
+    say(
+        f"epoch {epoch_number} settled on chain: {epoch['label_count']} labels paid, "
+        f"root {epoch['root']}"
+    )
+
+    last_block = 0
+    for worker in workers:
+        bundle = worker.get("/v1/me/claim")
+        receipt = chain.wait(
+            chain.broadcast(_sign_raw(chain, worker.wallet, bundle["to"], bundle["data"]))
+        )
+        # Sending the same claim again must pay nothing more.
+        again = chain.wait(
+            chain.broadcast(_sign_raw(chain, worker.wallet, bundle["to"], bundle["data"]))
+        )
+        last_block = max(last_block, int(receipt["blockNumber"]), int(again["blockNumber"]))
+    say("every annotator claimed on chain (and claimed twice: the second paid nothing)")
+
+    _audit(auditor, workers[0], chain, contracts["distributor"], epoch_number, say=say)
+
+    _wait(
+        "the mirror to reach the last claim",
+        lambda: (buyer.get(f"/v1/balances/{buyer.address}")["mirrored_block"] or 0) >= last_block,
+    )
+    rows: list[BalanceRow] = []
+    people = (
+        [("buyer", buyer.address)]
+        + [(f"annotator {i + 1}", w.address) for i, w in enumerate(workers)]
+        + [("escrow", escrow.address)]
+    )
+    for who, address in people:
+        mirrored = {
+            b["token"]: b["balance"] for b in buyer.get(f"/v1/balances/{address}")["balances"]
+        }
+        for symbol, contract in (("dUSD", token), ("LABEL", label_token)):
+            rows.append(
+                BalanceRow(
+                    who=who,
+                    address=address,
+                    token=symbol,
+                    api=mirrored[contract.address],
+                    chain=int(contract.functions.balanceOf(address).call()),
+                )
+            )
+    table = Table(title=f"balances after epoch {epoch_number}: API (mirror) vs chain balanceOf")
+    for column in ("who", "address", "token", "API", "chain", ""):
+        table.add_column(column, justify="right" if column in ("API", "chain") else "left")
+    for row in rows:
+        table.add_row(
+            row.who,
+            row.address,
+            row.token,
+            f"{row.api:,}",
+            f"{row.chain:,}",
+            "[green]equal[/]" if row.agrees else "[red]DIFFERENT[/]",
+        )
+    console.print(table)
+    report = DemoReport(epoch=epoch_number, labels_paid=epoch["label_count"], rows=rows)
+    say(
+        "[green]every balance the API shows equals the chain[/]"
+        if report.balances_agree
+        else "[red]the API and the chain disagree[/]"
+    )
+    return report
+
+
+def _label_items(
+    workers: list[ApiUser],
+    dataset_path: str,
+    truth: dict[str, str],
+    *,
+    items: int,
+    rng: random.Random,
+    say: Callable[..., None],
+    console: Console,
+) -> None:
+    """Annotators of known accuracy label ~1.5 times every item; then three refused attempts."""
+    annotators = len(workers)
+    per_worker = (items * 3) // (2 * annotators)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("annotators labelling", total=per_worker * annotators)
+        for index, worker in enumerate(workers):
+            accuracy = ANNOTATOR_ACCURACY[index % len(ANNOTATOR_ACCURACY)]
+            for _ in range(per_worker):
+                item = worker.get(f"{dataset_path}/next-item")
+                right = truth[item["external_id"]]
+                wrong = [c for c in CLASSES if c != right]
+                value = right if rng.random() < accuracy else rng.choice(wrong)
+                worker.post("/v1/labels", json={"item_id": item["item_id"], "value": value})
+                progress.advance(task)
+    first = workers[0]
+    item = first.get(f"{dataset_path}/next-item")
+    refusals = [
+        _expect_refusal(
+            lambda: first.post("/v1/labels", json={"item_id": item["item_id"], "value": "horse"}),
+            "label_outside_schema",
+        ),
+        _expect_refusal(
+            lambda: first.post("/v1/labels", json={"item_id": 10**9, "value": "cat"}),
+            "unknown_item",
+        ),
+    ]
+    done = first.get("/v1/me/labels", params={"limit": 1})[0]
+    refusals.append(
+        _expect_refusal(
+            lambda: first.post("/v1/labels", json={"item_id": done["item_id"], "value": "cat"}),
+            "duplicate_label",
+        )
+    )
+    for refusal in refusals:
+        say(f"  refused as expected: {refusal.status} {refusal.code}: {refusal.message}")
+
+
+def _audit(
+    auditor: ApiUser,
+    annotator: ApiUser,
+    chain: ChainClient,
+    distributor: str,
+    epoch_number: int,
+    *,
+    say: Callable[..., None],
+) -> None:
+    """Checks an annotator's proofs against the root the chain holds, locally and via the API."""
+    tree = auditor.get(f"/v1/epochs/{epoch_number}/payout-tree")
+    root_on_chain = (
+        "0x"
+        + bytes(
+            chain.contract("EpochDistributor", distributor).functions.epochRoot(epoch_number).call()
+        ).hex()
+    )
+    own = annotator.get("/v1/me/claim")
+    checked = 0
+    for entitlement in own["entitlements"]:
+        value = [annotator.address, entitlement["token"], str(entitlement["cumulative"])]
+        if not verify_proof(root_on_chain, PAYOUT_LEAF_ENCODING, value, entitlement["proof"]):
+            raise DemoFailed(f"proof for {value} does not verify against the chain's root")
+        verdict = auditor.post(
+            "/v1/audit/proofs",
+            json={
+                "epoch": epoch_number,
+                "account": value[0],
+                "token": value[1],
+                "cumulative": entitlement["cumulative"],
+                "proof": entitlement["proof"],
+            },
+        )
+        if not verdict["valid"]:
+            raise DemoFailed(f"auditor endpoint rejected a valid proof: {verdict['reason']}")
+        checked += 1
+    say(
+        f"auditor: payout tree has {len(tree['values'])} leaves; {checked} proofs verified "
+        "against the chain's root"
+    )
+
+
+def _sign_raw(chain: ChainClient, wallet: LocalAccount, to: str, data: str) -> bytes:
+    tx: dict[str, Any] = {
+        "from": wallet.address,
+        "to": to,
+        "data": data,
+        "nonce": chain.w3.eth.get_transaction_count(wallet.address, "pending"),
+        "chainId": chain.chain_id,
+    }
+    tx["gas"] = chain.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
+    block = chain.w3.eth.get_block("latest")
+    tx["maxFeePerGas"] = int(block["baseFeePerGas"]) * 2 + 10**9
+    tx["maxPriorityFeePerGas"] = 10**9
+    return bytes(wallet.sign_transaction(tx).raw_transaction)

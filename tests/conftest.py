@@ -1,0 +1,148 @@
+"""Real parts for every test: one Anvil process with our compiled contracts deployed, and a
+fresh database per test on SQLite and on PostgreSQL.
+
+Set LABEL_LEDGER_TEST_PG=0 to skip PostgreSQL locally (CI never does); LABEL_LEDGER_TEST_PG_URL
+points at another server.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from api.app import create_app
+from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.chain.deploy import deploy_all
+from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.jobs import start_background
+from ledger.kit.config import Settings
+from ledger.kit.db import Database
+from ledger.runtime import Runtime
+from tests.support import Chain
+
+PG_URL = os.environ.get(
+    "LABEL_LEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+# --- the chain ---
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    node = Anvil().start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed(anvil: Anvil) -> tuple[ChainClient, Deployment]:
+    client = ChainClient(anvil.rpc_url)
+    return client, deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+
+
+@pytest.fixture
+def chain(deployed: tuple[ChainClient, Deployment]) -> Iterator[Chain]:
+    client, deployment = deployed
+    chain = Chain(
+        client=client,
+        deployment=deployment,
+        operator=account_from_key(DEV_KEYS[0]),
+        buyer=account_from_key(DEV_KEYS[1]),
+    )
+    snapshot = chain.rpc("evm_snapshot")
+    try:
+        yield chain
+    finally:
+        assert chain.rpc("evm_revert", snapshot) is True
+
+
+# --- the database ---
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        return
+    if os.environ.get("LABEL_LEDGER_TEST_PG") == "0":
+        pytest.skip("PostgreSQL tests skipped: LABEL_LEDGER_TEST_PG=0")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(CreateSchema(schema))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.create_schema()
+    try:
+        yield database
+    finally:
+        database.engine.dispose()
+
+
+@dataclass
+class Instance:
+    """A running label-ledger: the real API over HTTP plus its mirror, on a test database."""
+
+    url: str
+    runtime: Runtime
+
+
+@pytest.fixture
+def instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instance]:
+    port = free_port()
+    deployment_file = tmp_path / "deployment.json"
+    chain.deployment.save(deployment_file)
+    settings = Settings(
+        database_url=database_url,
+        rpc_url=chain.client.rpc_url,
+        deployment_file=deployment_file,
+        operator_key=DEV_KEYS[0],
+        siwe_domain=f"127.0.0.1:{port}",
+        siwe_uri=f"http://127.0.0.1:{port}",
+        mirror_poll_seconds=0.1,
+        settle_every_seconds=0,
+    )
+    runtime = Runtime.from_settings(settings)
+    stop = threading.Event()
+    jobs = start_background(runtime, stop)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = threading.Thread(target=server.run, name="api", daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start within 20s"
+        time.sleep(0.05)
+    try:
+        yield Instance(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    finally:
+        server.should_exit = True
+        serving.join(timeout=10)
+        stop.set()
+        for job in jobs:
+            job.join(timeout=10)
+        runtime.db.engine.dispose()
