@@ -21,6 +21,9 @@ contract EpochDistributor is IEpochDistributor, Ownable2Step, ReentrancyGuardTra
     /// as its minter (or either address holds no contract).
     error DistributorMiswired();
 
+    /// @notice Renouncing would leave no operator, and no epoch could ever be posted again.
+    error DistributorCannotRenounce();
+
     /// @inheritdoc IEpochDistributor
     address public immutable escrow;
 
@@ -57,6 +60,11 @@ contract EpochDistributor is IEpochDistributor, Ownable2Step, ReentrancyGuardTra
     /// @inheritdoc IEpochDistributor
     function operator() external view returns (address) {
         return owner();
+    }
+
+    /// @notice Always reverts: the operator role can be handed over (two steps), never dropped.
+    function renounceOwnership() public view override onlyOwner {
+        revert DistributorCannotRenounce();
     }
 
     /// @inheritdoc IEpochDistributor

@@ -99,7 +99,6 @@ def cmd_up(args: argparse.Namespace) -> int:
             siwe_domain=f"127.0.0.1:{args.port}",
             siwe_uri=f"http://127.0.0.1:{args.port}",
             settle_every_seconds=args.settle_every,
-            publish_dir=state / "epochs",
         )
         runtime = Runtime.from_settings(settings)
         stop = threading.Event()

@@ -25,6 +25,7 @@ from ledger.apiclient import ApiError, ApiUser
 from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.devnode import DEV_KEYS
 from ledger.kit.errors import LedgerError
+from ledger.kit.units import format_units, short_address
 from ledger.merkle import verify_proof
 from ledger.settlement.service import PAYOUT_LEAF_ENCODING
 
@@ -140,7 +141,8 @@ def run_demo(
         },
     )
     budget = PRICE * items * 2
-    say(f"dataset {dataset['id']} created; funding its escrow with {budget / DUSD} dUSD on chain")
+    shown = format_units(budget, 6, symbol="dUSD")
+    say(f"dataset {dataset['id']} created; funding its escrow with {shown} on chain")
     chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
     chain.transact(token.functions.approve(escrow.address, budget), buyer.wallet)
     chain.transact(
@@ -150,7 +152,7 @@ def run_demo(
     dataset_path = f"/v1/datasets/{dataset['id']}"
     _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
     available = buyer.get(dataset_path)["escrow"]["available"]
-    say(f"the service saw the deposit on chain: {available} units available")
+    say(f"the service saw the deposit on chain: {format_units(available, 6, symbol='dUSD')}")
 
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
     gold_ids = set(list(truth)[:: max(items // 20, 1)])
@@ -240,13 +242,14 @@ def run_demo(
     table = Table(title=f"balances after epoch {epoch_number}: API (mirror) vs chain balanceOf")
     for column in ("who", "address", "token", "API", "chain", ""):
         table.add_column(column, justify="right" if column in ("API", "chain") else "left")
+    decimals = {"dUSD": 6, "LABEL": 18}
     for row in rows:
         table.add_row(
             row.who,
-            row.address,
+            short_address(row.address),
             row.token,
-            f"{row.api:,}",
-            f"{row.chain:,}",
+            format_units(row.api, decimals[row.token]),
+            format_units(row.chain, decimals[row.token]),
             "[green]equal[/]" if row.agrees else "[red]DIFFERENT[/]",
         )
     console.print(table)

@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     mirror_poll_seconds: float = 1.0
     mirror_max_block_range: int = 2000
     settle_every_seconds: float = 0.0  # 0 disables the periodic settlement job
-    publish_dir: Path = STATE_DIR / "epochs"
 
     def operator_set(self) -> set[str]:
         return {a.strip().lower() for a in self.operator_addresses.split(",") if a.strip()}

@@ -152,6 +152,22 @@ describe("EpochDistributor", function () {
         .to.emit(distributor, "EpochPosted")
         .withArgs(1n, ethers.id("root"), 1n);
     });
+
+    it("renounceOwnership: reverts for the operator, so epochs can never be frozen", async function () {
+      const { distributor, operator } = await loadFixture(ledgerFixture);
+      await expect(distributor.connect(operator).renounceOwnership()).to.be.revertedWithCustomError(
+        distributor,
+        "DistributorCannotRenounce",
+      );
+      expect(await distributor.operator()).to.equal(operator.address);
+    });
+
+    it("renounceOwnership: reverts for anyone else with OpenZeppelin's unauthorized error", async function () {
+      const { distributor, stranger } = await loadFixture(ledgerFixture);
+      await expect(distributor.connect(stranger).renounceOwnership())
+        .to.be.revertedWithCustomError(distributor, "OwnableUnauthorizedAccount")
+        .withArgs(stranger.address);
+    });
   });
 
   describe("postEpoch", function () {
