@@ -44,7 +44,7 @@ class AuthNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger.auth import siwe
@@ -37,6 +37,8 @@ class MissingRole(Forbidden):
 
 
 def issue_nonce(session: Session, *, now: dt.datetime, ttl_seconds: int) -> AuthNonce:
+    # Anyone may ask for nonces: drop expired ones as we go so the table cannot grow unbounded.
+    session.execute(delete(AuthNonce).where(AuthNonce.expires_at < now))
     nonce = AuthNonce(
         nonce=secrets.token_hex(16),
         issued_at=now,
