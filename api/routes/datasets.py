@@ -74,7 +74,9 @@ def _parse_items(raw: bytes, content_type: str) -> list[ItemIn]:
         raise BadRequest("the upload is not UTF-8 text") from exc
     records: list[tuple[str, Any]] = []
     if content_type.split(";", maxsplit=1)[0].strip() in JSONL_TYPES:
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a JSONL line: splitlines() would also cut at U+2028 and friends, which
+        # JSON allows unescaped inside strings. A trailing "\r" is JSON whitespace.
+        for number, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 records.append((f"line {number}", _loads(line, f"line {number}")))
     else:

@@ -23,7 +23,7 @@ class ProofCheck(BaseModel):
     epoch: int = Field(ge=1)
     account: str
     token: str
-    cumulative: int = Field(ge=0, le=UINT256_MAX)
+    cumulative: int = Field(ge=0, le=UINT256_MAX, strict=True)
     proof: list[str] = Field(max_length=256)
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import is_checksum_address
+from eth_utils.exceptions import ValidationError
 
 from ledger.kit.errors import Unauthorized
 
@@ -27,6 +29,7 @@ _FIELD_ORDER = (
     ("Request ID", "request_id"),
 )
 _REQUIRED = {"uri", "version", "chain_id", "nonce", "issued_at"}
+_ASCII_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() would take "²" and Arabic-Indic digits
 _NONCE = re.compile(r"^[A-Za-z0-9]{8,64}$")
 
 
@@ -114,7 +117,7 @@ def parse(text: str) -> SiweMessage:
         raise InvalidSignIn(f"message lacks {', '.join(sorted(missing))}")
     if fields["version"] != "1":
         raise InvalidSignIn("only EIP-4361 version 1 is supported")
-    if not fields["chain_id"].isdigit():
+    if not _ASCII_DIGITS.fullmatch(fields["chain_id"]):
         raise InvalidSignIn("Chain ID must be a number")
     if not _NONCE.match(fields["nonce"]):
         raise InvalidSignIn("nonce must be 8 to 64 letters or digits")
@@ -139,5 +142,5 @@ def parse(text: str) -> SiweMessage:
 def recover_signer(text: str, signature: str) -> str:
     try:
         return str(Account.recover_message(encode_defunct(text=text), signature=signature))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, IndexError, ValidationError, BadSignature) as exc:
         raise InvalidSignIn("the signature is malformed") from exc

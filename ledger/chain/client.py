@@ -22,6 +22,7 @@ from web3.exceptions import (
     ContractLogicError,
     TimeExhausted,
     TransactionNotFound,
+    Web3RPCError,
 )
 from web3.types import Nonce, TxParams, TxReceipt
 
@@ -148,7 +149,7 @@ class ChainClient:
         tx_hash = self.tx_hash_of(raw_tx)
         try:
             self.w3.eth.send_raw_transaction(raw_tx)
-        except ValueError as exc:
+        except (ValueError, Web3RPCError) as exc:
             text = str(exc).lower()
             if "nonce too low" in text or "nonce has already been used" in text:
                 if self._receipt(tx_hash) is None:

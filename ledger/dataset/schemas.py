@@ -24,8 +24,13 @@ class DatasetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     label_classes: list[str] = Field(min_length=1, max_length=MAX_CLASSES)
     payment_token: str = Field(description="ERC-20 the buyer pays in; must be on the allowlist")
-    price_per_label: int = Field(ge=0, le=UINT256_MAX, description="payment token base units")
-    reward_per_label: int = Field(ge=0, le=UINT256_MAX, description="LABEL base units (18 dp)")
+    # strict: JSON true or 2.0 is not an amount; money is an integer of base units, full stop
+    price_per_label: int = Field(
+        ge=0, le=UINT256_MAX, strict=True, description="payment token base units"
+    )
+    reward_per_label: int = Field(
+        ge=0, le=UINT256_MAX, strict=True, description="LABEL base units (18 decimals)"
+    )
 
     @field_validator("label_classes")
     @classmethod

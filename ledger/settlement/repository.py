@@ -36,6 +36,17 @@ def mirrored_epoch(session: Session) -> int:
     return session.scalar(select(func.max(ChainEpoch.epoch))) or 0
 
 
+def has_payable_labels(session: Session) -> bool:
+    return (
+        session.scalar(
+            select(Label.id)
+            .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset]]:
     """Verified labels not yet in any epoch, in the order they were verified."""
     return session.execute(

@@ -97,6 +97,8 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     pending = repository.unposted_epoch(session)
     if pending is not None:
         raise EpochInFlight(f"epoch {pending.number} is not on chain yet: post it first")
+    if not repository.has_payable_labels(session):
+        return None
     last = repository.last_epoch(session)
     number = (last.number if last else 0) + 1
     if last is not None and repository.mirrored_epoch(session) < last.number:
@@ -217,7 +219,15 @@ def post_epoch(
             log.warning("epoch %s: stored transaction is stale, signing again", number)
             raw_tx = None
             continue
-        client.wait(tx_hash)
+        try:
+            client.wait(tx_hash)
+        except ChainTransactionFailed:
+            # Mined but reverted (say the escrow was closed meanwhile): its nonce is spent and
+            # the chain has no epoch N, so nothing was paid. Free the labels for a fresh build.
+            if int(distributor.functions.currentEpoch().call()) < number:
+                with db.unit_of_work() as session:
+                    repository.discard_epoch(session, number)
+            raise
         break
     return _record_posted(
         db, client, distributor_root=distributor.functions.epochRoot(number).call(), number=number
