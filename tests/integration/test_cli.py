@@ -1,0 +1,154 @@
+"""The `label-ledger` console script, run as a user runs it, against a real Anvil."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.devnode import DEV_KEYS, Anvil
+
+pytestmark = pytest.mark.chain
+
+SCRIPT = Path(sys.executable).parent / "label-ledger"
+
+
+def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        env={**os.environ, "COLUMNS": "200", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def node() -> Iterator[Anvil]:
+    # A chain of its own: deploying moves the deployer's nonce, which other tests' snapshots keep.
+    with Anvil() as anvil:
+        yield anvil
+
+
+def test_deploy_writes_a_deployment_file_whose_contracts_are_wired(
+    node: Anvil, tmp_path: Path
+) -> None:
+    out = tmp_path / "deployment.json"
+    result = run(
+        "deploy",
+        "--rpc",
+        node.rpc_url,
+        "--dev-token",
+        "--out",
+        str(out),
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[1]},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment = Deployment.load(out)
+    client = ChainClient(node.rpc_url)
+    assert deployment.chain_id == client.chain_id == 31337
+    assert deployment.deployment_block >= 1
+    distributor = client.contract("EpochDistributor", deployment.distributor)
+    assert distributor.functions.escrow().call() == deployment.escrow
+    assert distributor.functions.labelToken().call() == deployment.label_token
+    assert distributor.functions.operator().call() == deployment.operator == deployment.deployer
+    assert client.contract("LabelToken", deployment.label_token).functions.minter().call() == (
+        deployment.distributor
+    )
+    assert len(deployment.payment_tokens) == 1
+    assert json.loads(out.read_text())["escrow"] == deployment.escrow
+
+
+def test_deploy_without_a_key_says_how_to_give_one(node: Anvil, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LABEL_LEDGER_DEPLOYER_KEY"}
+    result = subprocess.run(
+        [str(SCRIPT), "deploy", "--rpc", node.rpc_url],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "LABEL_LEDGER_DEPLOYER_KEY" in result.stdout
+    assert not (tmp_path / ".label-ledger").exists()
+
+
+def test_deploy_to_an_unreachable_node_fails_with_advice(tmp_path: Path) -> None:
+    result = run(
+        "deploy",
+        "--rpc",
+        "http://127.0.0.1:9",
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[1]},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "chain_unavailable" in result.stdout
+    assert "is the node running" in result.stdout
+
+
+def test_settle_with_nothing_verified_posts_nothing(node: Anvil, tmp_path: Path) -> None:
+    out = tmp_path / "deployment.json"
+    deployed = run(
+        "deploy",
+        "--rpc",
+        node.rpc_url,
+        "--dev-token",
+        "--out",
+        str(out),
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[0]},
+        cwd=tmp_path,
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    env = {
+        "LABEL_LEDGER_RPC_URL": node.rpc_url,
+        "LABEL_LEDGER_DEPLOYMENT_FILE": str(out),
+        "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "LABEL_LEDGER_OPERATOR_KEY": DEV_KEYS[0],
+    }
+    result = run("settle", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nothing to settle" in result.stdout
+    deployment = Deployment.load(out)
+    distributor = ChainClient(node.rpc_url).contract("EpochDistributor", deployment.distributor)
+    assert distributor.functions.currentEpoch().call() == 0
+
+
+def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> None:
+    out = tmp_path / "deployment.json"
+    run(
+        "deploy",
+        "--rpc",
+        node.rpc_url,
+        "--out",
+        str(out),
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[0]},
+        cwd=tmp_path,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LABEL_LEDGER_OPERATOR_KEY"}
+    env |= {
+        "LABEL_LEDGER_RPC_URL": node.rpc_url,
+        "LABEL_LEDGER_DEPLOYMENT_FILE": str(out),
+        "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+    }
+    result = subprocess.run(
+        [str(SCRIPT), "settle"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "LABEL_LEDGER_OPERATOR_KEY" in result.stdout
