@@ -182,26 +182,23 @@ class Mirror:
                     exc_info=True,
                 )
                 raise
-            except (ChainUnavailable, OperationalError) as exc:
+            except Exception as exc:
                 failures += 1
                 delay = min(max_backoff_seconds, poll_seconds * 2 ** min(failures, 16))
-                logger.error(
-                    "mirror sync failed (%s); retrying in %.1fs. If this persists, check that the "
-                    "node at %s and the database are reachable",
-                    exc,
-                    delay,
-                    self.client.rpc_url,
-                )
-                stop.wait(delay)
-                continue
-            except Exception:
-                failures += 1
-                delay = min(max_backoff_seconds, poll_seconds * 2 ** min(failures, 16))
-                logger.exception(
-                    "mirror sync failed unexpectedly; retrying in %.1fs. Report this with the "
-                    "traceback if it repeats",
-                    delay,
-                )
+                if isinstance(exc, ChainUnavailable | OperationalError):
+                    logger.error(
+                        "mirror sync failed (%s); retrying in %.1fs. If this persists, check that "
+                        "the node at %s and the database are reachable",
+                        exc,
+                        delay,
+                        self.client.rpc_url,
+                    )
+                else:
+                    logger.exception(
+                        "mirror sync failed unexpectedly; retrying in %.1fs. Report this with the "
+                        "traceback if it repeats",
+                        delay,
+                    )
                 stop.wait(delay)
                 continue
             if failures:
