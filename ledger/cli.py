@@ -93,6 +93,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             console.print(f"[green]deploy[/]  reusing the contracts in {deployment_file}")
         settings = _settings(
             rpc_url=anvil.rpc_url,
+            public_rpc_url=anvil.rpc_url,
             deployment_file=deployment_file,
             database_url=f"sqlite:///{database_file}",
             operator_key=DEV_KEYS[0],
@@ -250,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="drive the whole loop against a running instance")
     demo.add_argument("--api", default=f"http://127.0.0.1:{DEFAULT_API_PORT}")
-    demo.add_argument("--rpc", help="chain JSON-RPC (default: ask the API's deployment)")
+    demo.add_argument("--rpc", help="chain JSON-RPC (default: the one the API reports)")
     demo.add_argument("--items", type=int, default=200)
     demo.add_argument("--annotators", type=int, default=5)
     demo.set_defaults(handler=cmd_demo)

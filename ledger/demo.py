@@ -105,7 +105,10 @@ def run_demo(
             f"no label-ledger API at {api_url} ({exc}): start one with `label-ledger up`"
         ) from exc
     contracts = health["contracts"]
-    chain = ChainClient(rpc_url or "http://127.0.0.1:8545")
+    rpc_url = rpc_url or health["rpc_url"]
+    if rpc_url is None:
+        raise DemoFailed("the API does not say which chain RPC to use: pass --rpc URL")
+    chain = ChainClient(rpc_url)
     if chain.chain_id != health["chain_id"]:
         raise DemoFailed(f"the API runs on chain {health['chain_id']}, {chain.rpc_url} is not it")
     if chain.chain_id not in DEV_CHAIN_IDS:

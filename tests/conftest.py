@@ -118,6 +118,7 @@ def instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instan
     settings = Settings(
         database_url=database_url,
         rpc_url=chain.client.rpc_url,
+        public_rpc_url=chain.client.rpc_url,
         deployment_file=deployment_file,
         operator_key=DEV_KEYS[0],
         siwe_domain=f"127.0.0.1:{port}",

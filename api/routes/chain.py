@@ -29,6 +29,7 @@ class BalancesOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     chain_id: int
+    rpc_url: str | None
     mirrored_block: int | None
     contracts: dict[str, str]
 
@@ -67,6 +68,7 @@ def health(session: SessionDep, runtime: RuntimeDep) -> HealthOut:
     return HealthOut(
         status="ok",
         chain_id=deployment.chain_id,
+        rpc_url=runtime.settings.public_rpc_url,
         mirrored_block=cursor.block_number if cursor else None,
         contracts={
             "escrow": deployment.escrow,

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite by default, postgresql+psycopg://... in production.",
     )
     rpc_url: str = "http://127.0.0.1:8545"
+    # The JSON-RPC URL wallets should use, shown by /v1/health. Not rpc_url: that one may carry
+    # a provider's API key.
+    public_rpc_url: str | None = None
     deployment_file: Path = STATE_DIR / "deployment.json"
     # The key that posts epoch roots. Never logged; on a dev chain `up` fills it in.
     operator_key: str | None = None
