@@ -11,7 +11,7 @@ from ledger.audit import service as audit
 from ledger.audit.schemas import EpochPublic, ProofCheck, ProofVerdict
 from ledger.kit.errors import Conflict
 from ledger.settlement import repository
-from ledger.settlement.service import payout_tree, settle
+from ledger.settlement.service import payout_tree_dump, settle
 
 router = APIRouter(prefix="/v1", tags=["epochs"], responses=ERROR_RESPONSES)
 
@@ -55,7 +55,7 @@ def get_epoch(number: int, _caller: Auditor, session: SessionDep) -> EpochPublic
 def get_payout_tree(number: int, _caller: Auditor, session: SessionDep) -> dict[str, object]:
     """The epoch's payout tree as an OpenZeppelin standard-v1 dump (load it with
     `StandardMerkleTree.load` from `@openzeppelin/merkle-tree`)."""
-    return payout_tree(audit.get_epoch(session, number))
+    return payout_tree_dump(audit.get_epoch(session, number))
 
 
 @router.post("/audit/proofs", response_model=ProofVerdict)

@@ -308,6 +308,6 @@ def _settle(
     return post_epoch(db, client, deployment, operator, number)
 
 
-def payout_tree(epoch: Epoch) -> dict[str, object]:
+def payout_tree_dump(epoch: Epoch) -> dict[str, object]:
     loaded: dict[str, object] = json.loads(epoch.payout_tree)
     return loaded
