@@ -140,7 +140,9 @@ interface ILabelLedger is IERC20 {
     // ---- epochs ------------------------------------------------------------------------------
 
     /// @notice Proposes epoch `acceptedEpoch + 1` (root proposer): debits each dataset by its
-    /// debit (plus its fee) and makes the payout root acceptable after `TIMELOCK`.
+    /// debit (plus its fee) and makes the payout root acceptable after `TIMELOCK`. A pending epoch
+    /// whose timelock has passed is accepted first, so steady-state posting is one transaction;
+    /// one still inside its timelock makes this revert with `EpochPending`.
     function proposeEpoch(
         uint64 epoch,
         bytes32 payoutRoot,

@@ -330,7 +330,13 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         uint256[] calldata debits
     ) external onlyRole(ROOT_PROPOSER_ROLE) {
         EpochState memory state = _epochs;
-        if (state.proposedAt != 0) revert EpochPending(state.pendingEpoch);
+        if (state.proposedAt != 0) {
+            // Its guardian window is over, so accepting it here changes nothing anyone could
+            // still object to, and saves the operator a transaction per epoch.
+            if (block.timestamp < uint256(state.proposedAt) + TIMELOCK) revert EpochPending(state.pendingEpoch);
+            _accept(state.pendingEpoch);
+            state.acceptedEpoch = state.pendingEpoch;
+        }
         if (epoch != state.acceptedEpoch + 1) revert EpochOutOfOrder(epoch, state.acceptedEpoch + 1);
         if (datasetIds.length != debits.length) revert EpochDebitsLengthMismatch(datasetIds.length, debits.length);
 
@@ -352,10 +358,15 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         if (state.proposedAt == 0) revert EpochNonePending();
         uint256 acceptableAt = uint256(state.proposedAt) + TIMELOCK;
         if (block.timestamp < acceptableAt) revert EpochTimelocked(state.pendingEpoch, acceptableAt);
+        _epochs = EpochState({acceptedEpoch: state.pendingEpoch, pendingEpoch: state.pendingEpoch, proposedAt: 0});
+        _accept(state.pendingEpoch);
+    }
+
+    /// @dev Makes the pending root the claimable one; the caller records the epoch as accepted.
+    function _accept(uint64 epoch) private {
         bytes32 root = _pendingRoot;
         _payoutRoot = root;
-        _epochs = EpochState({acceptedEpoch: state.pendingEpoch, pendingEpoch: state.pendingEpoch, proposedAt: 0});
-        emit EpochAccepted(state.pendingEpoch, root);
+        emit EpochAccepted(epoch, root);
     }
 
     /// @inheritdoc ILabelLedger

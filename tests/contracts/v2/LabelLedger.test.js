@@ -587,12 +587,34 @@ describe("LabelLedger v2", function () {
       }
     });
 
-    it("proposeEpoch: reverts EpochPending while one is pending", async function () {
+    it("proposeEpoch: reverts EpochPending while the pending one is inside its timelock", async function () {
       const f = await loadFixture(fundedFixture);
       await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []);
+      // the next block's timestamp is one second short of the end of the timelock
+      await time.setNextBlockTimestamp(BigInt(await time.latest()) + TIMELOCK - 1n);
       await expect(f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []))
         .to.be.revertedWithCustomError(f.ledger, "EpochPending")
         .withArgs(1);
+    });
+
+    it("proposeEpoch: accepts the pending epoch first once its timelock has passed", async function () {
+      const f = await loadFixture(acceptedFixture);
+      const next = payoutTree([[f.alice.address, DUSD, 150_000_000n, 3_000_000n]]);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, next.root, LABEL_ROOT, CONTENT_HASH, [1], [50_000_000n]);
+      await time.increase(TIMELOCK);
+      const root3 = ethers.id("epoch 3");
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(3, root3, LABEL_ROOT, CONTENT_HASH, [], []))
+        .to.emit(f.ledger, "EpochAccepted")
+        .withArgs(2, next.root)
+        .and.to.emit(f.ledger, "EpochProposed");
+      expect(await f.ledger.acceptedEpoch()).to.equal(2n);
+      expect(await f.ledger.payoutRoot()).to.equal(next.root);
+      expect((await f.ledger.pendingEpoch()).epoch).to.equal(3n);
+      // epoch 2's root is claimable at once: alice gets the 50 dUSD it added
+      const p = payoutFor(next, f.alice.address, DUSD);
+      await expect(f.ledger.claim(p.account, p.token, p.cumulativePayment, p.cumulativeReward, p.proof))
+        .to.emit(f.ledger, "Claimed");
+      await expectSolvent(f);
     });
 
     it("proposeEpoch: reverts EpochDebitsLengthMismatch", async function () {
