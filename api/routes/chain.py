@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.kit.types import checksum
-from ledger.mirror.models import ClaimedTotal, MirrorCursor, TokenBalance
+from ledger.mirror import repository as mirror
 
 router = APIRouter(prefix="/v1", tags=["chain"], responses=ERROR_RESPONSES)
 
@@ -43,17 +43,15 @@ def balances(address: str, session: SessionDep, runtime: RuntimeDep) -> Balances
     tokens.append((deployment.label_token, "LABEL"))
     rows = []
     for token, symbol in tokens:
-        held = session.get(TokenBalance, (token, account))
-        claimed = session.get(ClaimedTotal, (account, token))
         rows.append(
             TokenBalanceOut(
                 token=token,
                 symbol=symbol,
-                balance=held.balance if held else 0,
-                claimed=claimed.claimed if claimed else 0,
+                balance=mirror.get_balance(session, token, account),
+                claimed=mirror.claimed(session, account, token),
             )
         )
-    cursor = session.get(MirrorCursor, deployment.chain_id)
+    cursor = mirror.get_cursor(session, deployment.chain_id)
     return BalancesOut(
         address=account,
         mirrored_block=cursor.block_number if cursor else None,
@@ -64,7 +62,7 @@ def balances(address: str, session: SessionDep, runtime: RuntimeDep) -> Balances
 @router.get("/health", response_model=HealthOut)
 def health(session: SessionDep, runtime: RuntimeDep) -> HealthOut:
     deployment = runtime.deployment
-    cursor = session.get(MirrorCursor, deployment.chain_id)
+    cursor = mirror.get_cursor(session, deployment.chain_id)
     return HealthOut(
         status="ok",
         chain_id=deployment.chain_id,

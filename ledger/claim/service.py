@@ -10,7 +10,7 @@ from ledger.chain.client import ChainClient, Deployment
 from ledger.claim.schemas import ClaimBundle, EntitlementProof
 from ledger.kit.errors import NotFound
 from ledger.merkle import StandardMerkleTree
-from ledger.mirror.models import ClaimedTotal
+from ledger.mirror import repository as mirror
 from ledger.settlement import repository as settlement_repository
 from ledger.settlement.models import Epoch
 
@@ -43,8 +43,7 @@ def claim_bundle(
     tree = payout_tree(epoch)
     entitlements = []
     for row in rows:
-        mirrored = session.get(ClaimedTotal, (account, row.token))
-        claimed = mirrored.claimed if mirrored else 0
+        claimed = mirror.claimed(session, account, row.token)
         entitlements.append(
             EntitlementProof(
                 token=row.token,

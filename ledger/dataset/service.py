@@ -24,6 +24,7 @@ from ledger.dataset.schemas import (
 )
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.kit.types import bytes32_hex, checksum
+from ledger.mirror import repository as mirror
 from ledger.mirror.models import EscrowRecord
 
 MAX_ITEMS_PER_UPLOAD = 100_000
@@ -116,7 +117,7 @@ def check_label(dataset: Dataset, value: str) -> None:
 
 
 def escrow_record(session: Session, dataset: Dataset) -> EscrowRecord | None:
-    record = session.get(EscrowRecord, dataset.escrow_id)
+    record = mirror.get_escrow(session, dataset.escrow_id)
     # The id binds the buyer; a record in another token cannot pay this dataset's labels.
     if record is None or record.token != dataset.payment_token:
         return None

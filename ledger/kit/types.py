@@ -15,8 +15,6 @@ Bytes32Hex = NewType("Bytes32Hex", str)
 AddressColumn = String(42)  # checksummed 0x address
 Bytes32Column = String(66)  # 0x + 64 lowercase hex
 
-ZERO_BYTES32 = Bytes32Hex("0x" + "00" * 32)
-
 
 def checksum(value: str) -> ChecksumAddress:
     """Checksums an address, refusing anything that is not one with a clear 422."""

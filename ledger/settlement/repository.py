@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Label, LabelStatus
 from ledger.dataset.models import Dataset
+from ledger.kit.errors import Conflict
 from ledger.mirror.models import ChainEpoch
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
 
@@ -76,12 +77,28 @@ def debits_of(session: Session, epoch: int) -> Sequence[EpochDebit]:
     ).all()
 
 
+class LabelsTakenMeanwhile(Conflict):
+    code = "labels_taken_meanwhile"
+
+
 def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> None:
+    """Puts the labels in `epoch`; every one must still be unpaid, or the whole epoch rolls back.
+
+    The epoch's entitlements already count these labels: silently skipping one that another
+    process assigned meanwhile would pay it twice.
+    """
+    assigned = 0
     for start in range(0, len(label_ids), 500):
-        session.execute(
+        result = session.execute(
             update(Label)
             .where(Label.id.in_(label_ids[start : start + 500]), Label.epoch.is_(None))
             .values(epoch=epoch)
+        )
+        assigned += result.rowcount  # type: ignore[attr-defined]
+    if assigned != len(label_ids):
+        raise LabelsTakenMeanwhile(
+            f"{len(label_ids) - assigned} label(s) were paid by another epoch while epoch {epoch} "
+            "was being built; nothing was stored, settle again"
         )
 
 

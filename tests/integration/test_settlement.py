@@ -502,3 +502,25 @@ def test_build_epoch_before_the_mirror_saw_the_last_refuses_mirror_behind(
     assert two is not None
     assert two.number == 2
     assert label_epochs(db, later) == [2]
+
+
+def test_assign_labels_refuses_a_label_another_epoch_took_and_stores_nothing(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=2, fund=10 * PRICE)
+    label_ids = verify(db, annotator(), dataset, "img-0", "img-1")
+    built = build(db, chain)  # epoch 1 took both labels
+
+    def build_epoch_two_over_the_same_labels() -> None:
+        with db.unit_of_work() as session:
+            session.add(
+                Epoch(number=2, root=built.root, label_count=2, payout_tree=built.payout_tree)
+            )
+            session.flush()
+            repository.assign_labels(session, label_ids=label_ids, epoch=2)
+
+    with pytest.raises(repository.LabelsTakenMeanwhile):
+        build_epoch_two_over_the_same_labels()
+    with db.unit_of_work() as session:
+        assert session.get(Epoch, 2) is None
+        assert {session.get(Label, i).epoch for i in label_ids} == {1}  # type: ignore[union-attr]
