@@ -50,6 +50,7 @@ interface ILabelLedger is IERC20 {
     error LedgerZeroAddress();
 
     error DatasetUnknown(uint256 datasetId);
+    error DatasetExists(uint256 datasetId);
     error DatasetNotBuyer(uint256 datasetId, address caller);
     error DatasetNotOpen(uint256 datasetId, DatasetStatus status);
     error DatasetNotClosing(uint256 datasetId, DatasetStatus status);
@@ -76,7 +77,9 @@ interface ILabelLedger is IERC20 {
     event Paused(address indexed by);
     event Unpaused(address indexed by);
 
-    event DatasetCreated(uint256 indexed datasetId, address indexed buyer, uint16 indexed token, uint16 feeBps);
+    event DatasetCreated(
+        uint256 indexed datasetId, address indexed buyer, uint16 indexed token, uint16 feeBps, bytes32 salt
+    );
     event DatasetFunded(uint256 indexed datasetId, address indexed funder, uint256 amount, uint256 available);
     event DatasetCloseRequested(uint256 indexed datasetId, uint256 dueAt);
     event DatasetClosed(uint256 indexed datasetId, address indexed buyer, uint256 refund);
@@ -116,9 +119,14 @@ interface ILabelLedger is IERC20 {
 
     // ---- datasets ----------------------------------------------------------------------------
 
-    /// @notice Creates a dataset paid in allowlisted `token`, owned by the caller, and funds it
-    /// with `amount` taken from the caller (approve first). Refuses fee-on-transfer tokens.
-    function createAndFund(uint16 token, uint256 amount) external returns (uint256 datasetId);
+    /// @notice Creates dataset `datasetIdOf(caller, salt)` paid in allowlisted `token`, owned by the
+    /// caller, and funds it with `amount` taken from the caller (approve first; 0 creates it empty).
+    /// The id is known before the transaction and nobody else can take it. Refuses fee-on-transfer
+    /// tokens.
+    function createAndFund(bytes32 salt, uint16 token, uint256 amount) external returns (uint256 datasetId);
+
+    /// @notice The id `buyer`'s dataset created with `salt` has: `uint256(keccak256(abi.encode(buyer, salt)))`.
+    function datasetIdOf(address buyer, bytes32 salt) external pure returns (uint256);
 
     /// @notice Adds `amount` of the dataset's token, taken from the caller, to an open dataset.
     function fund(uint256 datasetId, uint256 amount) external;

@@ -63,7 +63,6 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         bool paused;
         uint16 feeBps;
         uint16 tokenCount;
-        uint64 datasetCount;
     }
 
     /// @dev One slot; `proposedAt` is 0 when nothing is pending. Never zeroed as a whole.
@@ -230,23 +229,28 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
     // ---- datasets ----------------------------------------------------------------------------
 
     /// @inheritdoc ILabelLedger
-    function createAndFund(uint16 token, uint256 amount)
+    function createAndFund(bytes32 salt, uint16 token, uint256 amount)
         external
         whenNotPaused
         nonReentrant
         returns (uint256 datasetId)
     {
         address tokenAddress = _tokenAddress(token);
-        Globals storage globals = _globals;
-        uint16 fee = globals.feeBps;
-        datasetId = ++globals.datasetCount;
+        uint16 fee = _globals.feeBps;
+        datasetId = datasetIdOf(msg.sender, salt);
         Dataset storage d = _datasets[datasetId];
+        if (d.status != DatasetStatus.None) revert DatasetExists(datasetId);
         d.buyer = msg.sender;
         d.token = token;
         d.feeBps = fee;
         d.status = DatasetStatus.Open;
-        emit DatasetCreated(datasetId, msg.sender, token, fee);
+        emit DatasetCreated(datasetId, msg.sender, token, fee, salt);
         _deposit(d, datasetId, tokenAddress, amount);
+    }
+
+    /// @inheritdoc ILabelLedger
+    function datasetIdOf(address buyer, bytes32 salt) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(buyer, salt)));
     }
 
     /// @inheritdoc ILabelLedger
