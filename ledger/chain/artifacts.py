@@ -20,6 +20,7 @@ SOURCES = {
     "LabelToken": "LabelToken.sol",
     "DatasetEscrow": "DatasetEscrow.sol",
     "EpochDistributor": "EpochDistributor.sol",
+    "LabelLedger": "LabelLedger.sol",
     "DevStablecoin": "dev/DevStablecoin.sol",
     "IERC20": "@openzeppelin/contracts/token/ERC20/IERC20.sol",
 }

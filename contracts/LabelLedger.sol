@@ -10,8 +10,8 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-import {ILabelLedger} from "./ILabelLedger.sol";
-import {PayoutLeafLib} from "./PayoutLeafLib.sol";
+import {ILabelLedger} from "./interfaces/ILabelLedger.sol";
+import {PayoutLeafLib} from "./libraries/PayoutLeafLib.sol";
 
 /// @title LabelLedger v2
 /// @notice Owns every dataset's escrowed payment tokens, the epoch roots, the annotators' claimed
