@@ -20,7 +20,8 @@ const { id, keccak256 } = require("ethers");
 
 const { time } = require("@nomicfoundation/hardhat-network-helpers");
 
-const { deployLedgerV2, payoutTree, payoutFor } = require("../tests/contracts/v2/fixtures");
+const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
+const { deployLedgerV2, PAYOUT_LEAF_ENCODING, payoutFor } = require("../tests/contracts/v2/fixtures");
 
 const ROOT_DIR = path.join(__dirname, "..");
 const REPORT_PATH = path.join(ROOT_DIR, "GAS_REPORT-v2.md");
@@ -94,12 +95,15 @@ function nodeHash(a, b) {
 }
 
 /**
- * The standard-v1 tree of `leaves`: keccak256(keccak256(abi.encode(values))) per leaf, sorted by
- * hash, laid out as a complete binary tree in an array, exactly as @openzeppelin/merkle-tree does.
+ * The standard-v1 tree of `leaves`: keccak256(keccak256(abi.encode(values))) per leaf, laid out as
+ * a complete binary tree in an array, exactly as @openzeppelin/merkle-tree does. `sortLeaves`
+ * false keeps the given order (the library's option of the same name): the service orders its
+ * payout leaves by (account, token), so that consecutive leaves share subtrees and a push batch of
+ * consecutive annotators has a short multiproof.
  */
-function buildTree(leaves) {
+function buildTree(leaves, { sortLeaves = true } = {}) {
   const hashed = leaves.map(({ key, words }) => ({ key, hash: keccak256(keccak256("0x" + words.join(""))) }));
-  hashed.sort((x, y) => (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0));
+  if (sortLeaves) hashed.sort((x, y) => (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0));
   const nodes = new Array(2 * hashed.length - 1);
   const indexOf = new Map();
   hashed.forEach(({ key, hash }, i) => {
@@ -150,9 +154,16 @@ function buildTree(leaves) {
  * The local tree must give the library's root, proofs and multiproofs for v2's payout leaves
  * (account, uint16 token, payment, reward), or the report refuses to run.
  */
-function crossCheckTree(values) {
-  const local = buildTree(values.map(([account, token, ...amounts]) => leaf(tokenLeafKey(account, token), [account, BigInt(token), ...amounts])));
-  const reference = payoutTree(values);
+function crossCheckTree(values, sortLeaves) {
+  const local = buildTree(
+    values.map(([account, token, ...amounts]) => leaf(tokenLeafKey(account, token), [account, BigInt(token), ...amounts])),
+    { sortLeaves },
+  );
+  const reference = StandardMerkleTree.of(
+    values.map(([account, token, ...amounts]) => [account, token, ...amounts.map(String)]),
+    PAYOUT_LEAF_ENCODING,
+    { sortLeaves },
+  );
   if (local.root !== reference.root) throw new Error(`local Merkle root ${local.root} != library ${reference.root}`);
   for (const [account, token] of [values[0], values[values.length - 1]]) {
     const theirs = payoutFor(reference, account, token).proof;
@@ -481,19 +492,27 @@ async function run() {
   // LABEL stand-in), filler leaves up to 100k. Epoch 2 raises every cumulative.
   log("building trees");
   const population = TREE_LEAVES / 4;
-  crossCheckTree(annotators("cross-check", 500, 1).map((e) => [e.account, Number(c.paymentIndex), e.payment, e.reward]));
+  for (const sortLeaves of [true, false]) {
+    crossCheckTree(
+      annotators("cross-check", 500, 1).map((e) => [e.account, Number(c.paymentIndex), e.payment, e.reward]),
+      sortLeaves,
+    );
+  }
   const baselineLeaves = ({ account, payment, reward }) => [
     leaf(tokenLeafKey(account, c.paymentToken), [account, c.paymentToken, payment]),
     leaf(tokenLeafKey(account, standInToken), [account, standInToken, reward]),
   ];
+  // Our leaves come first, in the service's order (ascending account), so a push batch of
+  // consecutive annotators is a run of consecutive leaves; the baseline's and the filler follow.
+  const byAccount = (x, y) => (x.account < y.account ? -1 : x.account > y.account ? 1 : 0);
   const earners = [1, 2].map((epoch) => ({
-    ours: annotators("ours", population, epoch),
+    ours: annotators("ours", population, epoch).sort(byAccount),
     baseline: annotators("baseline", population, epoch),
   }));
   const [tree1, tree2] = earners.map(({ ours: ourEarners, baseline }) => {
     const leaves = [...ourEarners.flatMap((e) => ours.leaves(c, e)), ...baseline.flatMap(baselineLeaves)];
     const filler = annotators("filler", Math.ceil((TREE_LEAVES - leaves.length) / 2), 1).flatMap(baselineLeaves);
-    return buildTree([...leaves, ...filler.slice(0, TREE_LEAVES - leaves.length)]);
+    return buildTree([...leaves, ...filler.slice(0, TREE_LEAVES - leaves.length)], { sortLeaves: false });
   });
 
   /** The first earner past the push recipients and the warm-up claimant with every proof at depth 17. */

@@ -5,7 +5,16 @@ const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
 
-const { deployLedgerV2, payoutTree, payoutFor, multiproofFor, signPermit, ROLES } = require("./fixtures");
+const {
+  deployLedgerV2,
+  payoutTree,
+  payoutFor,
+  multiproofFor,
+  signPermit,
+  SALT,
+  datasetId,
+  ROLES,
+} = require("./fixtures");
 
 const TIMELOCK = 3600n;
 const GRACE = 7n * 24n * 3600n;
@@ -49,22 +58,27 @@ describe("LabelLedger v2", function () {
         await token.connect(account).approve(ledgerAddress, ethers.MaxUint256);
       }
     }
+    // Dataset ids, computed off chain: the buyer's datasets with SALT(1) and SALT(2), and one nobody creates.
+    const ds1 = datasetId(buyer.address, SALT(1));
+    const ds2 = datasetId(buyer.address, SALT(2));
+    const unknown = datasetId(buyer.address, SALT(99));
     return {
       ledger, ledgerAddress, dusd, eurc, fot,
       admin, proposer, guardian, pauser, buyer, funder, alice, bob, carol, relayer, treasury, stranger,
+      ds1, ds2, unknown,
     };
   }
 
-  /** One dUSD dataset (id 1) funded with FUNDING, one EURC dataset (id 2) funded with FUNDING. */
+  /** The buyer's dUSD dataset ds1 (SALT(1)) and EURC dataset ds2 (SALT(2)), each funded with FUNDING. */
   async function fundedFixture() {
     const f = await deployFixture();
-    await f.ledger.connect(f.buyer).createAndFund(DUSD, FUNDING);
-    await f.ledger.connect(f.buyer).createAndFund(EURC, FUNDING);
+    await f.ledger.connect(f.buyer).createAndFund(SALT(1), DUSD, FUNDING);
+    await f.ledger.connect(f.buyer).createAndFund(SALT(2), EURC, FUNDING);
     return f;
   }
 
   /**
-   * Epoch 1 accepted: alice, bob, carol earned in dUSD (dataset 1), alice also in EURC (dataset 2).
+   * Epoch 1 accepted: alice, bob, carol earned in dUSD (dataset ds1), alice also in EURC (ds2).
    * The debits are exactly the cumulatives of the tree.
    */
   async function acceptedFixture() {
@@ -77,7 +91,7 @@ describe("LabelLedger v2", function () {
     ];
     const tree = payoutTree(earnings);
     const debits = [175_000_000n, 40_000_000n];
-    await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, LABEL_ROOT, CONTENT_HASH, [1, 2], debits);
+    await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, LABEL_ROOT, CONTENT_HASH, [f.ds1, f.ds2], debits);
     await time.increase(TIMELOCK);
     await f.ledger.acceptEpoch();
     return { ...f, tree, earnings, debits };
@@ -86,12 +100,10 @@ describe("LabelLedger v2", function () {
   /** Per payment token: the ledger's balance == sum(available) + owed + fees. */
   async function expectSolvent(f) {
     const count = await f.ledger.tokenCount();
+    // ids are not sequential: every dataset ever created, from the DatasetCreated logs
+    const created = await f.ledger.queryFilter(f.ledger.filters.DatasetCreated());
     const datasets = [];
-    for (let id = 1n; ; id++) {
-      const d = await f.ledger.dataset(id);
-      if (d.status === 0n) break;
-      datasets.push(d);
-    }
+    for (const log of created) datasets.push(await f.ledger.dataset(log.args.datasetId));
     for (let token = 1; token <= Number(count); token++) {
       const address = await f.ledger.tokenAt(token);
       const erc20 = await ethers.getContractAt("IERC20", address);
@@ -278,7 +290,7 @@ describe("LabelLedger v2", function () {
     it("setFeeBps: a dataset keeps the fee it was created with", async function () {
       const f = await loadFixture(fundedFixture);
       await f.ledger.connect(f.admin).setFeeBps(1000);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [100_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
       expect((await f.ledger.tokenState(DUSD)).fees).to.equal(feeOf(100_000n));
       await expectSolvent(f);
     });
@@ -334,9 +346,9 @@ describe("LabelLedger v2", function () {
       const sig = await signPermit(f.dusd, f.funder, f.ledgerAddress, 1n, ethers.MaxUint256);
       // thunks, sent one at a time: a promise created early rejects before anyone awaits it
       for (const send of [
-        () => f.ledger.connect(f.buyer).createAndFund(DUSD, 1n),
-        () => f.ledger.connect(f.funder).fund(1, 1n),
-        () => f.ledger.connect(f.funder).fundWithPermit(1, 1n, ethers.MaxUint256, sig.v, sig.r, sig.s),
+        () => f.ledger.connect(f.buyer).createAndFund(SALT(3), DUSD, 1n),
+        () => f.ledger.connect(f.funder).fund(f.ds1, 1n),
+        () => f.ledger.connect(f.funder).fundWithPermit(f.ds1, 1n, ethers.MaxUint256, sig.v, sig.r, sig.s),
         () => f.ledger.claim(p.account, p.token, p.cumulativePayment, p.cumulativeReward, p.proof),
         () => f.ledger.claimMany(many.leaves, many.proof, many.proofFlags),
       ]) {
@@ -352,39 +364,40 @@ describe("LabelLedger v2", function () {
       await f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
-      await f.ledger.connect(f.buyer).requestClose(1);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
       await time.increase(GRACE);
-      await expect(f.ledger.finalizeClose(1)).to.emit(f.ledger, "DatasetClosed");
+      await expect(f.ledger.finalizeClose(f.ds1)).to.emit(f.ledger, "DatasetClosed");
       await expectSolvent(f);
     });
   });
 
   describe("datasets", function () {
-    it("createAndFund: creates dataset 1 with the fee snapshot, funds it, emits both events", async function () {
+    it("createAndFund: creates datasetIdOf(buyer, salt), fee snapshot, funded; emits both events", async function () {
       const f = await loadFixture(deployFixture);
-      const tx = f.ledger.connect(f.buyer).createAndFund(DUSD, FUNDING);
+      expect(await f.ledger.connect(f.buyer).createAndFund.staticCall(SALT(1), DUSD, FUNDING)).to.equal(f.ds1);
+      const tx = f.ledger.connect(f.buyer).createAndFund(SALT(1), DUSD, FUNDING);
       await expect(tx)
         .to.emit(f.ledger, "DatasetCreated")
-        .withArgs(1, f.buyer.address, DUSD, FEE_BPS)
+        .withArgs(f.ds1, f.buyer.address, DUSD, FEE_BPS, SALT(1))
         .and.to.emit(f.ledger, "DatasetFunded")
-        .withArgs(1, f.buyer.address, FUNDING, FUNDING);
+        .withArgs(f.ds1, f.buyer.address, FUNDING, FUNDING);
       await expect(tx).to.changeTokenBalances(f.dusd, [f.buyer, f.ledger], [-FUNDING, FUNDING]);
-      const d = await f.ledger.dataset(1);
+      const d = await f.ledger.dataset(f.ds1);
       expect(d.buyer).to.equal(f.buyer.address);
       expect(d.token).to.equal(BigInt(DUSD));
       expect(d.feeBps).to.equal(FEE_BPS);
       expect(d.status).to.equal(OPEN);
       expect(d.available).to.equal(FUNDING);
       expect(d.debited).to.equal(0n);
-      await f.ledger.connect(f.buyer).createAndFund(EURC, 1n);
-      expect((await f.ledger.dataset(2)).token).to.equal(BigInt(EURC));
+      await f.ledger.connect(f.buyer).createAndFund(SALT(2), EURC, 1n);
+      expect((await f.ledger.dataset(f.ds2)).token).to.equal(BigInt(EURC));
       await expectSolvent(f);
     });
 
     it("createAndFund: reverts LedgerUnknownToken for index 0 and unlisted indices", async function () {
       const f = await loadFixture(deployFixture);
       for (const token of [0, 3]) {
-        await expect(f.ledger.connect(f.buyer).createAndFund(token, FUNDING))
+        await expect(f.ledger.connect(f.buyer).createAndFund(SALT(1), token, FUNDING))
           .to.be.revertedWithCustomError(f.ledger, "LedgerUnknownToken")
           .withArgs(token);
       }
@@ -393,47 +406,103 @@ describe("LabelLedger v2", function () {
     it("createAndFund: refuses a fee-on-transfer token with DatasetShortDeposit", async function () {
       const f = await loadFixture(deployFixture);
       await f.ledger.connect(f.admin).listToken(await f.fot.getAddress());
-      await expect(f.ledger.connect(f.buyer).createAndFund(3, 10_000n))
+      await expect(f.ledger.connect(f.buyer).createAndFund(SALT(1), 3, 10_000n))
         .to.be.revertedWithCustomError(f.ledger, "DatasetShortDeposit")
-        .withArgs(1, 10_000n, 9_900n);
+        .withArgs(f.ds1, 10_000n, 9_900n);
     });
 
     it("createAndFund: reverts with the token's own error without an allowance", async function () {
       const f = await loadFixture(deployFixture);
       await f.dusd.connect(f.buyer).approve(f.ledgerAddress, 0);
-      await expect(f.ledger.connect(f.buyer).createAndFund(DUSD, 5n))
+      await expect(f.ledger.connect(f.buyer).createAndFund(SALT(1), DUSD, 5n))
         .to.be.revertedWithCustomError(f.dusd, "ERC20InsufficientAllowance")
         .withArgs(f.ledgerAddress, 0n, 5n);
     });
 
+    it("datasetIdOf: keccak256(abi.encode(buyer, salt)) as uint256, different per buyer for a salt", async function () {
+      const f = await loadFixture(deployFixture);
+      const salt = ethers.id("a dataset");
+      const ofBuyer = await f.ledger.datasetIdOf(f.buyer.address, salt);
+      const ofStranger = await f.ledger.datasetIdOf(f.stranger.address, salt);
+      expect(ofBuyer).to.equal(datasetId(f.buyer.address, salt));
+      expect(ofStranger).to.equal(datasetId(f.stranger.address, salt));
+      expect(ofBuyer).to.not.equal(ofStranger);
+      expect(await f.ledger.datasetIdOf(f.buyer.address, SALT(1))).to.equal(f.ds1);
+      expect(await f.ledger.datasetIdOf(f.buyer.address, SALT(2))).to.equal(f.ds2);
+      expect(f.ds1).to.not.equal(f.ds2);
+    });
+
+    it("createAndFund: reverts DatasetExists for a salt the buyer already used", async function () {
+      const f = await loadFixture(fundedFixture);
+      for (const [salt, token] of [
+        [SALT(1), DUSD],
+        [SALT(1), EURC],
+        [SALT(2), EURC],
+      ]) {
+        await expect(f.ledger.connect(f.buyer).createAndFund(salt, token, 0n))
+          .to.be.revertedWithCustomError(f.ledger, "DatasetExists")
+          .withArgs(datasetId(f.buyer.address, salt));
+      }
+      // a closed dataset's id is not reusable either
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await time.increase(GRACE);
+      await f.ledger.finalizeClose(f.ds1);
+      await expect(f.ledger.connect(f.buyer).createAndFund(SALT(1), DUSD, 1n))
+        .to.be.revertedWithCustomError(f.ledger, "DatasetExists")
+        .withArgs(f.ds1);
+      expect((await f.ledger.dataset(f.ds1)).status).to.equal(CLOSED);
+      await expectSolvent(f);
+    });
+
+    it("createAndFund: the same salt by another buyer creates a different dataset", async function () {
+      const f = await loadFixture(fundedFixture);
+      const theirs = datasetId(f.funder.address, SALT(1));
+      expect(theirs).to.not.equal(f.ds1);
+      await expect(f.ledger.connect(f.funder).createAndFund(SALT(1), EURC, 5n))
+        .to.emit(f.ledger, "DatasetCreated")
+        .withArgs(theirs, f.funder.address, EURC, FEE_BPS, SALT(1))
+        .and.to.emit(f.ledger, "DatasetFunded")
+        .withArgs(theirs, f.funder.address, 5n, 5n);
+      const d = await f.ledger.dataset(theirs);
+      expect(d.buyer).to.equal(f.funder.address);
+      expect(d.token).to.equal(BigInt(EURC));
+      expect(d.available).to.equal(5n);
+      // the buyer's dataset with that salt is untouched
+      const mine = await f.ledger.dataset(f.ds1);
+      expect(mine.buyer).to.equal(f.buyer.address);
+      expect(mine.token).to.equal(BigInt(DUSD));
+      expect(mine.available).to.equal(FUNDING);
+      await expectSolvent(f);
+    });
+
     it("fund: anyone adds to an open dataset", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.funder).fund(1, 5n))
+      await expect(f.ledger.connect(f.funder).fund(f.ds1, 5n))
         .to.emit(f.ledger, "DatasetFunded")
-        .withArgs(1, f.funder.address, 5n, FUNDING + 5n);
-      expect((await f.ledger.dataset(1)).available).to.equal(FUNDING + 5n);
+        .withArgs(f.ds1, f.funder.address, 5n, FUNDING + 5n);
+      expect((await f.ledger.dataset(f.ds1)).available).to.equal(FUNDING + 5n);
       await expectSolvent(f);
     });
 
     it("fund: reverts DatasetUnknown and DatasetNotOpen", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.funder).fund(9, 5n))
+      await expect(f.ledger.connect(f.funder).fund(f.unknown, 5n))
         .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
-        .withArgs(9);
-      await f.ledger.connect(f.buyer).requestClose(1);
-      await expect(f.ledger.connect(f.funder).fund(1, 5n))
+        .withArgs(f.unknown);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await expect(f.ledger.connect(f.funder).fund(f.ds1, 5n))
         .to.be.revertedWithCustomError(f.ledger, "DatasetNotOpen")
-        .withArgs(1, CLOSING);
+        .withArgs(f.ds1, CLOSING);
     });
 
     it("fund: refuses a fee-on-transfer token with DatasetShortDeposit", async function () {
       const f = await loadFixture(deployFixture);
       await f.ledger.connect(f.admin).listToken(await f.fot.getAddress());
       // A fee-free mint-free path does not exist for FOT, so fund a dataset created with 0 first.
-      await f.ledger.connect(f.buyer).createAndFund(3, 0n);
-      await expect(f.ledger.connect(f.funder).fund(1, 200n))
+      await f.ledger.connect(f.buyer).createAndFund(SALT(1), 3, 0n);
+      await expect(f.ledger.connect(f.funder).fund(f.ds1, 200n))
         .to.be.revertedWithCustomError(f.ledger, "DatasetShortDeposit")
-        .withArgs(1, 200n, 198n);
+        .withArgs(f.ds1, 200n, 198n);
     });
 
     it("fundWithPermit: funds with a permit and no prior approval, in one call", async function () {
@@ -441,9 +510,9 @@ describe("LabelLedger v2", function () {
       await f.dusd.connect(f.funder).approve(f.ledgerAddress, 0);
       const deadline = (await time.latest()) + 3600;
       const sig = await signPermit(f.dusd, f.funder, f.ledgerAddress, 7n, deadline);
-      await expect(f.ledger.connect(f.funder).fundWithPermit(1, 7n, deadline, sig.v, sig.r, sig.s))
+      await expect(f.ledger.connect(f.funder).fundWithPermit(f.ds1, 7n, deadline, sig.v, sig.r, sig.s))
         .to.emit(f.ledger, "DatasetFunded")
-        .withArgs(1, f.funder.address, 7n, FUNDING + 7n);
+        .withArgs(f.ds1, f.funder.address, 7n, FUNDING + 7n);
       expect(await f.dusd.allowance(f.funder.address, f.ledgerAddress)).to.equal(0n);
       await expectSolvent(f);
     });
@@ -454,7 +523,7 @@ describe("LabelLedger v2", function () {
       const deadline = (await time.latest()) + 3600;
       const sig = await signPermit(f.dusd, f.funder, f.ledgerAddress, 7n, deadline);
       await f.dusd.connect(f.stranger).permit(f.funder.address, f.ledgerAddress, 7n, deadline, sig.v, sig.r, sig.s);
-      await expect(f.ledger.connect(f.funder).fundWithPermit(1, 7n, deadline, sig.v, sig.r, sig.s)).to.emit(
+      await expect(f.ledger.connect(f.funder).fundWithPermit(f.ds1, 7n, deadline, sig.v, sig.r, sig.s)).to.emit(
         f.ledger,
         "DatasetFunded",
       );
@@ -465,7 +534,7 @@ describe("LabelLedger v2", function () {
       await f.dusd.connect(f.funder).approve(f.ledgerAddress, 0);
       const deadline = (await time.latest()) + 3600;
       const sig = await signPermit(f.dusd, f.stranger, f.ledgerAddress, 7n, deadline); // wrong signer
-      await expect(f.ledger.connect(f.funder).fundWithPermit(1, 7n, deadline, sig.v, sig.r, sig.s))
+      await expect(f.ledger.connect(f.funder).fundWithPermit(f.ds1, 7n, deadline, sig.v, sig.r, sig.s))
         .to.be.revertedWithCustomError(f.dusd, "ERC20InsufficientAllowance")
         .withArgs(f.ledgerAddress, 0n, 7n);
     });
@@ -473,48 +542,48 @@ describe("LabelLedger v2", function () {
     it("fundWithPermit: reverts DatasetUnknown and DatasetNotOpen", async function () {
       const f = await loadFixture(fundedFixture);
       const sig = await signPermit(f.dusd, f.funder, f.ledgerAddress, 7n, ethers.MaxUint256);
-      await expect(f.ledger.connect(f.funder).fundWithPermit(9, 7n, ethers.MaxUint256, sig.v, sig.r, sig.s))
+      await expect(f.ledger.connect(f.funder).fundWithPermit(f.unknown, 7n, ethers.MaxUint256, sig.v, sig.r, sig.s))
         .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
-        .withArgs(9);
-      await f.ledger.connect(f.buyer).requestClose(1);
-      await expect(f.ledger.connect(f.funder).fundWithPermit(1, 7n, ethers.MaxUint256, sig.v, sig.r, sig.s))
+        .withArgs(f.unknown);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await expect(f.ledger.connect(f.funder).fundWithPermit(f.ds1, 7n, ethers.MaxUint256, sig.v, sig.r, sig.s))
         .to.be.revertedWithCustomError(f.ledger, "DatasetNotOpen")
-        .withArgs(1, CLOSING);
+        .withArgs(f.ds1, CLOSING);
     });
 
     it("requestClose: the buyer starts closing; emits DatasetCloseRequested with the due time", async function () {
       const f = await loadFixture(fundedFixture);
-      const tx = await f.ledger.connect(f.buyer).requestClose(1);
+      const tx = await f.ledger.connect(f.buyer).requestClose(f.ds1);
       const at = BigInt(await time.latest());
-      await expect(tx).to.emit(f.ledger, "DatasetCloseRequested").withArgs(1, at + GRACE);
-      const d = await f.ledger.dataset(1);
+      await expect(tx).to.emit(f.ledger, "DatasetCloseRequested").withArgs(f.ds1, at + GRACE);
+      const d = await f.ledger.dataset(f.ds1);
       expect(d.status).to.equal(CLOSING);
       expect(d.closeRequestedAt).to.equal(at);
     });
 
     it("requestClose: reverts DatasetUnknown, DatasetNotBuyer, DatasetNotOpen", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.buyer).requestClose(9))
+      await expect(f.ledger.connect(f.buyer).requestClose(f.unknown))
         .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
-        .withArgs(9);
-      await expect(f.ledger.connect(f.stranger).requestClose(1))
+        .withArgs(f.unknown);
+      await expect(f.ledger.connect(f.stranger).requestClose(f.ds1))
         .to.be.revertedWithCustomError(f.ledger, "DatasetNotBuyer")
-        .withArgs(1, f.stranger.address);
-      await f.ledger.connect(f.buyer).requestClose(1);
-      await expect(f.ledger.connect(f.buyer).requestClose(1))
+        .withArgs(f.ds1, f.stranger.address);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await expect(f.ledger.connect(f.buyer).requestClose(f.ds1))
         .to.be.revertedWithCustomError(f.ledger, "DatasetNotOpen")
-        .withArgs(1, CLOSING);
+        .withArgs(f.ds1, CLOSING);
     });
 
     it("finalizeClose: after the grace period anyone closes and the buyer gets `available`", async function () {
       const f = await loadFixture(acceptedFixture);
-      await f.ledger.connect(f.buyer).requestClose(1);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
       await time.increase(GRACE);
       const refund = FUNDING - f.debits[0] - feeOf(f.debits[0]);
-      const tx = f.ledger.connect(f.stranger).finalizeClose(1);
-      await expect(tx).to.emit(f.ledger, "DatasetClosed").withArgs(1, f.buyer.address, refund);
+      const tx = f.ledger.connect(f.stranger).finalizeClose(f.ds1);
+      await expect(tx).to.emit(f.ledger, "DatasetClosed").withArgs(f.ds1, f.buyer.address, refund);
       await expect(tx).to.changeTokenBalances(f.dusd, [f.ledger, f.buyer], [-refund, refund]);
-      const d = await f.ledger.dataset(1);
+      const d = await f.ledger.dataset(f.ds1);
       expect(d.status).to.equal(CLOSED);
       expect(d.available).to.equal(0n);
       // labels verified before the close are still payable
@@ -524,39 +593,43 @@ describe("LabelLedger v2", function () {
 
     it("finalizeClose: on a closed dataset refunds nothing more, and does not revert", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.buyer).requestClose(1);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
       await time.increase(GRACE);
-      await f.ledger.finalizeClose(1);
-      await expect(f.ledger.finalizeClose(1)).to.emit(f.ledger, "DatasetClosed").withArgs(1, f.buyer.address, 0);
+      await f.ledger.finalizeClose(f.ds1);
+      await expect(f.ledger.finalizeClose(f.ds1))
+        .to.emit(f.ledger, "DatasetClosed")
+        .withArgs(f.ds1, f.buyer.address, 0);
       await expectSolvent(f);
     });
 
     it("finalizeClose: reverts DatasetUnknown, DatasetNotClosing, DatasetCloseNotDue", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.finalizeClose(9)).to.be.revertedWithCustomError(f.ledger, "DatasetUnknown").withArgs(9);
-      await expect(f.ledger.finalizeClose(1))
+      await expect(f.ledger.finalizeClose(f.unknown))
+        .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
+        .withArgs(f.unknown);
+      await expect(f.ledger.finalizeClose(f.ds1))
         .to.be.revertedWithCustomError(f.ledger, "DatasetNotClosing")
-        .withArgs(1, OPEN);
-      await f.ledger.connect(f.buyer).requestClose(1);
+        .withArgs(f.ds1, OPEN);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
       const dueAt = BigInt(await time.latest()) + GRACE;
       await time.increase(GRACE - 10n);
-      await expect(f.ledger.finalizeClose(1))
+      await expect(f.ledger.finalizeClose(f.ds1))
         .to.be.revertedWithCustomError(f.ledger, "DatasetCloseNotDue")
-        .withArgs(1, dueAt);
+        .withArgs(f.ds1, dueAt);
     });
   });
 
   describe("epochs", function () {
     it("proposeEpoch: debits each dataset plus its fee, stores the commitment, emits every input", async function () {
       const f = await loadFixture(fundedFixture);
-      const ids = [1, 2];
+      const ids = [f.ds1, f.ds2];
       const debits = [100_000n, 30_000n];
       const tx = await f.ledger.connect(f.proposer).proposeEpoch(1, ethers.id("root"), LABEL_ROOT, CONTENT_HASH, ids, debits);
       const proposedAt = BigInt(await time.latest());
       await expect(tx)
         .to.emit(f.ledger, "EpochProposed")
         .withArgs(1, ethers.id("root"), LABEL_ROOT, CONTENT_HASH, ids, debits, proposedAt + TIMELOCK);
-      const d1 = await f.ledger.dataset(1);
+      const d1 = await f.ledger.dataset(f.ds1);
       expect(d1.available).to.equal(FUNDING - 100_000n - feeOf(100_000n));
       expect(d1.debited).to.equal(100_000n);
       expect(await f.ledger.tokenState(DUSD)).to.deep.equal([100_000n, feeOf(100_000n)]);
@@ -600,7 +673,7 @@ describe("LabelLedger v2", function () {
     it("proposeEpoch: accepts the pending epoch first once its timelock has passed", async function () {
       const f = await loadFixture(acceptedFixture);
       const next = payoutTree([[f.alice.address, DUSD, 150_000_000n, 3_000_000n]]);
-      await f.ledger.connect(f.proposer).proposeEpoch(2, next.root, LABEL_ROOT, CONTENT_HASH, [1], [50_000_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, next.root, LABEL_ROOT, CONTENT_HASH, [f.ds1], [50_000_000n]);
       await time.increase(TIMELOCK);
       const root3 = ethers.id("epoch 3");
       await expect(f.ledger.connect(f.proposer).proposeEpoch(3, root3, LABEL_ROOT, CONTENT_HASH, [], []))
@@ -619,31 +692,31 @@ describe("LabelLedger v2", function () {
 
     it("proposeEpoch: reverts EpochDebitsLengthMismatch", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1, 2], [1n]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1, f.ds2], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "EpochDebitsLengthMismatch")
         .withArgs(2, 1);
     });
 
     it("proposeEpoch: reverts DatasetUnknown and DatasetInsufficientFunds", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [9], [1n]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.unknown], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
-        .withArgs(9);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [FUNDING]))
+        .withArgs(f.unknown);
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [FUNDING]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetInsufficientFunds")
-        .withArgs(1, FUNDING, FUNDING + feeOf(FUNDING));
+        .withArgs(f.ds1, FUNDING, FUNDING + feeOf(FUNDING));
     });
 
     it("proposeEpoch: debits a closing dataset, refuses a closed one with DatasetIsClosed", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.buyer).requestClose(1);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [1_000n]);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
       await time.increase(GRACE);
       await f.ledger.acceptEpoch();
-      await f.ledger.finalizeClose(1);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [1n]))
+      await f.ledger.finalizeClose(f.ds1);
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetIsClosed")
-        .withArgs(1);
+        .withArgs(f.ds1);
       await expectSolvent(f);
     });
 
@@ -671,7 +744,7 @@ describe("LabelLedger v2", function () {
     it("acceptEpoch: a pending root is not claimable before acceptance", async function () {
       const f = await loadFixture(fundedFixture);
       const tree = payoutTree([[f.alice.address, DUSD, 10n, 1n], [f.bob.address, DUSD, 10n, 1n]]);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [1], [20n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [f.ds1], [20n]);
       await expect(claimOf(f, tree, f.alice.address, DUSD))
         .to.be.revertedWithCustomError(f.ledger, "ClaimInvalidProof")
         .withArgs(f.alice.address, DUSD);
@@ -679,13 +752,13 @@ describe("LabelLedger v2", function () {
 
     it("revokeEpoch: the guardian drops the pending epoch and returns debits and fees", async function () {
       const f = await loadFixture(acceptedFixture);
-      const before = await f.ledger.dataset(1);
-      const ids = [1, 2];
+      const before = await f.ledger.dataset(f.ds1);
+      const ids = [f.ds1, f.ds2];
       const debits = [10_000n, 20_000n];
       await f.ledger.connect(f.proposer).proposeEpoch(2, ethers.id("bad"), ZERO_HASH, ZERO_HASH, ids, debits);
       await time.increase(TIMELOCK); // still revocable until accepted
       await expect(f.ledger.connect(f.guardian).revokeEpoch(ids, debits)).to.emit(f.ledger, "EpochRevoked").withArgs(2);
-      const after = await f.ledger.dataset(1);
+      const after = await f.ledger.dataset(f.ds1);
       expect(after.available).to.equal(before.available);
       expect(after.debited).to.equal(before.debited);
       expect(await f.ledger.tokenState(DUSD)).to.deep.equal([f.debits[0], feeOf(f.debits[0])]);
@@ -715,29 +788,29 @@ describe("LabelLedger v2", function () {
 
     it("revokeEpoch: reverts EpochDebitsMismatch for a list other than the proposed one", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [100n]);
-      await expect(f.ledger.connect(f.guardian).revokeEpoch([1], [101n]))
+      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
+      await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [101n]))
         .to.be.revertedWithCustomError(f.ledger, "EpochDebitsMismatch")
-        .withArgs(debitsHash([1], [100n]), debitsHash([1], [101n]));
+        .withArgs(debitsHash([f.ds1], [100n]), debitsHash([f.ds1], [101n]));
     });
 
     it("revokeEpoch: a closed dataset's returned debit is refunded by finalizeClose", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.buyer).requestClose(1);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
       await time.increase(GRACE);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [1_000n]);
-      await f.ledger.finalizeClose(1);
-      await f.ledger.connect(f.guardian).revokeEpoch([1], [1_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
+      await f.ledger.finalizeClose(f.ds1);
+      await f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [1_000n]);
       const back = 1_000n + feeOf(1_000n);
-      await expect(f.ledger.finalizeClose(1)).to.changeTokenBalance(f.dusd, f.buyer, back);
+      await expect(f.ledger.finalizeClose(f.ds1)).to.changeTokenBalance(f.dusd, f.buyer, back);
       await expectSolvent(f);
     });
 
     it("revokeEpoch: reverts LedgerFeesShortfall when the epoch's fees were already withdrawn", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [100_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
       await f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address);
-      await expect(f.ledger.connect(f.guardian).revokeEpoch([1], [100_000n]))
+      await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [100_000n]))
         .to.be.revertedWithCustomError(f.ledger, "LedgerFeesShortfall")
         .withArgs(DUSD, 0n, feeOf(100_000n));
       await expectSolvent(f);
@@ -747,12 +820,12 @@ describe("LabelLedger v2", function () {
       const f = await loadFixture(fundedFixture);
       // epoch 1 debits 50 but its root pays alice 120
       const tree = payoutTree([[f.alice.address, DUSD, 120n, 0n], [f.bob.address, DUSD, 0n, 0n]]);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [1], [50n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [f.ds1], [50n]);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
-      await f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [1], [100n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
       await claimOf(f, tree, f.alice.address, DUSD); // owed 150 -> 30
-      await expect(f.ledger.connect(f.guardian).revokeEpoch([1], [100n]))
+      await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [100n]))
         .to.be.revertedWithCustomError(f.ledger, "LedgerOwedShortfall")
         .withArgs(DUSD, 30n, 100n);
     });
@@ -794,7 +867,7 @@ describe("LabelLedger v2", function () {
       const f = await loadFixture(acceptedFixture);
       await claimOf(f, f.tree, f.alice.address, DUSD);
       const tree2 = payoutTree([[f.alice.address, DUSD, 130_000_000n, 2_600_000n], [f.bob.address, DUSD, 50_000_000n, 1_000_000n]]);
-      await f.ledger.connect(f.proposer).proposeEpoch(2, tree2.root, ZERO_HASH, ZERO_HASH, [1], [30_000_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, tree2.root, ZERO_HASH, ZERO_HASH, [f.ds1], [30_000_000n]);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
       await expect(claimOf(f, tree2, f.alice.address, DUSD))
@@ -855,7 +928,7 @@ describe("LabelLedger v2", function () {
     it("claim: a payment above what is owed reverts LedgerOwedShortfall", async function () {
       const f = await loadFixture(fundedFixture);
       const tree = payoutTree([[f.alice.address, DUSD, 1_000n, 0n], [f.bob.address, DUSD, 0n, 0n]]);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [1], [999n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [f.ds1], [999n]);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
       await expect(claimOf(f, tree, f.alice.address, DUSD))
@@ -931,12 +1004,12 @@ describe("LabelLedger v2", function () {
   describe("full loop", function () {
     it("fund, propose, wait, accept, claim (pull and push), second epoch, close and refund", async function () {
       const f = await loadFixture(deployFixture);
-      await f.ledger.connect(f.buyer).createAndFund(DUSD, FUNDING);
+      await f.ledger.connect(f.buyer).createAndFund(SALT(1), DUSD, FUNDING);
       const tree1 = payoutTree([
         [f.alice.address, DUSD, 60_000_000n, 1_200_000n],
         [f.bob.address, DUSD, 40_000_000n, 800_000n],
       ]);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, tree1.root, LABEL_ROOT, CONTENT_HASH, [1], [100_000_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree1.root, LABEL_ROOT, CONTENT_HASH, [f.ds1], [100_000_000n]);
       await expect(f.ledger.acceptEpoch()).to.be.revertedWithCustomError(f.ledger, "EpochTimelocked").withArgs(1, anyValue);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
@@ -947,8 +1020,8 @@ describe("LabelLedger v2", function () {
         [f.alice.address, DUSD, 90_000_000n, 1_800_000n],
         [f.bob.address, DUSD, 70_000_000n, 1_400_000n],
       ]);
-      await f.ledger.connect(f.buyer).requestClose(1);
-      await f.ledger.connect(f.proposer).proposeEpoch(2, tree2.root, LABEL_ROOT, CONTENT_HASH, [1], [60_000_000n]);
+      await f.ledger.connect(f.buyer).requestClose(f.ds1);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, tree2.root, LABEL_ROOT, CONTENT_HASH, [f.ds1], [60_000_000n]);
       await time.increase(TIMELOCK);
       await f.ledger.connect(f.stranger).acceptEpoch();
       const many = multiproofFor(tree2, [
@@ -964,7 +1037,7 @@ describe("LabelLedger v2", function () {
 
       await time.increase(GRACE);
       const refund = FUNDING - 160_000_000n - feeOf(160_000_000n);
-      await expect(f.ledger.finalizeClose(1)).to.changeTokenBalance(f.dusd, f.buyer, refund);
+      await expect(f.ledger.finalizeClose(f.ds1)).to.changeTokenBalance(f.dusd, f.buyer, refund);
       await f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address);
       expect(await f.dusd.balanceOf(f.ledgerAddress)).to.equal(0n);
       await expectSolvent(f);

@@ -13,6 +13,20 @@ const ROLES = {
   pauser: ethers.id("PAUSER_ROLE"),
 };
 
+/** The salt of a test dataset: the bytes32 of `n` (SALT(1) = 0x00..01). */
+const SALT = (n) => ethers.toBeHex(n, 32);
+
+/**
+ * The id of `buyer`'s dataset created with `salt`, computed off chain:
+ * uint256(keccak256(abi.encode(buyer, salt))), what the contract's `datasetIdOf` returns.
+ * @param {string} buyer address
+ * @param {string} salt bytes32
+ * @returns {bigint}
+ */
+function datasetId(buyer, salt) {
+  return BigInt(ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [buyer, salt])));
+}
+
 /**
  * Deploys LabelLedger v2, grants its roles and allowlists `paymentTokens` (indices 1, 2, ...).
  * @param {object} args
@@ -100,4 +114,14 @@ async function signPermit(token, owner, spender, value, deadline) {
   return ethers.Signature.from(await owner.signTypedData(domain, types, message));
 }
 
-module.exports = { deployLedgerV2, payoutTree, payoutFor, multiproofFor, signPermit, PAYOUT_LEAF_ENCODING, ROLES };
+module.exports = {
+  deployLedgerV2,
+  payoutTree,
+  payoutFor,
+  multiproofFor,
+  signPermit,
+  SALT,
+  datasetId,
+  PAYOUT_LEAF_ENCODING,
+  ROLES,
+};
