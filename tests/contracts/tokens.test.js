@@ -2,40 +2,6 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
 
-describe("LabelToken", function () {
-  async function labelTokenFixture() {
-    const [minter, annotator, stranger] = await ethers.getSigners();
-    const labelToken = await ethers.deployContract("LabelToken", [minter.address]);
-    return { labelToken, minter, annotator, stranger };
-  }
-
-  it("constructor: sets name, symbol, 18 decimals and the immutable minter", async function () {
-    const { labelToken, minter } = await loadFixture(labelTokenFixture);
-    expect(await labelToken.name()).to.equal("Label Reward");
-    expect(await labelToken.symbol()).to.equal("LABEL");
-    expect(await labelToken.decimals()).to.equal(18n);
-    expect(await labelToken.minter()).to.equal(minter.address);
-    expect(await labelToken.totalSupply()).to.equal(0n);
-  });
-
-  it("mint: the minter mints to any account", async function () {
-    const { labelToken, minter, annotator } = await loadFixture(labelTokenFixture);
-    const amount = ethers.parseEther("12.5");
-    await expect(labelToken.connect(minter).mint(annotator.address, amount))
-      .to.emit(labelToken, "Transfer")
-      .withArgs(ethers.ZeroAddress, annotator.address, amount);
-    expect(await labelToken.balanceOf(annotator.address)).to.equal(amount);
-    expect(await labelToken.totalSupply()).to.equal(amount);
-  });
-
-  it("mint: reverts when the caller is not the minter", async function () {
-    const { labelToken, annotator, stranger } = await loadFixture(labelTokenFixture);
-    await expect(labelToken.connect(stranger).mint(annotator.address, 1n))
-      .to.be.revertedWithCustomError(labelToken, "LabelTokenNotMinter")
-      .withArgs(stranger.address);
-  });
-});
-
 describe("DevStablecoin", function () {
   async function devStablecoinFixture() {
     const [holder, spender, stranger] = await ethers.getSigners();

@@ -1,4 +1,4 @@
-// LabelLedger v2: the LABEL ERC-20, escrow, epochs (timelock, revoke), claims (single and
+// LabelLedger: the LABEL ERC-20, escrow, epochs (timelock, revoke), claims (single and
 // multiproof), pause and fees. Every test ends by checking the solvency identity per token.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
@@ -6,7 +6,7 @@ const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers"
 const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
 
 const {
-  deployLedgerV2,
+  deployLedger,
   payoutTree,
   payoutFor,
   multiproofFor,
@@ -35,14 +35,14 @@ const commitment = (payoutRoot, labelRoot, contentHash) =>
 const debitsHash = (ids, debits) =>
   ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["uint256[]", "uint256[]"], [ids, debits]));
 
-describe("LabelLedger v2", function () {
+describe("LabelLedger", function () {
   async function deployFixture() {
     const [admin, proposer, guardian, pauser, buyer, funder, alice, bob, carol, relayer, treasury, stranger] =
       await ethers.getSigners();
     const dusd = await ethers.deployContract("DevStablecoin");
     const eurc = await ethers.deployContract("DevStablecoin");
     const fot = await ethers.deployContract("FeeOnTransferToken");
-    const ledger = await deployLedgerV2({
+    const ledger = await deployLedger({
       admin,
       proposer: proposer.address,
       guardian: guardian.address,
@@ -966,6 +966,35 @@ describe("LabelLedger v2", function () {
       await expect(again).to.not.emit(f.ledger, "Claimed");
       await expect(again).to.changeTokenBalances(f.dusd, [f.alice, f.bob, f.carol], [0n, 0n, 0n]);
       expect(await f.ledger.totalSupply()).to.equal(4_300_000n);
+      await expectSolvent(f);
+    });
+
+    it("claimMany: consecutive leaves of an account-ordered tree need a short multiproof", async function () {
+      const f = await loadFixture(fundedFixture);
+      // The service's layout: leaves in account order, not sorted by hash. Three claimants first,
+      // then 61 other annotators with nothing to claim this epoch: a 64-leaf tree.
+      const others = Array.from({ length: 61 }, (_, i) => ethers.getAddress(ethers.id(`annotator ${i}`).slice(0, 42)));
+      const claimants = [f.alice.address, f.bob.address, f.carol.address].sort();
+      const earnings = [
+        ...claimants.map((account, i) => [account, DUSD, BigInt(i + 1) * 10_000_000n, BigInt(i + 1) * 100_000n]),
+        ...others.sort().map((account) => [account, DUSD, 0n, 0n]),
+      ];
+      const tree = payoutTree(earnings, { sortLeaves: false });
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, LABEL_ROOT, CONTENT_HASH, [f.ds1], [60_000_000n]);
+      await time.increase(TIMELOCK);
+      await f.ledger.acceptEpoch();
+      const many = multiproofFor(tree, claimants.map((account) => [account, DUSD]));
+      // Three leaves at depth 6 with sorted hashing: two sibling hashes up to their subtree, then
+      // one per level above it; a scattered trio would need up to 3 x 5.
+      expect(many.proof.length).to.be.at.most(6);
+      await expect(f.ledger.connect(f.relayer).claimMany(many.leaves, many.proof, many.proofFlags)).to.changeTokenBalances(
+        f.dusd,
+        claimants,
+        [10_000_000n, 20_000_000n, 30_000_000n],
+      );
+      for (const [i, account] of claimants.entries()) {
+        expect(await f.ledger.balanceOf(account)).to.equal(BigInt(i + 1) * 100_000n);
+      }
       await expectSolvent(f);
     });
 
