@@ -602,6 +602,37 @@ describe("LabelLedger", function () {
       await expectSolvent(f);
     });
 
+    it("deposits and refunds refuse a token that re-enters the ledger (ReentrancyGuardReentrantCall)", async function () {
+      const f = await loadFixture(deployFixture);
+      const ree = await ethers.deployContract("ReentrantToken");
+      await f.ledger.connect(f.admin).listToken(await ree.getAddress());
+      const REE = 3;
+      await ree.mint(f.buyer.address, FUNDING);
+      await ree.connect(f.buyer).approve(f.ledgerAddress, ethers.MaxUint256);
+      const id = datasetId(f.buyer.address, SALT(7));
+      const reenter = (data) => ree.arm(f.ledgerAddress, data);
+      const guarded = (tx) => expect(tx).to.be.revertedWithCustomError(f.ledger, "ReentrancyGuardReentrantCall");
+
+      await reenter(f.ledger.interface.encodeFunctionData("createAndFund", [SALT(8), REE, 1n]));
+      await guarded(f.ledger.connect(f.buyer).createAndFund(SALT(7), REE, 100n));
+      // A reverted transfer rolls back the token's own disarming too: it stays armed until told otherwise.
+      await ree.arm(ethers.ZeroAddress, "0x");
+      await f.ledger.connect(f.buyer).createAndFund(SALT(7), REE, 100n);
+      await reenter(f.ledger.interface.encodeFunctionData("fund", [id, 1n]));
+      await guarded(f.ledger.connect(f.buyer).fund(id, 100n));
+      const permitArgs = [id, 100n, ethers.MaxUint256, 27, ethers.ZeroHash, ethers.ZeroHash]; // REE has no permit: skipped
+      await reenter(f.ledger.interface.encodeFunctionData("fundWithPermit", permitArgs));
+      await guarded(f.ledger.connect(f.buyer).fundWithPermit(...permitArgs));
+      await f.ledger.connect(f.buyer).requestClose(id);
+      await time.increase(GRACE);
+      await reenter(f.ledger.interface.encodeFunctionData("finalizeClose", [id]));
+      await guarded(f.ledger.finalizeClose(id));
+      await ree.arm(ethers.ZeroAddress, "0x");
+      expect((await f.ledger.dataset(id)).available).to.equal(100n);
+      await expect(f.ledger.finalizeClose(id)).to.changeTokenBalances(ree, [f.buyer, f.ledger], [100n, -100n]);
+      await expectSolvent(f);
+    });
+
     it("finalizeClose: reverts DatasetUnknown, DatasetNotClosing, DatasetCloseNotDue", async function () {
       const f = await loadFixture(fundedFixture);
       await expect(f.ledger.finalizeClose(f.unknown))
@@ -966,6 +997,24 @@ describe("LabelLedger", function () {
       await expect(again).to.not.emit(f.ledger, "Claimed");
       await expect(again).to.changeTokenBalances(f.dusd, [f.alice, f.bob, f.carol], [0n, 0n, 0n]);
       expect(await f.ledger.totalSupply()).to.equal(4_300_000n);
+      await expectSolvent(f);
+    });
+
+    it("claim: a leaf with a LABEL reward and no payment credits LABEL and moves no payment token", async function () {
+      const f = await loadFixture(fundedFixture);
+      const tree = payoutTree([[f.alice.address, DUSD, 0n, 700_000n], [f.bob.address, DUSD, 0n, 0n]]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, LABEL_ROOT, CONTENT_HASH, [], []);
+      await time.increase(TIMELOCK);
+      await f.ledger.acceptEpoch();
+      const tx = claimOf(f, tree, f.alice.address, DUSD);
+      await expect(tx)
+        .to.emit(f.ledger, "Transfer")
+        .withArgs(ethers.ZeroAddress, f.alice.address, 700_000n)
+        .and.to.emit(f.ledger, "Claimed")
+        .withArgs(f.alice.address, DUSD, 0n, 700_000n)
+        .and.not.to.emit(f.dusd, "Transfer");
+      expect(await f.ledger.balanceOf(f.alice.address)).to.equal(700_000n);
+      expect(await f.ledger.totalSupply()).to.equal(700_000n);
       await expectSolvent(f);
     });
 
