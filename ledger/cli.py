@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from api.app import create_app
-from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
 from ledger.demo import run_demo
@@ -26,12 +26,14 @@ from ledger.kit.config import STATE_DIR, Settings
 from ledger.kit.errors import LedgerError
 from ledger.mirror.service import Mirror
 from ledger.runtime import Runtime
+from ledger.settlement.models import EpochStatus
 from ledger.settlement.service import settle
 
 console = Console()
 
 DEFAULT_API_PORT = 8000
 DEFAULT_CHAIN_PORT = 8545
+DEV_CHAIN_ID = 31337
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -82,13 +84,26 @@ def cmd_up(args: argparse.Namespace) -> int:
         client = ChainClient(anvil.rpc_url)
         deployment = _reuse_deployment(client, deployment_file)
         if deployment is None:
-            with console.status("deploying contracts..."):
-                deployment = deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+            chosen = Settings()
+            with console.status("deploying the ledger..."):
+                deployment = deploy_all(
+                    client,
+                    account_from_key(DEV_KEYS[0]),
+                    with_dev_token=True,
+                    guardian=chosen.guardian,
+                    pauser=chosen.pauser,
+                    timelock=chosen.timelock_seconds,
+                    fee_bps=chosen.fee_bps,
+                )
             deployment.save(deployment_file)
             if database_file.exists():
                 # The old database describes a chain that no longer exists: keep it aside.
                 database_file.rename(database_file.with_suffix(".sqlite.old"))
-            console.print(f"[green]deploy[/]  contracts deployed, written to {deployment_file}")
+            console.print(
+                f"[green]deploy[/]  LabelLedger at {deployment.ledger} (timelock "
+                f"{deployment.timelock}s, fee {deployment.fee_bps} bps), written to "
+                f"{deployment_file}"
+            )
         else:
             console.print(f"[green]deploy[/]  reusing the contracts in {deployment_file}")
         settings = _settings(
@@ -137,10 +152,13 @@ def _reuse_deployment(client: ChainClient, path: Path) -> Deployment | None:
     """The deployment of an earlier `up`, if its contracts are still on this chain."""
     if not path.exists():
         return None
-    deployment = Deployment.load(path)
+    try:
+        deployment = Deployment.load(path)
+    except DeploymentMissing:  # a v1 deployment file: deploy the ledger afresh
+        return None
     if deployment.chain_id != client.chain_id:
         return None
-    code = client.w3.eth.get_code(deployment.distributor)  # type: ignore[arg-type]
+    code = client.w3.eth.get_code(deployment.ledger)  # type: ignore[arg-type]
     return deployment if len(code) > 0 else None
 
 
@@ -154,13 +172,23 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         )
         return 2
     client = ChainClient(args.rpc)
+    settings = Settings()
     with console.status(f"deploying to chain {client.chain_id} at {args.rpc}..."):
         deployment = deploy_all(
             client,
             account_from_key(key),
             operator=args.operator,
+            guardian=args.guardian or settings.guardian,
+            pauser=args.pauser or settings.pauser,
             payment_tokens=tuple(args.payment_token),
             with_dev_token=args.dev_token,
+            timelock=settings.timelock_seconds if args.timelock is None else args.timelock,
+            fee_bps=settings.fee_bps if args.fee_bps is None else args.fee_bps,
+        )
+    if deployment.timelock == 0 and deployment.chain_id != DEV_CHAIN_ID:
+        console.print(
+            "[yellow]warning[/]: timelock 0 on a non-dev chain: epochs are claimable as soon as "
+            "they are proposed and the guardian can never revoke one (set --timelock)"
         )
     out = Path(args.out)
     deployment.save(out)
@@ -197,9 +225,16 @@ def cmd_settle(_args: argparse.Namespace) -> int:
     epoch = settle(runtime.db, runtime.chain, runtime.deployment, runtime.operator)
     if epoch is None:
         console.print("nothing to settle: no verified, unpaid label")
+    elif epoch.status is EpochStatus.accepted:
+        console.print(
+            f"epoch {epoch.number} accepted on chain: {epoch.label_count} labels, "
+            f"payout root {epoch.payout_root}"
+        )
     else:
         console.print(
-            f"epoch {epoch.number} on chain: {epoch.label_count} labels, root {epoch.root}"
+            f"epoch {epoch.number} proposed on chain ({epoch.label_count} labels, payout root "
+            f"{epoch.payout_root}); claimable once accepted, from unix time "
+            f"{epoch.acceptable_at}: run settle again then"
         )
     return 0
 
@@ -231,10 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(handler=cmd_up)
 
-    deploy = commands.add_parser("deploy", help="deploy the contracts to any EVM JSON-RPC")
+    deploy = commands.add_parser("deploy", help="deploy the ledger to any EVM JSON-RPC")
     deploy.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")
     deploy.add_argument("--out", default=str(STATE_DIR / "deployment.json"))
-    deploy.add_argument("--operator", help="address that posts epoch roots (default: deployer)")
+    deploy.add_argument("--operator", help="address that proposes epochs (default: deployer)")
+    deploy.add_argument("--guardian", help="address that may revoke a pending epoch")
+    deploy.add_argument("--pauser", help="address that may pause deposits and claims")
+    deploy.add_argument(
+        "--timelock", type=int, help="seconds between proposing and accepting an epoch"
+    )
+    deploy.add_argument("--fee-bps", type=int, help="fee on top of each debit (at most 1000)")
     deploy.add_argument(
         "--payment-token", action="append", default=[], help="allowed payment ERC-20 (repeat)"
     )

@@ -25,13 +25,13 @@ from ledger.apiclient import ApiError, ApiUser
 from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.devnode import DEV_KEYS
 from ledger.kit.errors import LedgerError
-from ledger.kit.units import format_units, short_address
+from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
 from ledger.merkle import verify_proof
 from ledger.settlement.service import PAYOUT_LEAF_ENCODING
 
 CLASSES = ["cat", "dog", "bird"]
 DUSD = 10**6  # dUSD has 6 decimals
-LABEL = 10**18
+LABEL = 10**LABEL_DECIMALS
 PRICE = DUSD // 4  # 0.25 dUSD per verified label
 REWARD = LABEL  # 1 LABEL per verified label
 ANNOTATOR_ACCURACY = (0.95, 0.9, 0.85, 0.8, 0.75)
@@ -114,8 +114,7 @@ def run_demo(
     if chain.chain_id not in DEV_CHAIN_IDS:
         raise DemoFailed("the demo mints test tokens and sets balances: run it on a dev chain")
     token = chain.contract("DevStablecoin", contracts["payment_token_0"])
-    label_token = chain.contract("LabelToken", contracts["label_token"])
-    escrow = chain.contract("DatasetEscrow", contracts["escrow"])
+    ledger = chain.contract("LabelLedger", contracts["ledger"])  # also the LABEL token
 
     def wallet() -> LocalAccount:
         account = cast(LocalAccount, Account.create())
@@ -143,19 +142,24 @@ def run_demo(
             "reward_per_label": REWARD,
         },
     )
-    budget = PRICE * items * 2
+    budget = PRICE * items * 2  # room for the fee on top of every debit
     shown = format_units(budget, 6, symbol="dUSD")
-    say(f"dataset {dataset['id']} created; funding its escrow with {shown} on chain")
+    on_chain = dataset["chain"]
+    say(f"dataset {dataset['id']} created; creating and funding it on the ledger with {shown}")
     chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
-    chain.transact(token.functions.approve(escrow.address, budget), buyer.wallet)
+    chain.transact(token.functions.approve(ledger.address, budget), buyer.wallet)
     chain.transact(
-        escrow.functions.createAndFund(HexBytes(dataset["escrow"]["salt"]), token.address, budget),
+        ledger.functions.createAndFund(HexBytes(on_chain["salt"]), on_chain["token_index"], budget),
         buyer.wallet,
     )
     dataset_path = f"/v1/datasets/{dataset['id']}"
     _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
-    available = buyer.get(dataset_path)["escrow"]["available"]
-    say(f"the service saw the deposit on chain: {format_units(available, 6, symbol='dUSD')}")
+    on_chain = buyer.get(dataset_path)["chain"]
+    say(
+        "the service saw the deposit on chain: "
+        f"{format_units(on_chain['available'], 6, symbol='dUSD')}, fee {on_chain['fee_bps']} bps "
+        "on top of each debit"
+    )
 
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
     gold_ids = set(list(truth)[:: max(items // 20, 1)])
@@ -191,16 +195,11 @@ def run_demo(
 
     key = operator_key or DEV_KEYS[0]
     operator = ApiUser(http, account_from_key(key)).sign_in()
-    settled = operator.post("/v1/epochs")
-    epoch_number = (
-        settled["epoch"]["number"]
-        if settled["epoch"]
-        else max(e["number"] for e in auditor.get("/v1/epochs"))
-    )
-    epoch = auditor.get(f"/v1/epochs/{epoch_number}")
+    epoch_number, epoch = _settle(operator, auditor, chain, say=say)
+    fees = sum(d["fee"] for d in epoch["debits"])
     say(
-        f"epoch {epoch_number} settled on chain: {epoch['label_count']} labels paid, "
-        f"root {epoch['root']}"
+        f"epoch {epoch_number} accepted on chain: {epoch['label_count']} labels paid, "
+        f"payout root {epoch['payout_root']}, fee {format_units(fees, 6, symbol='dUSD')}"
     )
 
     last_block = 0
@@ -216,7 +215,7 @@ def run_demo(
         last_block = max(last_block, int(receipt["blockNumber"]), int(again["blockNumber"]))
     say("every annotator claimed on chain (and claimed twice: the second paid nothing)")
 
-    _audit(auditor, workers[0], chain, contracts["distributor"], epoch_number, say=say)
+    _audit(auditor, workers[0], chain, contracts["ledger"], epoch_number, say=say)
 
     _wait(
         "the mirror to reach the last claim",
@@ -226,13 +225,13 @@ def run_demo(
     people = (
         [("buyer", buyer.address)]
         + [(f"annotator {i + 1}", w.address) for i, w in enumerate(workers)]
-        + [("escrow", escrow.address)]
+        + [("ledger", ledger.address)]
     )
     for who, address in people:
         mirrored = {
             b["token"]: b["balance"] for b in buyer.get(f"/v1/balances/{address}")["balances"]
         }
-        for symbol, contract in (("dUSD", token), ("LABEL", label_token)):
+        for symbol, contract in (("dUSD", token), ("LABEL", ledger)):
             rows.append(
                 BalanceRow(
                     who=who,
@@ -245,7 +244,7 @@ def run_demo(
     table = Table(title=f"balances after epoch {epoch_number}: API (mirror) vs chain balanceOf")
     for column in ("who", "address", "token", "API", "chain", ""):
         table.add_column(column, justify="right" if column in ("API", "chain") else "left")
-    decimals = {"dUSD": 6, "LABEL": 18}
+    decimals = {"dUSD": 6, "LABEL": LABEL_DECIMALS}
     for row in rows:
         table.add_row(
             row.who,
@@ -263,6 +262,32 @@ def run_demo(
         else "[red]the API and the chain disagree[/]"
     )
     return report
+
+
+def _settle(
+    operator: ApiUser, auditor: ApiUser, chain: ChainClient, *, say: Callable[..., None]
+) -> tuple[int, dict[str, Any]]:
+    """Settles through the API; inside the ledger's timelock, on a dev chain, moves time past it
+    and settles again, which accepts the epoch."""
+    settled = operator.post("/v1/epochs")
+    epoch_number = (
+        settled["epoch"]["number"]
+        if settled["epoch"]
+        else max(e["number"] for e in auditor.get("/v1/epochs"))
+    )
+    epoch = auditor.get(f"/v1/epochs/{epoch_number}")
+    if not epoch["claimable"]:
+        # Inside the ledger's timelock: on a dev chain, move time past it and settle again,
+        # which accepts the epoch.
+        say(f"epoch {epoch_number} proposed; acceptable from unix time {epoch['acceptable_at']}")
+        rpc = chain.w3.provider.make_request
+        rpc("evm_setNextBlockTimestamp", [int(epoch["acceptable_at"]) + 1])  # type: ignore[arg-type]
+        rpc("evm_mine", [])  # type: ignore[arg-type]
+        operator.post("/v1/epochs")
+        epoch = auditor.get(f"/v1/epochs/{epoch_number}")
+        if not epoch["claimable"]:
+            raise DemoFailed(f"epoch {epoch_number} is still not accepted: {epoch['status']}")
+    return epoch_number, epoch
 
 
 def _label_items(
@@ -316,32 +341,34 @@ def _audit(
     auditor: ApiUser,
     annotator: ApiUser,
     chain: ChainClient,
-    distributor: str,
+    ledger_address: str,
     epoch_number: int,
     *,
     say: Callable[..., None],
 ) -> None:
     """Checks an annotator's proofs against the root the chain holds, locally and via the API."""
     tree = auditor.get(f"/v1/epochs/{epoch_number}/payout-tree")
-    root_on_chain = (
-        "0x"
-        + bytes(
-            chain.contract("EpochDistributor", distributor).functions.epochRoot(epoch_number).call()
-        ).hex()
-    )
+    ledger = chain.contract("LabelLedger", ledger_address)
+    root_on_chain = "0x" + bytes(ledger.functions.payoutRoot().call()).hex()
     own = annotator.get("/v1/me/claim")
     checked = 0
     for entitlement in own["entitlements"]:
-        value = [annotator.address, entitlement["token"], str(entitlement["cumulative"])]
+        value = [
+            annotator.address,
+            str(entitlement["token_index"]),
+            str(entitlement["cumulative_payment"]),
+            str(entitlement["cumulative_reward"]),
+        ]
         if not verify_proof(root_on_chain, PAYOUT_LEAF_ENCODING, value, entitlement["proof"]):
             raise DemoFailed(f"proof for {value} does not verify against the chain's root")
         verdict = auditor.post(
             "/v1/audit/proofs",
             json={
                 "epoch": epoch_number,
-                "account": value[0],
-                "token": value[1],
-                "cumulative": entitlement["cumulative"],
+                "account": annotator.address,
+                "token": entitlement["token"],
+                "cumulative_payment": entitlement["cumulative_payment"],
+                "cumulative_reward": entitlement["cumulative_reward"],
                 "proof": entitlement["proof"],
             },
         )

@@ -30,7 +30,9 @@ def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: floa
             log.exception("settlement round failed; retrying next round")
             continue
         if epoch is not None:
-            log.info("settled epoch %s (%s labels)", epoch.number, epoch.label_count)
+            log.info(
+                "epoch %s (%s labels) is %s on chain", epoch.number, epoch.label_count, epoch.status
+            )
 
 
 def start_background(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:

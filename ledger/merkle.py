@@ -34,6 +34,7 @@ Supported leaf types: ``address``, ``bool``, ``string``, ``bytes``, ``bytes1``..
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,8 +49,10 @@ __all__ = [
     "InvalidDumpError",
     "LeafValue",
     "MerkleTreeError",
+    "MultiProof",
     "StandardMerkleTree",
     "StandardV1Dump",
+    "verify_multiproof",
     "verify_proof",
 ]
 
@@ -77,6 +80,55 @@ class StandardV1Dump(TypedDict):
     leafEncoding: list[str]
     tree: list[str]
     values: list[DumpEntry]
+
+
+class MultiProof(NamedTuple):
+    """Leaves (in the order a multiproof verifier takes them), proof hashes and proof flags."""
+
+    leaves: list[LeafValue]
+    proof: list[str]
+    proof_flags: list[bool]
+
+
+def verify_multiproof(
+    root: str | bytes, leaf_encoding: Sequence[str], multiproof: MultiProof
+) -> bool:
+    """OpenZeppelin's ``processMultiProof`` against a published root; no tree needed."""
+    codec = _codec_for(leaf_encoding)
+    leaves = [codec.leaf_hash(v) for v in multiproof.leaves]
+    proof = _parse_proof(multiproof.proof)
+    flags = multiproof.proof_flags
+    if len(proof) + len(leaves) != len(flags) + 1:
+        return False
+    hashes: list[bytes] = []
+    leaf_pos = hash_pos = proof_pos = 0
+    for flag in flags:
+        if leaf_pos < len(leaves):
+            a = leaves[leaf_pos]
+            leaf_pos += 1
+        else:
+            a = hashes[hash_pos]
+            hash_pos += 1
+        if flag:
+            if leaf_pos < len(leaves):
+                b = leaves[leaf_pos]
+                leaf_pos += 1
+            else:
+                b = hashes[hash_pos]
+                hash_pos += 1
+        else:
+            if proof_pos >= len(proof):
+                return False
+            b = proof[proof_pos]
+            proof_pos += 1
+        hashes.append(_node_hash(a, b))
+    if flags:
+        result = hashes[-1]
+    elif leaves:
+        result = leaves[0]
+    else:
+        result = proof[0]
+    return result == _parse_hash(root, "root")
 
 
 class MerkleTreeError(ValueError):
@@ -642,6 +694,38 @@ class StandardMerkleTree:
             proof.append("0x" + tree[node_index + 1 if node_index % 2 else node_index - 1].hex())
             node_index = (node_index - 1) // 2
         return proof
+
+    def get_multiproof(self, indices_or_values: Sequence[int | Sequence[object]]) -> MultiProof:
+        """One OpenZeppelin multiproof for several leaves (JS ``getMultiProof``).
+
+        ``leaves`` comes back in the order ``MerkleProof.multiProofVerify`` consumes them (tree
+        index descending, i.e. leaf position ascending), which need not be the order given.
+        """
+        tree = self._tree
+        indices = sorted(
+            (self._tree_indices[self._value_index(v)] for v in indices_or_values), reverse=True
+        )
+        if any(a == b for a, b in itertools.pairwise(indices)):
+            raise MerkleTreeError("cannot prove a leaf twice in one multiproof")
+        stack = list(indices)
+        proof: list[str] = []
+        flags: list[bool] = []
+        while stack and stack[0] > 0:
+            j = stack.pop(0)
+            sibling = j + 1 if j % 2 else j - 1
+            if stack and stack[0] == sibling:
+                flags.append(True)
+                stack.pop(0)
+            else:
+                flags.append(False)
+                proof.append("0x" + tree[sibling].hex())
+            stack.append((j - 1) // 2)
+        if not indices:
+            proof.append("0x" + tree[0].hex())
+        by_tree_index = {ti: vi for vi, ti in enumerate(self._tree_indices)}
+        return MultiProof(
+            leaves=[self._values[by_tree_index[i]] for i in indices], proof=proof, proof_flags=flags
+        )
 
     def verify(self, index_or_value: int | Sequence[object], proof: Sequence[str | bytes]) -> bool:
         """Whether ``proof`` proves the value (or the value at an index) against this root."""

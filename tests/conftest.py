@@ -11,8 +11,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,20 @@ def anvil() -> Iterator[Anvil]:
 def deployed(anvil: Anvil) -> tuple[ChainClient, Deployment]:
     client = ChainClient(anvil.rpc_url)
     return client, deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+
+
+@pytest.fixture
+def redeploy(chain: Chain) -> Callable[..., Chain]:
+    """Deploys another ledger inside the test's snapshot (say with a timelock or a fee) and
+    returns a handle on it; the revert at the end of the test removes it again."""
+
+    def deploy(*, timelock: int = 0, fee_bps: int = 0) -> Chain:
+        deployment = deploy_all(
+            chain.client, chain.operator, with_dev_token=True, timelock=timelock, fee_bps=fee_bps
+        )
+        return replace(chain, deployment=deployment)
+
+    return deploy
 
 
 @pytest.fixture
@@ -110,8 +125,8 @@ class Instance:
     runtime: Runtime
 
 
-@pytest.fixture
-def instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instance]:
+@contextmanager
+def running_instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instance]:
     port = free_port()
     deployment_file = tmp_path / "deployment.json"
     chain.deployment.save(deployment_file)
@@ -147,3 +162,26 @@ def instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instan
         for job in jobs:
             job.join(timeout=10)
         runtime.db.engine.dispose()
+
+
+@pytest.fixture
+def instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Instance]:
+    with running_instance(chain, database_url, tmp_path) as running:
+        yield running
+
+
+TIMELOCK = 24 * 3600
+
+
+@pytest.fixture
+def timelocked_chain(redeploy: Callable[..., Chain]) -> Chain:
+    """A ledger whose epochs are claimable a day after they are proposed."""
+    return redeploy(timelock=TIMELOCK)
+
+
+@pytest.fixture
+def timelocked_instance(
+    timelocked_chain: Chain, database_url: str, tmp_path: Path
+) -> Iterator[Instance]:
+    with running_instance(timelocked_chain, database_url, tmp_path) as running:
+        yield running

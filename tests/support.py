@@ -1,4 +1,4 @@
-"""Helpers shared by tests: a handle on the deployed contracts of the test chain."""
+"""Helpers shared by tests: a handle on the deployed ledger of the test chain."""
 
 from __future__ import annotations
 
@@ -25,19 +25,16 @@ class Chain:
 
     @property
     def dusd(self) -> Contract:
-        return self.contract("DevStablecoin", self.deployment.payment_tokens[0])
+        return self.contract("DevStablecoin", self.deployment.payment_tokens[0].address)
 
     @property
-    def label(self) -> Contract:
-        return self.contract("LabelToken", self.deployment.label_token)
+    def dusd_index(self) -> int:
+        return self.deployment.payment_tokens[0].index
 
     @property
-    def escrow(self) -> Contract:
-        return self.contract("DatasetEscrow", self.deployment.escrow)
-
-    @property
-    def distributor(self) -> Contract:
-        return self.contract("EpochDistributor", self.deployment.distributor)
+    def ledger(self) -> Contract:
+        """The LabelLedger, which is also the LABEL token."""
+        return self.contract("LabelLedger", self.deployment.ledger)
 
     def send(self, call: ContractFunction, key: LocalAccount) -> TxReceipt:
         return self.client.transact(call, key)
@@ -54,11 +51,25 @@ class Chain:
     def block_hash(self, number: int) -> str:
         return "0x" + bytes(self.client.w3.eth.get_block(number)["hash"]).hex()
 
-    def fund_dataset(self, salt: bytes, amount: int) -> str:
-        """The buyer mints dUSD at the faucet, approves the escrow and opens a funded dataset."""
-        buyer = self.buyer.address
-        self.send(self.dusd.functions.mint(buyer, amount), self.buyer)
-        self.send(self.dusd.functions.approve(self.deployment.escrow, amount), self.buyer)
-        self.send(self.escrow.functions.createAndFund(salt, self.dusd.address, amount), self.buyer)
-        dataset_id: bytes = self.escrow.functions.datasetIdOf(buyer, salt).call()
-        return "0x" + dataset_id.hex()
+    def fund_dataset(self, salt: bytes, amount: int, *, buyer: LocalAccount | None = None) -> str:
+        """The buyer mints dUSD at the faucet, approves the ledger and creates a funded dataset;
+        returns its ledger id as 0x + 64 hex."""
+        buyer = buyer or self.buyer
+        self.send(self.dusd.functions.mint(buyer.address, amount), buyer)
+        self.send(self.dusd.functions.approve(self.deployment.ledger, amount), buyer)
+        self.send(self.ledger.functions.createAndFund(salt, self.dusd_index, amount), buyer)
+        dataset_id: int = self.ledger.functions.datasetIdOf(buyer.address, salt).call()
+        return "0x" + dataset_id.to_bytes(32, "big").hex()
+
+    def dataset(self, dataset_id: str) -> Any:
+        """The ledger's record of a dataset (buyer, token, feeBps, status, closeRequestedAt,
+        available, debited)."""
+        return self.ledger.functions.dataset(int(dataset_id, 16)).call()
+
+    def warp_to(self, timestamp: int) -> None:
+        """Mines a block at `timestamp` (unix seconds): the chain's clock moves forward."""
+        self.rpc("evm_setNextBlockTimestamp", timestamp)
+        self.rpc("evm_mine")
+
+    def now(self) -> int:
+        return int(self.client.w3.eth.get_block("latest")["timestamp"])

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.kit.types import checksum
+from ledger.kit.units import LABEL_DECIMALS
 from ledger.mirror import repository as mirror
 
 router = APIRouter(prefix="/v1", tags=["chain"], responses=ERROR_RESPONSES)
@@ -16,8 +17,9 @@ router = APIRouter(prefix="/v1", tags=["chain"], responses=ERROR_RESPONSES)
 class TokenBalanceOut(BaseModel):
     token: str
     symbol: str
+    decimals: int | None
     balance: int
-    claimed: int
+    claimed: int  # claimed from the ledger so far: payment in this token, or LABEL rewards
 
 
 class BalancesOut(BaseModel):
@@ -32,6 +34,9 @@ class HealthOut(BaseModel):
     rpc_url: str | None
     mirrored_block: int | None
     contracts: dict[str, str]
+    payment_tokens: dict[str, int]  # address -> the ledger's allowlist index
+    timelock_seconds: int
+    label_decimals: int
 
 
 @router.get("/balances/{address}", response_model=BalancesOut)
@@ -39,18 +44,25 @@ def balances(address: str, session: SessionDep, runtime: RuntimeDep) -> Balances
     """Token balances of an address as mirrored from chain events (public, like the chain)."""
     account = checksum(address)
     deployment = runtime.deployment
-    tokens = [(t, "payment") for t in deployment.payment_tokens]
-    tokens.append((deployment.label_token, "LABEL"))
-    rows = []
-    for token, symbol in tokens:
-        rows.append(
-            TokenBalanceOut(
-                token=token,
-                symbol=symbol,
-                balance=mirror.get_balance(session, token, account),
-                claimed=mirror.claimed(session, account, token),
-            )
+    rows = [
+        TokenBalanceOut(
+            token=token.address,
+            symbol="payment",
+            decimals=None,
+            balance=mirror.get_balance(session, token.address, account),
+            claimed=mirror.claimed(session, account, token.index)[0],
         )
+        for token in deployment.payment_tokens
+    ]
+    rows.append(
+        TokenBalanceOut(
+            token=deployment.ledger,
+            symbol="LABEL",
+            decimals=LABEL_DECIMALS,
+            balance=mirror.get_balance(session, deployment.ledger, account),
+            claimed=mirror.reward_claimed(session, account),
+        )
+    )
     cursor = mirror.get_cursor(session, deployment.chain_id)
     return BalancesOut(
         address=account,
@@ -69,9 +81,11 @@ def health(session: SessionDep, runtime: RuntimeDep) -> HealthOut:
         rpc_url=runtime.settings.public_rpc_url,
         mirrored_block=cursor.block_number if cursor else None,
         contracts={
-            "escrow": deployment.escrow,
-            "distributor": deployment.distributor,
-            "label_token": deployment.label_token,
-            **{f"payment_token_{i}": t for i, t in enumerate(deployment.payment_tokens)},
+            "ledger": deployment.ledger,
+            "label_token": deployment.ledger,
+            **{f"payment_token_{i}": t.address for i, t in enumerate(deployment.payment_tokens)},
         },
+        payment_tokens={t.address: t.index for t in deployment.payment_tokens},
+        timelock_seconds=deployment.timelock,
+        label_decimals=LABEL_DECIMALS,
     )

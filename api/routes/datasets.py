@@ -17,6 +17,7 @@ from ledger.annotation.schemas import LabelPublic
 from ledger.dataset import repository
 from ledger.dataset import service as datasets
 from ledger.dataset.schemas import (
+    CloseSteps,
     DatasetCreate,
     DatasetPublic,
     GoldAnswer,
@@ -37,14 +38,16 @@ JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonl
 def create_dataset(
     body: DatasetCreate, caller: Buyer, session: SessionDep, runtime: RuntimeDep
 ) -> DatasetPublic:
-    """Creates a dataset. Fund it on chain with `createAndFund(escrow.salt, token, amount)`."""
+    """Creates a dataset. Create and fund it on the ledger (`chain.ledger`) with
+    `createAndFund(chain.salt, chain.token_index, amount)` after approving the ledger; each debit
+    needs `chain.fee_bps` on top of it."""
     dataset = datasets.create_dataset(
         session,
         buyer=caller.address,
         spec=body,
-        allowed_tokens=runtime.deployment.payment_tokens,
+        allowed_tokens=runtime.deployment.payment_token_addresses,
     )
-    return datasets.to_public(session, dataset, escrow_address=runtime.deployment.escrow)
+    return datasets.to_public(session, dataset, deployment=runtime.deployment)
 
 
 @router.get("", response_model=list[DatasetPublic])
@@ -52,7 +55,7 @@ def list_datasets(
     _caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> list[DatasetPublic]:
     return [
-        datasets.to_public(session, d, escrow_address=runtime.deployment.escrow)
+        datasets.to_public(session, d, deployment=runtime.deployment)
         for d in repository.list_datasets(session)
     ]
 
@@ -62,7 +65,24 @@ def get_dataset(
     dataset_id: int, _caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> DatasetPublic:
     dataset = datasets.get_dataset(session, dataset_id)
-    return datasets.to_public(session, dataset, escrow_address=runtime.deployment.escrow)
+    return datasets.to_public(session, dataset, deployment=runtime.deployment)
+
+
+@router.get("/{dataset_id}/close", response_model=CloseSteps)
+def close_steps(
+    dataset_id: int, caller: Buyer, session: SessionDep, runtime: RuntimeDep
+) -> CloseSteps:
+    """What your wallet sends to close the dataset on the ledger: `requestClose` (no new labels;
+    labels verified before it are still paid), then after the grace period `finalizeClose`,
+    which refunds what is left."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    return datasets.close_steps(
+        session,
+        dataset=dataset,
+        deployment=runtime.deployment,
+        client=runtime.chain,
+        now=int(runtime.chain.w3.eth.get_block("latest")["timestamp"]),
+    )
 
 
 def _parse_items(raw: bytes, content_type: str) -> list[ItemIn]:

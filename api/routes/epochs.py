@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.deps import Auditor, Operator, RuntimeDep, SessionDep
@@ -11,7 +11,8 @@ from ledger.audit import service as audit
 from ledger.audit.schemas import EpochPublic, ProofCheck, ProofVerdict
 from ledger.kit.errors import Conflict
 from ledger.settlement import repository
-from ledger.settlement.service import payout_tree_dump, settle
+from ledger.settlement.models import EpochStatus
+from ledger.settlement.service import label_tree_dump, payout_tree_dump, settle
 
 router = APIRouter(prefix="/v1", tags=["epochs"], responses=ERROR_RESPONSES)
 
@@ -21,13 +22,21 @@ class SettleOut(BaseModel):
     message: str
 
 
+class EpochsNow(BaseModel):
+    """The epoch claims are paid against, and the one proposed after it, if any."""
+
+    accepted: EpochPublic | None
+    pending: EpochPublic | None
+
+
 class OperatorKeyMissing(Conflict):
     code = "operator_key_missing"
 
 
 @router.post("/epochs", response_model=SettleOut)
 def settle_now(_caller: Operator, runtime: RuntimeDep) -> SettleOut:
-    """Settles an epoch now: pays every verified, unpaid label that its escrow can cover."""
+    """Settles an epoch now: proposes every verified, unpaid label its dataset's funds (fee
+    included) cover, and accepts it once the ledger's timelock allows."""
     if runtime.operator is None:
         raise OperatorKeyMissing(
             "this instance has no operator key (LABEL_LEDGER_OPERATOR_KEY): it cannot post roots"
@@ -38,12 +47,30 @@ def settle_now(_caller: Operator, runtime: RuntimeDep) -> SettleOut:
         return SettleOut(epoch=None, message="nothing to settle: no verified, unpaid label")
     with runtime.db.unit_of_work() as session:
         public = audit.to_public(session, audit.get_epoch(session, epoch.number))
-    return SettleOut(epoch=public, message=f"epoch {epoch.number} is on chain")
+    message = (
+        f"epoch {epoch.number} is accepted on chain: claimable"
+        if public.status == EpochStatus.accepted
+        else f"epoch {epoch.number} is proposed on chain; claimable once accepted, from unix "
+        f"time {public.acceptable_at}"
+    )
+    return SettleOut(epoch=public, message=message)
 
 
 @router.get("/epochs", response_model=list[EpochPublic])
 def list_epochs(_caller: Auditor, session: SessionDep) -> list[EpochPublic]:
     return [audit.to_public(session, e) for e in repository.list_epochs(session)]
+
+
+@router.get("/epochs/current", response_model=EpochsNow)
+def current_epochs(_caller: Auditor, session: SessionDep) -> EpochsNow:
+    """The accepted epoch (claims are paid against it) and the pending one (proposed, inside
+    its timelock, not claimable yet)."""
+    accepted = repository.latest_accepted_epoch(session)
+    pending = repository.unaccepted_epoch(session)
+    return EpochsNow(
+        accepted=audit.to_public(session, accepted) if accepted else None,
+        pending=audit.to_public(session, pending) if pending else None,
+    )
 
 
 @router.get("/epochs/{number}", response_model=EpochPublic)
@@ -58,11 +85,25 @@ def get_payout_tree(number: int, _caller: Auditor, session: SessionDep) -> dict[
     return payout_tree_dump(audit.get_epoch(session, number))
 
 
+@router.get("/epochs/{number}/label-tree")
+def get_label_tree(number: int, _caller: Auditor, session: SessionDep) -> dict[str, object]:
+    """Every label the epoch paid, as a standard-v1 dump; its root is the epoch's label root."""
+    return label_tree_dump(audit.get_epoch(session, number))
+
+
+@router.get("/epochs/{number}/manifest", response_class=Response)
+def get_manifest(number: int, _caller: Auditor, session: SessionDep) -> Response:
+    """The epoch's manifest, byte for byte: its keccak256 is the content hash on chain."""
+    return Response(
+        content=audit.get_epoch(session, number).manifest, media_type="application/json"
+    )
+
+
 @router.post("/audit/proofs", response_model=ProofVerdict)
 def check_proof(
     body: ProofCheck, _caller: Auditor, session: SessionDep, runtime: RuntimeDep
 ) -> ProofVerdict:
-    """Checks a proof against the root the chain holds for the epoch."""
+    """Checks a payout proof against the root the chain holds (or commits to) for the epoch."""
     return audit.check_proof(
         session, check=body, client=runtime.chain, deployment=runtime.deployment
     )

@@ -64,7 +64,9 @@ def my_earnings(caller: Annotator, session: SessionDep, runtime: RuntimeDep) -> 
 
 @router.get("/me/claim", response_model=ClaimBundle)
 def my_claim(caller: Annotator, session: SessionDep, runtime: RuntimeDep) -> ClaimBundle:
-    """Your proofs for the latest epoch and a ready `claim` transaction for any wallet."""
+    """Your proofs for the epoch the ledger has accepted and a ready `claim` (one payment token)
+    or `claimMany` (several) transaction for any wallet; `pending` shows a proposed epoch that
+    is not claimable yet and when it can be accepted."""
     return claims.claim_bundle(
         session, account=caller.address, deployment=runtime.deployment, client=runtime.chain
     )

@@ -66,8 +66,10 @@ def _require_open(session: Session, dataset: Dataset) -> None:
         raise DatasetNotOpen(
             f"dataset {dataset.id} is {status}: "
             + (
-                "its buyer has not funded the escrow yet"
+                "its buyer has not created it on the ledger yet"
                 if status is DatasetStatus.awaiting_funds
+                else "its buyer is closing it"
+                if status is DatasetStatus.closing
                 else "its buyer closed it"
             )
         )

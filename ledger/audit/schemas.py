@@ -7,14 +7,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.kit.db import UINT256_MAX
 
 
+class EpochDebitPublic(BaseModel):
+    dataset_id: str  # the ledger's dataset id, 0x + 64 hex
+    debit: int  # paid to annotators
+    fee: int  # taken on top, for the treasury
+    labels: int
+
+
 class EpochPublic(BaseModel):
     number: int
-    status: str
-    root: str
+    status: str  # built, sending, proposed, accepting, accepted
+    payout_root: str
+    label_root: str
+    content_hash: str = Field(description="keccak256 of the manifest's bytes")
     label_count: int
     tx_hash: str | None
     posted_block: int | None
-    debits: dict[str, int]  # escrow id -> amount debited
+    acceptable_at: int | None = Field(description="unix time from which anyone may accept it")
+    accept_tx_hash: str | None
+    claimable: bool = Field(description="accepted on chain: claims are paid against its root")
+    debits: list[EpochDebitPublic]
 
 
 class ProofCheck(BaseModel):
@@ -22,8 +34,9 @@ class ProofCheck(BaseModel):
 
     epoch: int = Field(ge=1)
     account: str
-    token: str
-    cumulative: int = Field(ge=0, le=UINT256_MAX, strict=True)
+    token: str = Field(description="the payment token's address")
+    cumulative_payment: int = Field(ge=0, le=UINT256_MAX, strict=True)
+    cumulative_reward: int = Field(ge=0, le=UINT256_MAX, strict=True)
     proof: list[str] = Field(max_length=256)
 
 
@@ -31,4 +44,5 @@ class ProofVerdict(BaseModel):
     valid: bool
     root_on_chain: str
     root_published: str | None
+    accepted: bool = Field(description="the chain has accepted the epoch (its claims are paid)")
     reason: str

@@ -17,9 +17,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Contract name -> source file under contracts/
 SOURCES = {
-    "LabelToken": "LabelToken.sol",
-    "DatasetEscrow": "DatasetEscrow.sol",
-    "EpochDistributor": "EpochDistributor.sol",
     "LabelLedger": "LabelLedger.sol",
     "DevStablecoin": "dev/DevStablecoin.sol",
     "IERC20": "@openzeppelin/contracts/token/ERC20/IERC20.sol",
@@ -71,7 +68,7 @@ def _canonical_type(param: dict[str, Any]) -> str:
 def error_selectors() -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
     """4-byte selector -> (error name, inputs), over every contract we deploy."""
     table: dict[bytes, tuple[str, list[dict[str, Any]]]] = {}
-    for name in ("LabelToken", "DatasetEscrow", "EpochDistributor", "DevStablecoin"):
+    for name in ("LabelLedger", "DevStablecoin"):
         for item in load_artifact(name).abi:
             if item["type"] == "error":
                 table[keccak(text=_signature(item))[:4]] = (item["name"], item["inputs"])

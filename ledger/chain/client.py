@@ -46,17 +46,50 @@ class DeploymentMissing(LedgerError, FileNotFoundError):
 
 
 @dataclass(frozen=True)
+class PaymentToken:
+    """An allowlisted payment token and the index the ledger gave it (indices start at 1)."""
+
+    address: str
+    index: int
+
+
+@dataclass(frozen=True)
 class Deployment:
-    """Where our contracts live on one chain: written by `deploy`, read by everything else."""
+    """Where our contract lives on one chain: written by `deploy`, read by everything else.
+
+    `ledger` is the LabelLedger, which is also the LABEL ERC-20 (6 decimals).
+    """
 
     chain_id: int
     deployer: str
     operator: str
+    guardian: str
     deployment_block: int
-    label_token: str
-    escrow: str
-    distributor: str
-    payment_tokens: list[str] = field(default_factory=list)
+    ledger: str
+    timelock: int
+    fee_bps: int = 0
+    payment_tokens: list[PaymentToken] = field(default_factory=list)
+
+    @property
+    def label_token(self) -> str:
+        return self.ledger
+
+    @property
+    def payment_token_addresses(self) -> list[str]:
+        return [t.address for t in self.payment_tokens]
+
+    def token_index(self, address: str) -> int | None:
+        """The allowlist index of a payment token, None if it is not listed."""
+        for token in self.payment_tokens:
+            if token.address.lower() == address.lower():
+                return token.index
+        return None
+
+    def token_address(self, index: int) -> str:
+        for token in self.payment_tokens:
+            if token.index == index:
+                return token.address
+        raise ChainStateMismatch(f"payment token index {index} is not in the deployment file")
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +102,14 @@ class Deployment:
                 f"deployment file {path} not found: run `label-ledger deploy --rpc URL` "
                 "or start everything with `label-ledger up`"
             )
-        return cls(**json.loads(path.read_text()))
+        data = json.loads(path.read_text())
+        if "ledger" not in data:
+            raise DeploymentMissing(
+                f"deployment file {path} describes the retired v1 contracts: deploy again "
+                "(`label-ledger up --fresh`, or `label-ledger deploy`)"
+            )
+        data["payment_tokens"] = [PaymentToken(**t) for t in data.get("payment_tokens", [])]
+        return cls(**data)
 
 
 def create_address(sender: str, nonce: int) -> ChecksumAddress:
@@ -152,7 +192,7 @@ class ChainClient:
         except (ValueError, Web3RPCError) as exc:
             text = str(exc).lower()
             if "nonce too low" in text or "nonce has already been used" in text:
-                if self._receipt(tx_hash) is None:
+                if self.receipt(tx_hash) is None:
                     raise StaleTransaction(
                         f"{tx_hash} lost its nonce to another transaction"
                     ) from exc
@@ -160,7 +200,8 @@ class ChainClient:
                 raise
         return tx_hash
 
-    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt of a mined transaction, None while it is not mined (or unknown)."""
         try:
             return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except TransactionNotFound:
@@ -210,6 +251,7 @@ __all__ = [
     "ChainTransactionFailed",
     "Deployment",
     "DeploymentMissing",
+    "PaymentToken",
     "StaleTransaction",
     "account_from_key",
     "create_address",

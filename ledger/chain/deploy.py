@@ -1,15 +1,20 @@
-"""Deploys the three contracts (and, on a dev chain, the dev payment token) in one go.
+"""Deploys the LabelLedger (and, on a dev chain, the dev payment token) and sets it up.
 
-The contracts are wired by immutables: the token and the escrow are told the distributor's
-address before it exists, predicted from the deployer's nonce, so there is no setter to forget
-or to front-run.
+One contract plus roles: the deployer is the admin; the operator gets ROOT_PROPOSER_ROLE, the
+guardian GUARDIAN_ROLE and the pauser PAUSER_ROLE (each the deployer unless told otherwise);
+the payment tokens are allowlisted in the order given (indices from 1) and the fee is set.
 """
 
 from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
-from ledger.chain.client import ChainClient, ChainStateMismatch, Deployment, create_address
+from ledger.chain.client import ChainClient, Deployment, PaymentToken
+
+ROOT_PROPOSER_ROLE = keccak(text="ROOT_PROPOSER_ROLE")
+GUARDIAN_ROLE = keccak(text="GUARDIAN_ROLE")
+PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 
 
 def deploy_all(
@@ -17,34 +22,51 @@ def deploy_all(
     deployer: LocalAccount,
     *,
     operator: str | None = None,
+    guardian: str | None = None,
+    pauser: str | None = None,
     payment_tokens: tuple[str, ...] = (),
     with_dev_token: bool = False,
+    timelock: int = 0,
+    fee_bps: int = 0,
 ) -> Deployment:
     operator = operator or deployer.address
+    guardian = guardian or deployer.address
+    pauser = pauser or deployer.address
     nonce = int(client.w3.eth.get_transaction_count(deployer.address, "pending"))
     start_block = client.w3.eth.block_number
     tokens = list(payment_tokens)
     if with_dev_token:
         tokens.insert(0, client.deploy("DevStablecoin", deployer, nonce=nonce))
-        nonce += 1
-    distributor_at = create_address(deployer.address, nonce + 2)
-    label_token = client.deploy("LabelToken", deployer, distributor_at, nonce=nonce)
-    escrow = client.deploy("DatasetEscrow", deployer, distributor_at, nonce=nonce + 1)
-    distributor = client.deploy(
-        "EpochDistributor", deployer, escrow, label_token, operator, nonce=nonce + 2
+    ledger_address = client.deploy(
+        "LabelLedger",
+        deployer,
+        deployer.address,
+        timelock,
+        nonce=int(client.w3.eth.get_transaction_count(deployer.address, "pending")),
     )
-    if distributor != distributor_at:
-        raise ChainStateMismatch(
-            f"distributor landed at {distributor}, expected {distributor_at}: another transaction "
-            "from the deployer key interleaved; deploy again from an idle key"
+    ledger = client.contract("LabelLedger", ledger_address)
+    for role, holder in (
+        (ROOT_PROPOSER_ROLE, operator),
+        (GUARDIAN_ROLE, guardian),
+        (PAUSER_ROLE, pauser),
+    ):
+        client.transact(ledger.functions.grantRole(role, holder), deployer)
+    listed = []
+    for token in tokens:
+        client.transact(ledger.functions.listToken(token), deployer)
+        listed.append(
+            PaymentToken(address=token, index=int(ledger.functions.tokenIndexOf(token).call()))
         )
+    if fee_bps:
+        client.transact(ledger.functions.setFeeBps(fee_bps), deployer)
     return Deployment(
         chain_id=client.chain_id,
         deployer=deployer.address,
         operator=operator,
+        guardian=guardian,
         deployment_block=start_block + 1,
-        label_token=label_token,
-        escrow=escrow,
-        distributor=distributor,
-        payment_tokens=tokens,
+        ledger=ledger_address,
+        timelock=int(ledger.functions.TIMELOCK().call()),
+        fee_bps=fee_bps,
+        payment_tokens=listed,
     )

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EntitlementProof(BaseModel):
-    token: str
-    cumulative: int
-    claimed: int  # as mirrored from the chain
-    claimable: int
+    """One payout leaf: cumulative entitlements for labels paid in one payment token."""
+
+    token: str  # the payment token's address
+    token_index: int  # its allowlist index on the ledger: the leaf's `token`
+    cumulative_payment: int
+    cumulative_reward: int  # LABEL, 6 decimals
+    claimed_payment: int  # as mirrored from the chain
+    claimed_reward: int
+    claimable_payment: int
+    claimable_reward: int
     proof: list[str]
+
+
+class PendingEpoch(BaseModel):
+    """A proposed epoch that is not claimable until the ledger accepts it."""
+
+    epoch: int
+    payout_root: str
+    acceptable_at: int | None = Field(description="unix time from which anyone may accept it")
 
 
 class ClaimBundle(BaseModel):
     account: str
-    epoch: int
+    epoch: int = Field(description="the accepted epoch the proofs are for")
     root: str
-    distributor: str
+    ledger: str
     chain_id: int
     entitlements: list[EntitlementProof]
     # A ready transaction: send `data` to `to` from any wallet (anyone may claim for anyone).
+    # One leaf: `claim`; several: `claimMany` with one multiproof.
     to: str
     data: str
+    pending: PendingEpoch | None

@@ -1,18 +1,21 @@
-"""Proofs for claims, from the latest epoch that is on chain."""
+"""Proofs for claims against the epoch the ledger has accepted, and push batches of them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
+from hexbytes import HexBytes
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import ChainClient, Deployment
-from ledger.claim.schemas import ClaimBundle, EntitlementProof
+from ledger.claim.schemas import ClaimBundle, EntitlementProof, PendingEpoch
 from ledger.kit.errors import NotFound
-from ledger.merkle import StandardMerkleTree
+from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
 from ledger.settlement import repository as settlement_repository
-from ledger.settlement.models import Epoch
+from ledger.settlement.models import Epoch, EpochStatus
 
 
 class NothingToClaim(NotFound):
@@ -28,49 +31,116 @@ def _tree(number: int, root: str, dump: str) -> StandardMerkleTree:
 
 
 def payout_tree(epoch: Epoch) -> StandardMerkleTree:
-    return _tree(epoch.number, epoch.root, epoch.payout_tree)
+    return _tree(epoch.number, epoch.payout_root, epoch.payout_tree)
+
+
+def pending_epoch(session: Session) -> PendingEpoch | None:
+    epoch = settlement_repository.unaccepted_epoch(session)
+    if epoch is None or epoch.status not in (EpochStatus.proposed, EpochStatus.accepting):
+        return None
+    return PendingEpoch(
+        epoch=epoch.number, payout_root=epoch.payout_root, acceptable_at=epoch.acceptable_at
+    )
 
 
 def claim_bundle(
     session: Session, *, account: str, deployment: Deployment, client: ChainClient
 ) -> ClaimBundle:
-    epoch = settlement_repository.latest_posted_epoch(session)
+    pending = pending_epoch(session)
+    epoch = settlement_repository.latest_accepted_epoch(session)
     if epoch is None:
-        raise NothingToClaim("no epoch has been settled on chain yet")
+        waiting = (
+            f"; epoch {pending.epoch} is proposed and becomes claimable once accepted "
+            f"(from unix time {pending.acceptable_at})"
+            if pending
+            else ""
+        )
+        raise NothingToClaim(f"no epoch has been accepted on chain yet{waiting}")
     rows = settlement_repository.account_entitlements(session, epoch=epoch.number, account=account)
     if not rows:
         raise NothingToClaim(f"{account} has no entitlement as of epoch {epoch.number}")
     tree = payout_tree(epoch)
     entitlements = []
     for row in rows:
-        claimed = mirror.claimed(session, account, row.token)
+        paid, rewarded = mirror.claimed(session, account, row.token_index)
+        leaf = [account, str(row.token_index), str(row.cumulative_payment)]
+        leaf.append(str(row.cumulative_reward))
         entitlements.append(
             EntitlementProof(
-                token=row.token,
-                cumulative=row.cumulative,
-                claimed=claimed,
-                claimable=max(row.cumulative - claimed, 0),
-                proof=tree.get_proof([account, row.token, str(row.cumulative)]),
+                token=deployment.token_address(row.token_index),
+                token_index=row.token_index,
+                cumulative_payment=row.cumulative_payment,
+                cumulative_reward=row.cumulative_reward,
+                claimed_payment=paid,
+                claimed_reward=rewarded,
+                claimable_payment=max(row.cumulative_payment - paid, 0),
+                claimable_reward=max(row.cumulative_reward - rewarded, 0),
+                proof=tree.get_proof(leaf),
             )
         )
-    distributor = client.contract("EpochDistributor", deployment.distributor)
-    data = distributor.encode_abi(
-        "claim",
-        args=[
-            account,
-            [
-                (e.token, e.cumulative, [bytes.fromhex(p[2:]) for p in e.proof])
-                for e in entitlements
+    ledger = client.contract("LabelLedger", deployment.ledger)
+    if len(entitlements) == 1:
+        only = entitlements[0]
+        data = ledger.encode_abi(
+            "claim",
+            args=[
+                account,
+                only.token_index,
+                only.cumulative_payment,
+                only.cumulative_reward,
+                [HexBytes(p) for p in only.proof],
             ],
-        ],
-    )
+        )
+    else:
+        batch = tree.get_multiproof(
+            [
+                [account, str(e.token_index), str(e.cumulative_payment), str(e.cumulative_reward)]
+                for e in entitlements
+            ]
+        )
+        data = ledger.encode_abi("claimMany", args=claim_many_args(batch))
     return ClaimBundle(
         account=account,
         epoch=epoch.number,
-        root=epoch.root,
-        distributor=deployment.distributor,
+        root=epoch.payout_root,
+        ledger=deployment.ledger,
         chain_id=deployment.chain_id,
         entitlements=entitlements,
-        to=deployment.distributor,
+        to=deployment.ledger,
         data=data,
+        pending=pending,
     )
+
+
+@dataclass(frozen=True)
+class PushBatch:
+    """A `claimMany` for consecutive payout leaves of an accepted epoch."""
+
+    epoch: int
+    multiproof: MultiProof
+
+    @property
+    def leaves(self) -> list[LeafValue]:
+        return self.multiproof.leaves
+
+
+def claim_many_args(batch: MultiProof) -> list[object]:
+    """`claimMany(leaves, proof, proofFlags)` arguments for a multiproof of payout leaves."""
+    return [
+        [(str(v[0]), int(v[1]), int(v[2]), int(v[3])) for v in batch.leaves],
+        [HexBytes(p) for p in batch.proof],
+        list(batch.proof_flags),
+    ]
+
+
+def push_batch(session: Session, *, start: int, count: int) -> PushBatch:
+    """Payout leaves `start` .. `start + count - 1` of the accepted epoch (ascending account
+    order), with one multiproof: what a pusher sends to `claimMany` to pay them all."""
+    epoch = settlement_repository.latest_accepted_epoch(session)
+    if epoch is None:
+        raise NothingToClaim("no epoch has been accepted on chain yet")
+    tree = payout_tree(epoch)
+    indices: Sequence[int] = range(start, min(start + count, len(tree)))
+    if not indices:
+        raise NothingToClaim(f"epoch {epoch.number} has {len(tree)} payout leaves")
+    return PushBatch(epoch=epoch.number, multiproof=tree.get_multiproof(list(indices)))

@@ -22,9 +22,10 @@ class Dataset(Base):
     payment_token: Mapped[str] = mapped_column(AddressColumn)
     price_per_label: Mapped[int] = mapped_column(UInt256)
     reward_per_label: Mapped[int] = mapped_column(UInt256)
-    # keccak256(abi.encode(buyer, escrow_salt)): known before the buyer touches the chain
-    escrow_salt: Mapped[str] = mapped_column(Bytes32Column)
-    escrow_id: Mapped[str] = mapped_column(Bytes32Column, unique=True)
+    # The ledger's `datasetIdOf(buyer, salt)` = uint256(keccak256(abi.encode(buyer, salt))),
+    # kept as 0x + 64 hex: known before the buyer touches the chain.
+    salt: Mapped[str] = mapped_column(Bytes32Column)
+    chain_dataset_id: Mapped[str] = mapped_column(Bytes32Column, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -13,9 +13,10 @@ MAX_CLASSES = 1000
 
 
 class DatasetStatus(enum.StrEnum):
-    awaiting_funds = "awaiting_funds"  # the escrow record is not on chain (yet)
-    open = "open"  # the escrow exists on chain: work is paid from it
-    closed = "closed"  # the buyer closed the escrow: no new work
+    awaiting_funds = "awaiting_funds"  # not created on the ledger (yet)
+    open = "open"  # created on the ledger: work is paid from its funds
+    closing = "closing"  # the buyer requested the close: no new work; earlier labels still paid
+    closed = "closed"  # closed and refunded on the ledger
 
 
 class DatasetCreate(BaseModel):
@@ -29,7 +30,7 @@ class DatasetCreate(BaseModel):
         ge=0, le=UINT256_MAX, strict=True, description="payment token base units"
     )
     reward_per_label: int = Field(
-        ge=0, le=UINT256_MAX, strict=True, description="LABEL base units (18 decimals)"
+        ge=0, le=UINT256_MAX, strict=True, description="LABEL base units (6 decimals)"
     )
 
     @field_validator("label_classes")
@@ -43,17 +44,21 @@ class DatasetCreate(BaseModel):
         return cleaned
 
 
-class EscrowPublic(BaseModel):
-    """The dataset's escrow as the mirror last saw it on chain."""
+class ChainRecordPublic(BaseModel):
+    """The dataset on the ledger, as the mirror last saw it; ids and salt as 0x hex."""
 
-    address: str
-    escrow_id: str
+    ledger: str = Field(description="the LabelLedger contract: fund and close it there")
+    dataset_id: str = Field(description="datasetIdOf(buyer, salt), a uint256 as 0x + 64 hex")
     salt: str
+    token_index: int | None = Field(description="allowlist index to pass to createAndFund")
+    fee_bps: int | None = Field(description="fee on top of each debit, fixed at creation")
+    status: str | None = Field(description="open, closing or closed; null before creation")
+    close_due_at: int | None = Field(description="unix time finalizeClose becomes possible")
     funded: int
     available: int
     debited: int
+    fees: int
     refunded: int
-    closed: bool
 
 
 class DatasetPublic(BaseModel):
@@ -65,8 +70,26 @@ class DatasetPublic(BaseModel):
     price_per_label: int
     reward_per_label: int
     status: DatasetStatus
-    escrow: EscrowPublic
+    chain: ChainRecordPublic
     item_count: int
+
+
+class ChainCall(BaseModel):
+    """A transaction for the buyer's wallet to send: `data` to `to`."""
+
+    function: str
+    to: str
+    data: str
+
+
+class CloseSteps(BaseModel):
+    """Closing on the ledger is two transactions from the buyer's wallet, a grace period apart."""
+
+    dataset_id: int
+    status: DatasetStatus
+    next: ChainCall | None = Field(description="what to send now; null when nothing can be sent")
+    due_at: int | None = Field(description="unix time finalizeClose becomes possible")
+    message: str
 
 
 class ItemIn(BaseModel):

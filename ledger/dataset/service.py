@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
+from ledger.chain.client import ChainClient, Deployment
 from ledger.dataset import repository
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
 from ledger.dataset.schemas import (
+    ChainCall,
+    ChainRecordPublic,
+    CloseSteps,
     DatasetCreate,
     DatasetPublic,
     DatasetStatus,
-    EscrowPublic,
     GoldAnswer,
     ItemIn,
     ItemsCreated,
@@ -25,7 +28,7 @@ from ledger.dataset.schemas import (
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.kit.types import bytes32_hex, checksum
 from ledger.mirror import repository as mirror
-from ledger.mirror.models import EscrowRecord
+from ledger.mirror.models import ChainDataset
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 
@@ -58,8 +61,8 @@ class NothingPayable(Unprocessable):
     code = "nothing_payable"
 
 
-def escrow_id_of(buyer: str, salt: bytes) -> str:
-    """The escrow contract's `datasetIdOf(buyer, salt)`, computed off chain."""
+def chain_dataset_id_of(buyer: str, salt: bytes) -> str:
+    """The ledger's `datasetIdOf(buyer, salt)`, computed off chain, as 0x + 64 hex."""
     return bytes32_hex(keccak(abi_encode(["address", "bytes32"], [buyer, salt])))
 
 
@@ -81,8 +84,8 @@ def create_dataset(
         payment_token=token,
         price_per_label=spec.price_per_label,
         reward_per_label=spec.reward_per_label,
-        escrow_salt=bytes32_hex(salt),
-        escrow_id=escrow_id_of(buyer, salt),
+        salt=bytes32_hex(salt),
+        chain_dataset_id=chain_dataset_id_of(buyer, salt),
     )
     session.add(dataset)
     session.flush()
@@ -116,8 +119,8 @@ def check_label(dataset: Dataset, value: str) -> None:
         )
 
 
-def escrow_record(session: Session, dataset: Dataset) -> EscrowRecord | None:
-    record = mirror.get_escrow(session, dataset.escrow_id)
+def chain_record(session: Session, dataset: Dataset) -> ChainDataset | None:
+    record = mirror.get_chain_dataset(session, dataset.chain_dataset_id)
     # The id binds the buyer; a record in another token cannot pay this dataset's labels.
     if record is None or record.token != dataset.payment_token:
         return None
@@ -125,14 +128,14 @@ def escrow_record(session: Session, dataset: Dataset) -> EscrowRecord | None:
 
 
 def status_of(session: Session, dataset: Dataset) -> DatasetStatus:
-    record = escrow_record(session, dataset)
+    record = chain_record(session, dataset)
     if record is None:
         return DatasetStatus.awaiting_funds
-    return DatasetStatus.closed if record.closed else DatasetStatus.open
+    return DatasetStatus(record.status)
 
 
-def to_public(session: Session, dataset: Dataset, *, escrow_address: str) -> DatasetPublic:
-    record = escrow_record(session, dataset)
+def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> DatasetPublic:
+    record = chain_record(session, dataset)
     return DatasetPublic(
         id=dataset.id,
         name=dataset.name,
@@ -142,17 +145,80 @@ def to_public(session: Session, dataset: Dataset, *, escrow_address: str) -> Dat
         price_per_label=dataset.price_per_label,
         reward_per_label=dataset.reward_per_label,
         status=status_of(session, dataset),
-        escrow=EscrowPublic(
-            address=escrow_address,
-            escrow_id=dataset.escrow_id,
-            salt=dataset.escrow_salt,
+        chain=ChainRecordPublic(
+            ledger=deployment.ledger,
+            dataset_id=dataset.chain_dataset_id,
+            salt=dataset.salt,
+            token_index=deployment.token_index(dataset.payment_token),
+            fee_bps=record.fee_bps if record else None,
+            status=record.status if record else None,
+            close_due_at=record.close_due_at if record else None,
             funded=record.funded if record else 0,
             available=record.available if record else 0,
             debited=record.debited if record else 0,
+            fees=record.fees if record else 0,
             refunded=record.refunded if record else 0,
-            closed=record.closed if record else False,
         ),
         item_count=repository.item_count(session, dataset.id),
+    )
+
+
+class CloseNotPossible(Conflict):
+    code = "dataset_not_closable"
+
+
+def close_steps(
+    session: Session, *, dataset: Dataset, deployment: Deployment, client: ChainClient, now: int
+) -> CloseSteps:
+    """What the buyer's wallet sends to close: `requestClose`, then after the grace period
+    `finalizeClose` (which refunds what is still available). The service learns of each from the
+    chain's events, never from the buyer's word."""
+    record = chain_record(session, dataset)
+    status = status_of(session, dataset)
+    if record is None:
+        raise CloseNotPossible(
+            f"dataset {dataset.id} is not on the ledger yet: there is nothing to close"
+        )
+    ledger = client.contract("LabelLedger", deployment.ledger)
+    chain_id = int(dataset.chain_dataset_id, 16)
+    if record.status == "open":
+        call = ChainCall(
+            function="requestClose",
+            to=deployment.ledger,
+            data=ledger.encode_abi("requestClose", args=[chain_id]),
+        )
+        message = (
+            "send requestClose: no new labels are taken; labels verified before it are still "
+            "paid; finalizeClose refunds the rest after the grace period"
+        )
+        return CloseSteps(
+            dataset_id=dataset.id, status=status, next=call, due_at=None, message=message
+        )
+    if record.status == "closing":
+        due = record.close_due_at
+        call = ChainCall(
+            function="finalizeClose",
+            to=deployment.ledger,
+            data=ledger.encode_abi("finalizeClose", args=[chain_id]),
+        )
+        ready = due is not None and now >= due
+        return CloseSteps(
+            dataset_id=dataset.id,
+            status=status,
+            next=call if ready else None,
+            due_at=due,
+            message=(
+                "send finalizeClose: it refunds what is still available"
+                if ready
+                else f"finalizeClose can be sent from unix time {due} on (anyone may send it)"
+            ),
+        )
+    return CloseSteps(
+        dataset_id=dataset.id,
+        status=status,
+        next=None,
+        due_at=record.close_due_at,
+        message=f"dataset {dataset.id} is closed; {record.refunded} was refunded",
     )
 
 

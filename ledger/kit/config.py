@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     nonce_ttl_seconds: int = 300
     session_ttl_seconds: int = 12 * 3600
 
+    # Deployment (`up`, `deploy`): the ledger's immutable timelock between proposing an epoch
+    # and claims against it (0 suits a dev chain only), the fee in basis points taken on top of
+    # each debit (at most 1000), and the guardian who may revoke a pending epoch (default: the
+    # deployer).
+    timelock_seconds: int = Field(default=0, ge=0)
+    fee_bps: int = Field(default=0, ge=0, le=1000)
+    guardian: str | None = None
+    pauser: str | None = None
+
     confirmations: int = 0
     mirror_poll_seconds: float = 1.0
     mirror_max_block_range: int = 2000

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: LABEL, the ledger's own ERC-20, has 6 decimals: `reward_per_label` is in millionths of LABEL.
+LABEL_DECIMALS = 6
+
 
 def format_units(amount: int, decimals: int, *, symbol: str | None = None) -> str:
     """`format_units(13_750_000, 6)` -> "13.75"; exact for any uint256, thousands separated."""

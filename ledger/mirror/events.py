@@ -1,9 +1,10 @@
 """The events the mirror follows, and a decoder for their raw logs.
 
 Decoding runs once per log on the mirror's hot path, so it does not go through web3's per-log ABI
-machinery: topic0 of every followed event is computed once from the compiled ABIs, and because
-every followed event has only static argument types (address, bytes32, uint256, uint64), indexed
-arguments are the topics themselves and the others are consecutive 32-byte words of `data`.
+machinery: topic0 of every followed event is computed once from the compiled ABIs, and for events
+with only static argument types (address, bytes32, uintN) indexed arguments are the topics
+themselves and the others are consecutive 32-byte words of `data`. The one event with arrays
+(`EpochProposed`, not a hot path) is decoded with eth_abi.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_utils.address import to_checksum_address
 
 from ledger.chain.artifacts import event_topic, load_artifact
@@ -20,14 +23,28 @@ from ledger.chain.client import Deployment
 from ledger.kit.errors import ChainStateMismatch
 from ledger.kit.types import Bytes32Hex, ChecksumAddress
 
-# Contract (artifact name) -> the events of it that the mirror applies.
-ESCROW_EVENTS = ("DatasetCreated", "DatasetFunded", "DatasetDebited", "DatasetClosed", "PaidOut")
-DISTRIBUTOR_EVENTS = ("EpochPosted", "Claimed")
+# The LabelLedger's events the mirror applies (its LABEL `Transfer` included), and the payment
+# tokens' ones.
+LEDGER_EVENTS = (
+    "Transfer",
+    "TokenListed",
+    "FeesWithdrawn",
+    "DatasetCreated",
+    "DatasetFunded",
+    "DatasetCloseRequested",
+    "DatasetClosed",
+    "EpochProposed",
+    "EpochAccepted",
+    "EpochRevoked",
+    "Claimed",
+)
 TOKEN_EVENTS = ("Transfer",)
 
-_STATIC_TYPES = frozenset({"address", "bytes32", "uint256", "uint64"})
+_STATIC_TYPES = frozenset({"address", "bytes32", "uint256", "uint64", "uint16", "uint8"})
+_DYNAMIC_TYPES = frozenset({"uint256[]"})
+_UINT_BITS = {"uint8": 8, "uint16": 16, "uint64": 64, "uint256": 256}
 
-ArgValue = int | str
+ArgValue = int | str | list[int]
 
 
 class LogDecodeError(ChainStateMismatch):
@@ -44,19 +61,22 @@ class EventSpec:
     topic0: str  # 0x + 64 lowercase hex, as nodes return it
     indexed: tuple[tuple[str, str], ...]  # (argument name, ABI type)
     data: tuple[tuple[str, str], ...]
+    dynamic: bool  # `data` holds an array: decode it with eth_abi
 
     @classmethod
     def from_abi(cls, abi: list[dict[str, Any]], name: str) -> EventSpec:
         item = next(i for i in abi if i["type"] == "event" and i["name"] == name)
         for param in item["inputs"]:
-            if param["type"] not in _STATIC_TYPES:
-                # a dynamic or unusual type would need real ABI decoding: refuse at startup
-                raise TypeError(f"{name}.{param['name']} has type {param['type']}, not decoded")
+            kind = param["type"]
+            if kind not in _STATIC_TYPES and (param["indexed"] or kind not in _DYNAMIC_TYPES):
+                # an unusual type would need more decoding than we do: refuse at startup
+                raise TypeError(f"{name}.{param['name']} has type {kind}, not decoded")
         return cls(
             name=name,
             topic0="0x" + event_topic(abi, name).hex(),
             indexed=tuple((p["name"], p["type"]) for p in item["inputs"] if p["indexed"]),
             data=tuple((p["name"], p["type"]) for p in item["inputs"] if not p["indexed"]),
+            dynamic=any(p["type"] in _DYNAMIC_TYPES for p in item["inputs"]),
         )
 
 
@@ -87,8 +107,8 @@ def _word_value(word: bytes, kind: str, where: str) -> ArgValue:
             raise LogDecodeError(f"{where}: address word 0x{word.hex()} has high bytes set")
         return _checksummed("0x" + word[12:].hex())
     value = int.from_bytes(word, "big")
-    if kind == "uint64" and value >= 2**64:
-        raise LogDecodeError(f"{where}: {value} does not fit uint64")
+    if value >= 2 ** _UINT_BITS[kind]:
+        raise LogDecodeError(f"{where}: {value} does not fit {kind}")
     return value
 
 
@@ -116,22 +136,14 @@ class EventDecoder:
     """
 
     def __init__(self, deployment: Deployment) -> None:
-        escrow_abi = load_artifact("DatasetEscrow").abi
-        distributor_abi = load_artifact("EpochDistributor").abi
+        ledger_abi = load_artifact("LabelLedger").abi
         erc20_abi = load_artifact("IERC20").abi
 
-        escrow = {s.topic0: s for s in (EventSpec.from_abi(escrow_abi, e) for e in ESCROW_EVENTS)}
-        distributor = {
-            s.topic0: s
-            for s in (EventSpec.from_abi(distributor_abi, e) for e in DISTRIBUTOR_EVENTS)
-        }
+        ledger = {s.topic0: s for s in (EventSpec.from_abi(ledger_abi, e) for e in LEDGER_EVENTS)}
         token = {s.topic0: s for s in (EventSpec.from_abi(erc20_abi, e) for e in TOKEN_EVENTS)}
 
-        by_address: dict[str, dict[str, EventSpec]] = {
-            deployment.escrow.lower(): escrow,
-            deployment.distributor.lower(): distributor,
-        }
-        for address in (deployment.label_token, *deployment.payment_tokens):
+        by_address: dict[str, dict[str, EventSpec]] = {deployment.ledger.lower(): ledger}
+        for address in deployment.payment_token_addresses:
             by_address[address.lower()] = token
         self._by_address = by_address
 
@@ -163,14 +175,17 @@ class EventDecoder:
         if len(topics) != 1 + len(spec.indexed):
             raise LogDecodeError(f"{where}: {len(topics)} topics, expected {1 + len(spec.indexed)}")
         data = _as_bytes(log["data"])
-        if len(data) != 32 * len(spec.data):
+        if not spec.dynamic and len(data) != 32 * len(spec.data):
             raise LogDecodeError(f"{where}: {len(data)} data bytes, expected {32 * len(spec.data)}")
 
         args: dict[str, ArgValue] = {}
         for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True):
             args[name] = _word_value(_as_bytes(topic), kind, where)
-        for i, (name, kind) in enumerate(spec.data):
-            args[name] = _word_value(data[32 * i : 32 * (i + 1)], kind, where)
+        if spec.dynamic:
+            args.update(_decode_dynamic(spec, data, where))
+        else:
+            for i, (name, kind) in enumerate(spec.data):
+                args[name] = _word_value(data[32 * i : 32 * (i + 1)], kind, where)
 
         return DecodedLog(
             event=spec.name,
@@ -181,3 +196,21 @@ class EventDecoder:
             log_index=_as_int(log["logIndex"]),
             args=args,
         )
+
+
+def _decode_dynamic(spec: EventSpec, data: bytes, where: str) -> dict[str, ArgValue]:
+    try:
+        values = abi_decode([kind for _, kind in spec.data], data, strict=True)
+    except (DecodingError, ValueError) as exc:
+        raise LogDecodeError(f"{where}: data does not decode: {exc}") from exc
+    args: dict[str, ArgValue] = {}
+    for (name, kind), value in zip(spec.data, values, strict=True):
+        if kind in _DYNAMIC_TYPES:
+            args[name] = [int(v) for v in value]
+        elif kind == "bytes32":
+            args[name] = Bytes32Hex("0x" + bytes(value).hex())
+        elif kind == "address":
+            args[name] = _checksummed(str(value).lower())
+        else:
+            args[name] = int(value)
+    return args

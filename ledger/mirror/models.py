@@ -1,10 +1,10 @@
-"""The chain, mirrored into SQL from events: escrow records, epochs, claims, token balances."""
+"""The chain, mirrored into SQL from events: datasets, epochs, claims, token balances."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String
+from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256
@@ -45,36 +45,66 @@ class ChainLog(Base):
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class EscrowRecord(Base):
-    __tablename__ = "escrow_records"
+class ChainDataset(Base):
+    """A dataset's record on the ledger, from its events (ids as 0x + 64 hex)."""
 
-    escrow_id: Mapped[str] = mapped_column(Bytes32Column, primary_key=True)
+    __tablename__ = "chain_datasets"
+
+    dataset_id: Mapped[str] = mapped_column(Bytes32Column, primary_key=True)
     buyer: Mapped[str] = mapped_column(AddressColumn)
+    salt: Mapped[str] = mapped_column(Bytes32Column)
+    token_index: Mapped[int] = mapped_column(Integer)
     token: Mapped[str] = mapped_column(AddressColumn)
+    fee_bps: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, closing, closed
+    close_due_at: Mapped[int | None] = mapped_column(BigInteger, default=None)  # unix seconds
     funded: Mapped[int] = mapped_column(UInt256, default=0)
     available: Mapped[int] = mapped_column(UInt256, default=0)
-    debited: Mapped[int] = mapped_column(UInt256, default=0)
+    debited: Mapped[int] = mapped_column(UInt256, default=0)  # fees excluded
+    fees: Mapped[int] = mapped_column(UInt256, default=0)
     refunded: Mapped[int] = mapped_column(UInt256, default=0)
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ChainEpoch(Base):
+    """An epoch as proposed on chain; `status` is pending, accepted or revoked.
+
+    A revoked epoch's number is proposed again later: the row then describes the new proposal.
+    """
+
     __tablename__ = "chain_epochs"
 
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    root: Mapped[str] = mapped_column(Bytes32Column)
+    status: Mapped[str] = mapped_column(String(16))
+    payout_root: Mapped[str] = mapped_column(Bytes32Column)
+    label_root: Mapped[str] = mapped_column(Bytes32Column)
+    content_hash: Mapped[str] = mapped_column(Bytes32Column)
+    # [[dataset id hex, debit as a decimal string], ...] as proposed: a revocation undoes them
+    debits: Mapped[list[list[str]]] = mapped_column(JSON)
+    acceptable_at: Mapped[int] = mapped_column(BigInteger)
     block_number: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32Column)
+    accepted_block: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ClaimedTotal(Base):
-    """What an account has claimed of a token so far (the distributor's `claimed`)."""
+    """What an account has claimed for labels paid in a token (the ledger's `claimed`)."""
 
     __tablename__ = "claimed_totals"
 
     account: Mapped[str] = mapped_column(AddressColumn, primary_key=True)
-    token: Mapped[str] = mapped_column(AddressColumn, primary_key=True)
-    claimed: Mapped[int] = mapped_column(UInt256, default=0)
+    token_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    payment: Mapped[int] = mapped_column(UInt256, default=0)
+    reward: Mapped[int] = mapped_column(UInt256, default=0)
+
+
+class LedgerToken(Base):
+    """A payment token the ledger listed, and what it accrued in fees."""
+
+    __tablename__ = "ledger_tokens"
+
+    token_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(AddressColumn)
+    fees: Mapped[int] = mapped_column(UInt256, default=0)
 
 
 class TokenBalance(Base):

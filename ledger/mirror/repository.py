@@ -16,10 +16,11 @@ from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
 from ledger.mirror.events import DecodedLog
 from ledger.mirror.models import (
     ChainBlock,
+    ChainDataset,
     ChainEpoch,
     ChainLog,
     ClaimedTotal,
-    EscrowRecord,
+    LedgerToken,
     MirrorCursor,
     TokenBalance,
     TokenSupply,
@@ -62,18 +63,28 @@ def total_supply(session: Session, token: str) -> int:
     return 0 if row is None else row.total_supply
 
 
-def get_escrow(session: Session, escrow_id: str | bytes) -> EscrowRecord | None:
-    return session.get(EscrowRecord, bytes32_hex(escrow_id))
+def get_chain_dataset(session: Session, dataset_id: str | bytes) -> ChainDataset | None:
+    return session.get(ChainDataset, bytes32_hex(dataset_id))
 
 
-def claimed(session: Session, account: str, token: str) -> int:
-    """What `account` has claimed of `token` so far, as the distributor's `claimed` says."""
-    row = session.get(ClaimedTotal, (checksum(account), checksum(token)))
-    return 0 if row is None else row.claimed
+def claimed(session: Session, account: str, token_index: int) -> tuple[int, int]:
+    """(payment, reward) `account` has claimed for labels paid in `token_index` so far."""
+    row = session.get(ClaimedTotal, (checksum(account), token_index))
+    return (0, 0) if row is None else (row.payment, row.reward)
+
+
+def reward_claimed(session: Session, account: str) -> int:
+    """All LABEL `account` has claimed, over every payment token."""
+    rows = session.scalars(select(ClaimedTotal).where(ClaimedTotal.account == checksum(account)))
+    return sum(row.reward for row in rows)
 
 
 def get_chain_epoch(session: Session, epoch: int) -> ChainEpoch | None:
     return session.get(ChainEpoch, epoch)
+
+
+def get_ledger_token(session: Session, token_index: int) -> LedgerToken | None:
+    return session.get(LedgerToken, token_index)
 
 
 # --- writes for the mirror ------------------------------------------------------------------------
@@ -141,19 +152,40 @@ def add_log(session: Session, chain_id: int, log: DecodedLog) -> None:
     )
 
 
-def add_escrow(session: Session, *, escrow_id: str, buyer: str, token: str) -> EscrowRecord:
-    record = EscrowRecord(
-        escrow_id=escrow_id,
+def add_chain_dataset(
+    session: Session,
+    *,
+    dataset_id: str,
+    buyer: str,
+    salt: str,
+    token_index: int,
+    token: str,
+    fee_bps: int,
+) -> ChainDataset:
+    record = ChainDataset(
+        dataset_id=dataset_id,
         buyer=buyer,
+        salt=salt,
+        token_index=token_index,
         token=token,
+        fee_bps=fee_bps,
+        status="open",
         funded=0,
         available=0,
         debited=0,
+        fees=0,
         refunded=0,
-        closed=False,
     )
     session.add(record)
     return record
+
+
+def put_ledger_token(session: Session, *, token_index: int, token: str) -> LedgerToken:
+    row = session.get(LedgerToken, token_index)
+    if row is None:
+        row = LedgerToken(token_index=token_index, token=token, fees=0)
+        session.add(row)
+    return row
 
 
 def balance_row(session: Session, token: str, account: str) -> TokenBalance:
@@ -173,21 +205,13 @@ def supply_row(session: Session, token: str) -> TokenSupply:
     return row
 
 
-def claimed_row(session: Session, account: str, token: str) -> ClaimedTotal:
-    row = session.get(ClaimedTotal, (account, token))
+def claimed_row(session: Session, account: str, token_index: int) -> ClaimedTotal:
+    row = session.get(ClaimedTotal, (account, token_index))
     if row is None:
-        row = ClaimedTotal(account=account, token=token, claimed=0)
+        row = ClaimedTotal(account=account, token_index=token_index, payment=0, reward=0)
         session.add(row)
     return row
 
 
-def put_chain_epoch(
-    session: Session, *, epoch: int, root: str, block_number: int, tx_hash: str
-) -> None:
-    row = session.get(ChainEpoch, epoch)
-    if row is None:
-        session.add(ChainEpoch(epoch=epoch, root=root, block_number=block_number, tx_hash=tx_hash))
-    else:
-        row.root = root
-        row.block_number = block_number
-        row.tx_hash = tx_hash
+def add_chain_epoch(session: Session, row: ChainEpoch) -> None:
+    session.add(row)

@@ -25,13 +25,14 @@ from ledger.kit.db import Database
 from ledger.kit.errors import ChainStateMismatch, ChainUnavailable
 from ledger.kit.types import Bytes32Hex, ChecksumAddress
 from ledger.mirror import repository
-from ledger.mirror.events import DecodedLog, EventDecoder
-from ledger.mirror.models import EscrowRecord
+from ledger.mirror.events import ArgValue, DecodedLog, EventDecoder
+from ledger.mirror.models import ChainDataset, ChainEpoch, LedgerToken
 
 logger = logging.getLogger(__name__)
 
 ZERO_ADDRESS = ChecksumAddress("0x0000000000000000000000000000000000000000")
 _MAX_BATCH = 100  # JSON-RPC requests per HTTP batch
+BPS = 10_000
 
 
 class MirrorReorgDetected(ChainStateMismatch):
@@ -127,7 +128,7 @@ class _Rpc:
 
 
 class Mirror:
-    """Keeps one deployment's escrows, epochs, claims and token balances in SQL, from its logs."""
+    """Keeps one deployment's datasets, epochs, claims and token balances in SQL, from its logs."""
 
     def __init__(
         self,
@@ -295,65 +296,147 @@ class Mirror:
                     recipient=_address(args["to"]),
                     value=_uint(args["value"]),
                 )
+            case "TokenListed":
+                index = _uint(args["index"])
+                repository.put_ledger_token(
+                    session, token_index=index, token=_address(args["token"])
+                )
+            case "FeesWithdrawn":
+                row = self._ledger_token(session, _uint(args["token"]), log)
+                row.fees -= min(row.fees, _uint(args["amount"]))
             case "DatasetCreated":
-                escrow_id = _bytes32(args["datasetId"])
-                if repository.get_escrow(session, escrow_id) is not None:
-                    raise ChainStateMismatch(f"dataset {escrow_id} created twice on chain")
-                repository.add_escrow(
+                dataset_id = _id_hex(args["datasetId"])
+                if repository.get_chain_dataset(session, dataset_id) is not None:
+                    raise ChainStateMismatch(f"dataset {dataset_id} created twice on chain")
+                index = _uint(args["token"])
+                repository.add_chain_dataset(
                     session,
-                    escrow_id=escrow_id,
+                    dataset_id=dataset_id,
                     buyer=_address(args["buyer"]),
-                    token=_address(args["token"]),
+                    salt=_bytes32(args["salt"]),
+                    token_index=index,
+                    token=self._ledger_token(session, index, log).token,
+                    fee_bps=_uint(args["feeBps"]),
                 )
             case "DatasetFunded":
-                record = self._escrow(session, log)
+                record = self._dataset(session, log, args["datasetId"])
                 record.funded += _uint(args["amount"])
                 record.available = _uint(args["available"])
-            case "DatasetDebited":
-                record = self._escrow(session, log)
-                record.debited += _uint(args["amount"])
-                record.available = _uint(args["available"])
+            case "DatasetCloseRequested":
+                record = self._dataset(session, log, args["datasetId"])
+                record.status = "closing"
+                record.close_due_at = _uint(args["dueAt"])
             case "DatasetClosed":
-                record = self._escrow(session, log)
-                record.closed = True
-                record.refunded = _uint(args["refund"])
+                record = self._dataset(session, log, args["datasetId"])
+                record.status = "closed"
+                record.refunded += _uint(args["refund"])
                 record.available = 0
-            case "EpochPosted":
-                epoch = _uint(args["epoch"])
-                root = _bytes32(args["root"])
-                existing = repository.get_chain_epoch(session, epoch)
-                if existing is not None and existing.root != root:
-                    raise MirrorReorgDetected(
-                        f"epoch {epoch} was mirrored with root {existing.root}, now posted with "
-                        f"{root}: rebuild the mirror from the deployment block"
-                    )
-                repository.put_chain_epoch(
-                    session,
-                    epoch=epoch,
-                    root=root,
-                    block_number=log.block_number,
-                    tx_hash=log.tx_hash,
-                )
+            case "EpochProposed":
+                self._apply_proposal(session, log)
+            case "EpochAccepted" | "EpochRevoked":
+                self._apply_decision(session, log)
             case "Claimed":
-                row = repository.claimed_row(
-                    session, _address(args["account"]), _address(args["token"])
+                claimed = repository.claimed_row(
+                    session, _address(args["account"]), _uint(args["token"])
                 )
-                row.claimed = max(row.claimed, _uint(args["cumulative"]))
-            case "PaidOut":
-                pass  # stored as a log; the payment itself shows up as the token's Transfer
+                claimed.payment += _uint(args["payment"])
+                claimed.reward += _uint(args["reward"])
             case _:
                 raise AssertionError(f"decoder produced an event the mirror does not apply: {log}")
 
-    def _escrow(self, session: Session, log: DecodedLog) -> EscrowRecord:
-        escrow_id = _bytes32(log.args["datasetId"])
-        record = repository.get_escrow(session, escrow_id)
+    def _apply_token_event(self, session: Session, log: DecodedLog) -> None:
+        args = log.args
+        if log.event == "TokenListed":
+            index = _uint(args["index"])
+            repository.put_ledger_token(session, token_index=index, token=_address(args["token"]))
+        else:
+            row = self._ledger_token(session, _uint(args["token"]), log)
+            row.fees -= min(row.fees, _uint(args["amount"]))
+
+    def _apply_decision(self, session: Session, log: DecodedLog) -> None:
+        """EpochAccepted or EpochRevoked: a revocation returns the epoch's debits and fees."""
+        number = _uint(log.args["epoch"])
+        epoch = repository.get_chain_epoch(session, number)
+        if log.event == "EpochAccepted":
+            if epoch is None or epoch.payout_root != _bytes32(log.args["payoutRoot"]):
+                raise ChainStateMismatch(
+                    f"epoch {number} accepted in tx {log.tx_hash} with a root the mirror never "
+                    "saw proposed: is deployment_block too late?"
+                )
+            epoch.status = "accepted"
+            epoch.accepted_block = log.block_number
+            return
+        if epoch is None or epoch.status != "pending":
+            raise ChainStateMismatch(
+                f"epoch {number} revoked in tx {log.tx_hash}, but the mirror holds no pending "
+                "proposal of it"
+            )
+        epoch.status = "revoked"
+        for dataset_id, debit in epoch.debits:
+            record = self._dataset(session, log, dataset_id)
+            fee = int(debit) * record.fee_bps // BPS
+            record.available += int(debit) + fee
+            record.debited -= int(debit)
+            record.fees -= fee
+            self._ledger_token(session, record.token_index, log).fees -= fee
+
+    def _apply_proposal(self, session: Session, log: DecodedLog) -> None:
+        args = log.args
+        number = _uint(args["epoch"])
+        dataset_ids, debits = args["datasetIds"], args["debits"]
+        assert isinstance(dataset_ids, list)
+        assert isinstance(debits, list)
+        existing = repository.get_chain_epoch(session, number)
+        if existing is not None and existing.status != "revoked":
+            raise MirrorReorgDetected(
+                f"epoch {number} was mirrored as {existing.status} with root "
+                f"{existing.payout_root}, now proposed again: rebuild the mirror from the "
+                "deployment block"
+            )
+        listed = [[_id_hex(i), str(d)] for i, d in zip(dataset_ids, debits, strict=True)]
+        for dataset_id, debit in listed:
+            record = self._dataset(session, log, dataset_id)
+            fee = int(debit) * record.fee_bps // BPS
+            record.available -= int(debit) + fee
+            record.debited += int(debit)
+            record.fees += fee
+            self._ledger_token(session, record.token_index, log).fees += fee
+        fields = {
+            "status": "pending",
+            "payout_root": _bytes32(args["payoutRoot"]),
+            "label_root": _bytes32(args["labelRoot"]),
+            "content_hash": _bytes32(args["contentHash"]),
+            "debits": listed,
+            "acceptable_at": _uint(args["acceptableAt"]),
+            "block_number": log.block_number,
+            "tx_hash": log.tx_hash,
+            "accepted_block": None,
+        }
+        if existing is None:
+            repository.add_chain_epoch(session, ChainEpoch(epoch=number, **fields))
+        else:
+            for name, value in fields.items():
+                setattr(existing, name, value)
+
+    def _dataset(self, session: Session, log: DecodedLog, dataset_id: ArgValue) -> ChainDataset:
+        hex_id = _id_hex(dataset_id)
+        record = repository.get_chain_dataset(session, hex_id)
         if record is None:
             raise ChainStateMismatch(
-                f"{log.event} in tx {log.tx_hash} names dataset {escrow_id}, which the mirror "
+                f"{log.event} in tx {log.tx_hash} names dataset {hex_id}, which the mirror "
                 "never saw created: is deployment_block "
                 f"({self.deployment.deployment_block}) too late?"
             )
         return record
+
+    def _ledger_token(self, session: Session, index: int, log: DecodedLog) -> LedgerToken:
+        row = repository.get_ledger_token(session, index)
+        if row is None:
+            raise ChainStateMismatch(
+                f"{log.event} in tx {log.tx_hash} names payment token {index}, which the mirror "
+                "never saw listed: is deployment_block too late?"
+            )
+        return row
 
     @staticmethod
     def _apply_transfer(
@@ -387,16 +470,24 @@ class Mirror:
             repository.balance_row(session, token, recipient).balance += value
 
 
-def _address(value: int | str) -> ChecksumAddress:
+def _id_hex(value: ArgValue) -> Bytes32Hex:
+    """A uint256 dataset id as the 0x + 64 hex the database keys it by."""
+    if isinstance(value, str):
+        return Bytes32Hex(value)
+    assert isinstance(value, int)
+    return Bytes32Hex("0x" + value.to_bytes(32, "big").hex())
+
+
+def _address(value: ArgValue) -> ChecksumAddress:
     assert isinstance(value, str)
     return ChecksumAddress(value)
 
 
-def _bytes32(value: int | str) -> Bytes32Hex:
+def _bytes32(value: ArgValue) -> Bytes32Hex:
     assert isinstance(value, str)
     return Bytes32Hex(value)
 
 
-def _uint(value: int | str) -> int:
+def _uint(value: ArgValue) -> int:
     assert isinstance(value, int)
     return value

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Label, LabelStatus
-from ledger.dataset.models import Dataset
+from ledger.dataset.models import Dataset, Item
 from ledger.kit.errors import Conflict
 from ledger.mirror.models import ChainEpoch
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
@@ -18,23 +18,24 @@ def last_epoch(session: Session) -> Epoch | None:
     return session.scalars(select(Epoch).order_by(Epoch.number.desc()).limit(1)).first()
 
 
-def unposted_epoch(session: Session) -> Epoch | None:
+def unaccepted_epoch(session: Session) -> Epoch | None:
+    """The epoch not yet claimable (built, being proposed, proposed or being accepted)."""
     return session.scalars(
-        select(Epoch).where(Epoch.status != EpochStatus.posted).order_by(Epoch.number).limit(1)
+        select(Epoch).where(Epoch.status != EpochStatus.accepted).order_by(Epoch.number).limit(1)
     ).first()
 
 
-def latest_posted_epoch(session: Session) -> Epoch | None:
+def latest_accepted_epoch(session: Session) -> Epoch | None:
     return session.scalars(
         select(Epoch)
-        .where(Epoch.status == EpochStatus.posted)
+        .where(Epoch.status == EpochStatus.accepted)
         .order_by(Epoch.number.desc())
         .limit(1)
     ).first()
 
 
-def mirrored_epoch(session: Session) -> int:
-    return session.scalar(select(func.max(ChainEpoch.epoch))) or 0
+def mirrored_proposal(session: Session, number: int) -> ChainEpoch | None:
+    return session.get(ChainEpoch, number)
 
 
 def has_payable_labels(session: Session) -> bool:
@@ -48,32 +49,38 @@ def has_payable_labels(session: Session) -> bool:
     )
 
 
-def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset]]:
+def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset, Item]]:
     """Verified labels not yet in any epoch, in the order they were verified."""
     return session.execute(
-        select(Label, Dataset)
+        select(Label, Dataset, Item)
         .join(Dataset, Dataset.id == Label.dataset_id)
+        .join(Item, Item.id == Label.item_id)
         .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
         .order_by(Label.decided_at, Label.id)
     ).all()
 
 
-def entitlements_at(session: Session, epoch: int) -> dict[tuple[str, str], int]:
+def entitlements_at(session: Session, epoch: int) -> dict[tuple[str, int], tuple[int, int]]:
+    """(account, token index) -> (cumulative payment, cumulative reward) as of `epoch`."""
     rows = session.scalars(select(Entitlement).where(Entitlement.epoch == epoch))
-    return {(row.account, row.token): row.cumulative for row in rows}
+    return {
+        (row.account, row.token_index): (row.cumulative_payment, row.cumulative_reward)
+        for row in rows
+    }
 
 
 def account_entitlements(session: Session, *, epoch: int, account: str) -> Sequence[Entitlement]:
     return session.scalars(
         select(Entitlement)
         .where(Entitlement.epoch == epoch, Entitlement.account == account)
-        .order_by(Entitlement.token)
+        .order_by(Entitlement.token_index)
     ).all()
 
 
 def debits_of(session: Session, epoch: int) -> Sequence[EpochDebit]:
+    """In the order they were proposed on chain (the revocation must repeat that list)."""
     return session.scalars(
-        select(EpochDebit).where(EpochDebit.epoch == epoch).order_by(EpochDebit.escrow_id)
+        select(EpochDebit).where(EpochDebit.epoch == epoch).order_by(EpochDebit.chain_dataset_id)
     ).all()
 
 
@@ -103,7 +110,8 @@ def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> 
 
 
 def discard_epoch(session: Session, number: int) -> None:
-    """Removes an epoch that never reached the chain, freeing its labels for the next one."""
+    """Removes an epoch the chain will never pay (never proposed, reverted or revoked), freeing
+    its labels for the next one."""
     session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
     for table in (LedgerEntry, Entitlement, EpochDebit):
         session.execute(delete(table).where(table.epoch == number))

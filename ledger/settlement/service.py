@@ -1,14 +1,21 @@
-"""Settling an epoch: pay every verified, unpaid label, publish cumulative entitlements on chain.
+"""Settling an epoch: pay every verified, unpaid label its dataset's funds cover, on chain.
 
-Two steps, each safe to crash in and to repeat:
+An epoch goes built -> sending -> proposed -> accepting -> accepted; every step is safe to crash
+in and to repeat:
 
-1. `build_epoch`, one SQL transaction: assigns payable labels to epoch N, records the new
-   cumulative entitlement of every (account, token), the per-dataset debits, the ledger entries
-   and the payout tree. Either all of it exists or none.
-2. `post_epoch`: asks the chain first. If the chain already holds epoch N with our root, it only
-   records that. Otherwise it signs `postEpoch` once, stores the signed bytes, and only then
-   broadcasts; after a crash the same bytes are sent again, and a transaction with the same
-   nonce cannot be mined twice. Cumulative amounts make a repeated claim pay nothing.
+1. `build_epoch`, one SQL transaction: assigns payable labels to epoch N and records the new
+   cumulative entitlements of every (account, payment token), the per-dataset debits and fees,
+   the ledger entries, the payout tree, the label tree and the manifest whose keccak256 is the
+   epoch's content hash. Either all of it exists or none.
+2. `post_epoch`: asks the chain first (`epochCommitment(N)`). If the chain already holds our
+   proposal it only records that. Otherwise it signs `proposeEpoch` once, stores the signed bytes
+   and only then broadcasts; after a crash the same bytes are sent again, and a transaction with
+   the same nonce cannot be mined twice. A proposal that reverted is discarded (labels freed).
+3. `accept_epoch`: once the ledger's timelock has passed, `acceptEpoch` (same store-then-send
+   discipline). Only then are claims paid against the epoch's root. If the guardian revoked the
+   proposal meanwhile, the epoch is discarded and its labels are paid by the next one.
+
+Cumulative amounts make a repeated claim pay nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +25,13 @@ import json
 import logging
 import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
+from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
 from ledger.chain.client import (
@@ -31,7 +41,7 @@ from ledger.chain.client import (
     StaleTransaction,
 )
 from ledger.dataset.models import Dataset
-from ledger.dataset.service import escrow_record
+from ledger.dataset.service import chain_record
 from ledger.kit.db import Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, Conflict
 from ledger.merkle import StandardMerkleTree
@@ -47,7 +57,19 @@ from ledger.settlement.models import (
 
 log = logging.getLogger(__name__)
 
-PAYOUT_LEAF_ENCODING = ("address", "address", "uint256")
+#: One payout leaf per (annotator, payment token index): `(account, token, cumulativePayment,
+#: cumulativeReward)`, as the ledger's `claim` and `claimMany` hash it.
+PAYOUT_LEAF_ENCODING = ("address", "uint16", "uint256", "uint256")
+#: One label leaf per label an epoch pays: `(datasetId, itemIdHash, annotator, labelHash,
+#: payment, reward)` where `datasetId` is the ledger's uint256 dataset id, `itemIdHash` is
+#: keccak256 of the UTF-8 bytes of the buyer's own item id, `labelHash` keccak256 of the UTF-8
+#: bytes of the label's value, and `payment`/`reward` what the label earns in the dataset's
+#: payment token and in LABEL (6 decimals) base units. Leaves are sorted (standard-v1 default).
+LABEL_LEAF_ENCODING = ("uint256", "bytes32", "address", "bytes32", "uint256", "uint256")
+MANIFEST_FORMAT = "label-ledger-epoch-v1"
+BPS = 10_000
+CLOSE_GRACE_PERIOD = 7 * 24 * 3600  # the ledger's CLOSE_GRACE_PERIOD
+ZERO_HASH = b"\x00" * 32
 
 
 class MirrorBehind(Conflict):
@@ -58,93 +80,214 @@ class EpochInFlight(Conflict):
     code = "epoch_in_flight"
 
 
-@dataclass(frozen=True)
+class EpochNotAcceptableYet(Conflict):
+    code = "epoch_not_acceptable_yet"
+
+
+def fee_of(debit: int, fee_bps: int) -> int:
+    """The ledger's fee on a debit, taken on top of it (rounded down, as on chain)."""
+    return debit * fee_bps // BPS
+
+
+def epoch_commitment(payout_root: str, label_root: str, content_hash: str) -> bytes:
+    """The ledger's `epochCommitment`: keccak256(abi.encode(payoutRoot, labelRoot, contentHash))."""
+    words = [bytes.fromhex(h[2:]) for h in (payout_root, label_root, content_hash)]
+    return keccak(abi_encode(["bytes32", "bytes32", "bytes32"], words))
+
+
+def canonical_json(document: object) -> str:
+    """Sorted keys, no spaces, ASCII only: one byte string per document, so one hash."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass
+class _DatasetDebit:
+    dataset: Dataset
+    token_index: int
+    fee_bps: int
+    amount: int = 0
+    labels: int = 0
+
+    @property
+    def fee(self) -> int:
+        return fee_of(self.amount, self.fee_bps)
+
+
+@dataclass
 class _Payable:
-    label_ids: list[int]
-    earnings: Counter[tuple[str, str]]  # (annotator, token) -> amount
-    debits: dict[int, tuple[Dataset, int, int]]  # dataset id -> (dataset, amount, labels)
-    movements: Counter[tuple[str, str, str]]  # (from ledger account, annotator, token) -> amount
+    label_ids: list[int] = field(default_factory=list)
+    # (annotator, token index) -> [payment, reward]
+    earnings: defaultdict[tuple[str, int], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
+    debits: dict[int, _DatasetDebit] = field(default_factory=dict)  # by dataset id
+    label_leaves: list[list[str]] = field(default_factory=list)
+    # (from ledger account, annotator, token) -> amount
+    movements: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
 
-def _select_payable(session: Session, *, label_token: str) -> _Payable:
-    """Takes labels in verification order while each dataset's escrow can still pay them."""
+def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
+    """Takes labels in verification order while each dataset's funds still cover them, fee
+    included. A closing dataset pays only labels verified before its close was requested."""
+    payable = _Payable()
     budget: dict[int, int] = {}
-    payable = _Payable([], Counter(), {}, Counter())
-    for label, dataset in repository.payable_labels(session):
+    paid_until: dict[int, dt.datetime | None] = {}
+    for label, dataset, item in repository.payable_labels(session):
         if dataset.id not in budget:
-            record = escrow_record(session, dataset)
-            budget[dataset.id] = record.available if record and not record.closed else 0
+            record = chain_record(session, dataset)
+            usable = record is not None and record.status in ("open", "closing")
+            budget[dataset.id] = record.available if record is not None and usable else 0
+            paid_until[dataset.id] = (
+                dt.datetime.fromtimestamp(record.close_due_at - CLOSE_GRACE_PERIOD, dt.UTC)
+                if record is not None and record.status == "closing" and record.close_due_at
+                else None
+            )
+            if record is not None and usable:
+                payable.debits[dataset.id] = _DatasetDebit(
+                    dataset, record.token_index, record.fee_bps
+                )
+        debit = payable.debits.get(dataset.id)
+        if debit is None:
+            continue  # not on the ledger, or closed
+        cutoff = paid_until[dataset.id]
+        if cutoff is not None and (label.decided_at is None or label.decided_at >= cutoff):
+            continue  # verified after the buyer asked to close: the ledger owes it nothing
         price, reward = label.price or 0, label.reward or 0
-        if price > budget[dataset.id]:
+        new_amount = debit.amount + price
+        if new_amount + fee_of(new_amount, debit.fee_bps) > budget[dataset.id]:
             continue  # waits for a top-up; later labels of other datasets still settle
-        budget[dataset.id] -= price
+        debit.amount = new_amount
+        debit.labels += 1
         payable.label_ids.append(label.id)
-        _, debited, count = payable.debits.get(dataset.id, (dataset, 0, 0))
-        payable.debits[dataset.id] = (dataset, debited + price, count + 1)
+        entry = payable.earnings[(label.annotator, debit.token_index)]
+        entry[0] += price
+        entry[1] += reward
+        payable.label_leaves.append(
+            [
+                str(int(dataset.chain_dataset_id, 16)),
+                "0x" + keccak(text=item.external_id).hex(),
+                label.annotator,
+                "0x" + keccak(text=label.value).hex(),
+                str(price),
+                str(reward),
+            ]
+        )
         if price:
-            payable.earnings[(label.annotator, dataset.payment_token)] += price
             payable.movements[
-                (f"escrow:{dataset.escrow_id}", label.annotator, dataset.payment_token)
+                (f"dataset:{dataset.chain_dataset_id}", label.annotator, dataset.payment_token)
             ] += price
         if reward:
-            payable.earnings[(label.annotator, label_token)] += reward
-            payable.movements[(f"mint:{label_token}", label.annotator, label_token)] += reward
+            payable.movements[("issuance:LABEL", label.annotator, deployment.ledger)] += reward
+    payable.debits = {k: d for k, d in payable.debits.items() if d.labels}
     return payable
+
+
+def _account_order(key: tuple[str, int]) -> tuple[int, int]:
+    return int(key[0], 16), key[1]
 
 
 def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -> Epoch | None:
     """Builds the next epoch from every payable label; None when there is nothing to pay."""
-    pending = repository.unposted_epoch(session)
+    pending = repository.unaccepted_epoch(session)
     if pending is not None:
-        raise EpochInFlight(f"epoch {pending.number} is not on chain yet: post it first")
+        raise EpochInFlight(f"epoch {pending.number} is not accepted on chain yet: finish it first")
     if not repository.has_payable_labels(session):
         return None
     last = repository.last_epoch(session)
     number = (last.number if last else 0) + 1
-    if last is not None and repository.mirrored_epoch(session) < last.number:
-        # Escrow balances are read from the mirror; they must include the last epoch's debits.
-        raise MirrorBehind(f"the mirror has not seen epoch {last.number} yet; retry shortly")
-    payable = _select_payable(session, label_token=deployment.label_token)
+    if last is not None:
+        seen = repository.mirrored_proposal(session, last.number)
+        if seen is None or seen.payout_root != last.payout_root or seen.status == "revoked":
+            # Dataset balances are read from the mirror; they must include the last debits.
+            raise MirrorBehind(f"the mirror has not seen epoch {last.number} yet; retry shortly")
+    payable = _select_payable(session, deployment=deployment)
     if not payable.label_ids:
         return None
 
-    cumulative: defaultdict[tuple[str, str], int] = defaultdict(int)
+    cumulative: dict[tuple[str, int], tuple[int, int]] = {}
     if last is not None:
         cumulative.update(repository.entitlements_at(session, last.number))
-    for key, amount in payable.earnings.items():
-        cumulative[key] += amount
-    leaves = sorted(cumulative.items())
-    tree = StandardMerkleTree.of(
-        [[account, token, str(amount)] for (account, token), amount in leaves],
+    for key, (payment, reward) in payable.earnings.items():
+        before = cumulative.get(key, (0, 0))
+        cumulative[key] = (before[0] + payment, before[1] + reward)
+    # Ascending (account, token) and unsorted by hash: consecutive annotators sit in adjacent
+    # leaves, so a push batch's multiproof stays a handful of hashes.
+    leaves = sorted(cumulative.items(), key=lambda item: _account_order(item[0]))
+    payout_tree = StandardMerkleTree.of(
+        [[account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves],
         PAYOUT_LEAF_ENCODING,
+        sort_leaves=False,
+    )
+    label_tree = StandardMerkleTree.of(payable.label_leaves, LABEL_LEAF_ENCODING)
+    debits = sorted(payable.debits.values(), key=lambda d: d.dataset.chain_dataset_id)
+    manifest = canonical_json(
+        {
+            "format": MANIFEST_FORMAT,
+            "chainId": deployment.chain_id,
+            "ledger": deployment.ledger,
+            "epoch": number,
+            "payoutRoot": payout_tree.root,
+            "labelRoot": label_tree.root,
+            "payoutLeafEncoding": list(PAYOUT_LEAF_ENCODING),
+            "labelLeafEncoding": list(LABEL_LEAF_ENCODING),
+            "labelCount": len(payable.label_ids),
+            "debits": [
+                {
+                    "datasetId": d.dataset.chain_dataset_id,
+                    "token": d.token_index,
+                    "debit": str(d.amount),
+                    "feeBps": d.fee_bps,
+                    "fee": str(d.fee),
+                    "labels": d.labels,
+                }
+                for d in debits
+            ],
+        }
     )
     epoch = Epoch(
         number=number,
         status=EpochStatus.built,
-        root=tree.root,
+        payout_root=payout_tree.root,
+        label_root=label_tree.root,
+        content_hash="0x" + keccak(manifest.encode()).hex(),
         label_count=len(payable.label_ids),
-        payout_tree=tree.dumps(),
+        payout_tree=payout_tree.dumps(),
+        label_tree=label_tree.dumps(),
+        manifest=manifest,
         created_at=now,
     )
     session.add(epoch)
     session.flush()
     session.add_all(
-        Entitlement(epoch=number, account=account, token=token, cumulative=amount)
-        for (account, token), amount in leaves
+        Entitlement(
+            epoch=number,
+            account=account,
+            token_index=index,
+            cumulative_payment=payment,
+            cumulative_reward=reward,
+        )
+        for (account, index), (payment, reward) in leaves
     )
     session.add_all(
         EpochDebit(
             epoch=number,
-            dataset_id=dataset_id,
-            escrow_id=dataset.escrow_id,
-            amount=amount,
-            label_count=count,
+            dataset_id=d.dataset.id,
+            chain_dataset_id=d.dataset.chain_dataset_id,
+            amount=d.amount,
+            fee=d.fee,
+            label_count=d.labels,
         )
-        for dataset_id, (dataset, amount, count) in payable.debits.items()
-        if amount > 0  # the escrow refuses a zero debit; reward-only datasets debit nothing
+        for d in debits
     )
-    for (source, annotator, token), amount in payable.movements.items():
-        correlation = f"epoch:{number}:{source}:{annotator}"
+    movements = Counter(payable.movements)
+    for d in debits:
+        if d.fee:
+            movements[
+                (f"dataset:{d.dataset.chain_dataset_id}", "fees", d.dataset.payment_token)
+            ] += d.fee
+    for (source, beneficiary, token), amount in movements.items():
+        correlation = f"epoch:{number}:{source}:{beneficiary}"
+        book = "fees" if beneficiary == "fees" else f"annotator:{beneficiary}"
         session.add_all(
             [
                 LedgerEntry(
@@ -158,7 +301,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
                 LedgerEntry(
                     correlation_id=correlation,
                     epoch=number,
-                    ledger_account=f"annotator:{annotator}",
+                    ledger_account=book,
                     token=token,
                     side=EntrySide.credit,
                     amount=amount,
@@ -167,8 +310,26 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
         )
     repository.assign_labels(session, label_ids=payable.label_ids, epoch=number)
     session.flush()
-    log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.root)
+    log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.payout_root)
     return epoch
+
+
+# --- proposing ------------------------------------------------------------------------------
+
+
+def _ledger(client: ChainClient, deployment: Deployment) -> Contract:
+    return client.contract("LabelLedger", deployment.ledger)
+
+
+def _holds_proposal(ledger: Contract, number: int, commitment: bytes) -> bool:
+    return bytes(ledger.functions.epochCommitment(number).call()) == commitment
+
+
+def _mined_ok(client: ChainClient, tx_hash: str | None) -> bool:
+    if tx_hash is None:
+        return False
+    receipt = client.receipt(tx_hash)
+    return receipt is not None and receipt["status"] == 1
 
 
 def post_epoch(
@@ -177,61 +338,73 @@ def post_epoch(
     deployment: Deployment,
     operator: LocalAccount,
     number: int,
-) -> Epoch:
-    """Puts epoch `number` on chain exactly once, whatever happened before this call."""
-    distributor = client.contract("EpochDistributor", deployment.distributor)
+) -> Epoch | None:
+    """Proposes epoch `number` on chain exactly once, whatever happened before this call.
+
+    Returns None when the epoch was proposed and then revoked by the guardian: it is discarded
+    and its labels wait for the next epoch.
+    """
+    ledger = _ledger(client, deployment)
     with db.unit_of_work() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise ChainStateMismatch(f"epoch {number} does not exist here")
-        if epoch.status is EpochStatus.posted:
+        if epoch.status not in (EpochStatus.built, EpochStatus.sending):
             return epoch
         debits = repository.debits_of(session, number)
-        call = distributor.functions.postEpoch(
+        commitment = epoch_commitment(epoch.payout_root, epoch.label_root, epoch.content_hash)
+        call = ledger.functions.proposeEpoch(
             number,
-            bytes.fromhex(epoch.root[2:]),
-            [bytes.fromhex(d.escrow_id[2:]) for d in debits],
+            bytes.fromhex(epoch.payout_root[2:]),
+            bytes.fromhex(epoch.label_root[2:]),
+            bytes.fromhex(epoch.content_hash[2:]),
+            [int(d.chain_dataset_id, 16) for d in debits],
             [d.amount for d in debits],
         )
         raw_tx = bytes.fromhex(epoch.raw_tx) if epoch.raw_tx else None
+        tx_hash = epoch.tx_hash
 
-    on_chain = int(distributor.functions.currentEpoch().call())
-    if on_chain >= number:
-        return _record_posted(
-            db,
-            client,
-            distributor_root=distributor.functions.epochRoot(number).call(),
-            number=number,
-        )
-    if on_chain != number - 1:
+    if _holds_proposal(ledger, number, commitment):
+        return _record_proposed(db, client, deployment, number=number)
+    accepted = int(ledger.functions.acceptedEpoch().call())
+    if accepted >= number:
         raise ChainStateMismatch(
-            f"the distributor is at epoch {on_chain}, so epoch {number} cannot follow: "
+            f"the ledger accepted an epoch {number} that is not the one we built: "
+            "stop and investigate before paying anything more"
+        )
+    if _mined_ok(client, tx_hash):
+        # Our proposal was mined, yet the chain no longer holds it: the guardian revoked it.
+        log.warning("epoch %s was proposed and then revoked on chain: discarding it", number)
+        with db.unit_of_work() as session:
+            repository.discard_epoch(session, number)
+        return None
+    if accepted != number - 1:
+        raise ChainStateMismatch(
+            f"the ledger is at epoch {accepted}, so epoch {number} cannot follow: "
             "is this database paired with another deployment?"
         )
     for _attempt in range(2):
         if raw_tx is None:
             raw_tx = _sign_and_store(db, client, operator, call, number)
         try:
-            tx_hash = client.broadcast(raw_tx)
+            sent = client.broadcast(raw_tx)
         except StaleTransaction:
             # Our stored transaction can never be mined (its nonce went elsewhere) and the chain
-            # does not hold the epoch: signing anew cannot double-post.
+            # does not hold the epoch: signing anew cannot double-propose.
             log.warning("epoch %s: stored transaction is stale, signing again", number)
             raw_tx = None
             continue
         try:
-            client.wait(tx_hash)
+            client.wait(sent)
         except ChainTransactionFailed:
-            # Mined but reverted (say the escrow was closed meanwhile): its nonce is spent and
-            # the chain has no epoch N, so nothing was paid. Free the labels for a fresh build.
-            if int(distributor.functions.currentEpoch().call()) < number:
+            # Mined but reverted (say a dataset was closed meanwhile): its nonce is spent and the
+            # chain has no epoch N, so nothing was debited. Free the labels for a fresh build.
+            if not _holds_proposal(ledger, number, commitment):
                 with db.unit_of_work() as session:
                     repository.discard_epoch(session, number)
             raise
         break
-    return _record_posted(
-        db, client, distributor_root=distributor.functions.epochRoot(number).call(), number=number
-    )
+    return _record_proposed(db, client, deployment, number=number)
 
 
 def _sign_and_store(
@@ -258,26 +431,121 @@ def _sign_and_store(
     return raw_tx
 
 
-def _record_posted(
-    db: Database, client: ChainClient, *, distributor_root: bytes, number: int
+def _record_proposed(
+    db: Database, client: ChainClient, deployment: Deployment, *, number: int
 ) -> Epoch:
+    ledger = _ledger(client, deployment)
+    pending, _root, proposed_at = ledger.functions.pendingEpoch().call()
+    accepted = int(ledger.functions.acceptedEpoch().call()) >= number
     with db.unit_of_work() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        if "0x" + bytes(distributor_root).hex() != epoch.root:
-            raise ChainStateMismatch(
-                f"the chain holds root 0x{bytes(distributor_root).hex()} for epoch {number}, "
-                f"we built {epoch.root}: stop and investigate before paying anything more"
-            )
-        if epoch.status is not EpochStatus.posted:
-            epoch.status = EpochStatus.posted
+        if epoch.status in (EpochStatus.built, EpochStatus.sending):
+            epoch.status = EpochStatus.proposed
             epoch.posted_at = utcnow()
-            if epoch.tx_hash:
+            if epoch.tx_hash and _mined_ok(client, epoch.tx_hash):
                 receipt = client.w3.eth.get_transaction_receipt(epoch.tx_hash)  # type: ignore[arg-type]
                 epoch.posted_block = int(receipt["blockNumber"])
-        log.info("epoch %s is on chain with root %s", number, epoch.root)
+        if int(pending) == number and int(proposed_at):
+            epoch.acceptable_at = int(proposed_at) + deployment.timelock
+        if accepted:
+            _mark_accepted(epoch)
+        log.info("epoch %s is proposed on chain with root %s", number, epoch.payout_root)
         return epoch
 
+
+def _mark_accepted(epoch: Epoch) -> None:
+    if epoch.status is not EpochStatus.accepted:
+        epoch.status = EpochStatus.accepted
+        epoch.accepted_at = utcnow()
+
+
+# --- accepting ------------------------------------------------------------------------------
+
+
+def accept_epoch(
+    db: Database,
+    client: ChainClient,
+    deployment: Deployment,
+    operator: LocalAccount,
+    number: int,
+) -> Epoch | None:
+    """Makes proposed epoch `number` claimable with `acceptEpoch`, once its timelock is over.
+
+    Raises `EpochNotAcceptableYet` inside the timelock. Returns None when the guardian revoked the
+    proposal: the epoch is then discarded and its labels are free for the next one.
+    """
+    ledger = _ledger(client, deployment)
+    with db.unit_of_work() as session:
+        epoch = session.get(Epoch, number)
+        if epoch is None:
+            raise ChainStateMismatch(f"epoch {number} does not exist here")
+        if epoch.status is EpochStatus.accepted:
+            return epoch
+        if epoch.status not in (EpochStatus.proposed, EpochStatus.accepting):
+            raise EpochInFlight(f"epoch {number} is not proposed yet")
+        commitment = epoch_commitment(epoch.payout_root, epoch.label_root, epoch.content_hash)
+        raw_tx = bytes.fromhex(epoch.accept_raw_tx) if epoch.accept_raw_tx else None
+        acceptable_at = epoch.acceptable_at
+
+    for _attempt in range(3):
+        state = _chain_state_of(ledger, number, commitment)
+        if state == "accepted":
+            return _record_accepted(db, number)
+        if state == "revoked":
+            log.warning("epoch %s was revoked on chain: discarding it, its labels wait", number)
+            with db.unit_of_work() as session:
+                repository.discard_epoch(session, number)
+            return None
+        if raw_tx is None:
+            try:
+                raw_tx = client.sign(ledger.functions.acceptEpoch(), operator)
+            except ChainTransactionFailed as exc:
+                if "EpochTimelocked" in exc.message:
+                    raise EpochNotAcceptableYet(
+                        f"epoch {number} is in its timelock: acceptable from unix time "
+                        f"{acceptable_at}"
+                    ) from exc
+                raise
+            with db.unit_of_work() as session:
+                stored = session.get(Epoch, number)
+                assert stored is not None
+                stored.accept_raw_tx = raw_tx.hex()
+                stored.accept_tx_hash = client.tx_hash_of(raw_tx)
+                stored.status = EpochStatus.accepting
+        try:
+            client.wait(client.broadcast(raw_tx))
+        except StaleTransaction:
+            raw_tx = None  # accepting twice cannot happen: the second one reverts
+            continue
+        except ChainTransactionFailed:
+            # Reverted: someone accepted (anyone may) or the guardian revoked it first; the
+            # chain's state, read again above, decides.
+            raw_tx = None
+            continue
+        return _record_accepted(db, number)
+    raise ChainStateMismatch(f"epoch {number} could not be accepted; see the chain at its state")
+
+
+def _chain_state_of(ledger: Contract, number: int, commitment: bytes) -> str:
+    """accepted, pending or revoked: where our proposal of epoch `number` stands on chain."""
+    if int(ledger.functions.acceptedEpoch().call()) >= number:
+        return "accepted"
+    if _holds_proposal(ledger, number, commitment):
+        return "pending"
+    return "revoked"
+
+
+def _record_accepted(db: Database, number: int) -> Epoch:
+    with db.unit_of_work() as session:
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+        _mark_accepted(epoch)
+        log.info("epoch %s is accepted on chain: claimable", number)
+        return epoch
+
+
+# --- one round ------------------------------------------------------------------------------
 
 # The periodic job and the operator endpoint may both call settle() in one process; across
 # processes the epoch number's primary key refuses a second epoch N.
@@ -287,27 +555,54 @@ _settling = threading.Lock()
 def settle(
     db: Database, client: ChainClient, deployment: Deployment, operator: LocalAccount
 ) -> Epoch | None:
-    """One settlement round: finish any epoch in flight, then build and post the next one."""
+    """One settlement round: finish the epoch in flight (propose it, accept it once due, or drop
+    it if revoked), then build, propose and, when the timelock allows, accept the next one.
+
+    Returns the epoch it moved or left on chain (proposed or accepted), or None when there was
+    nothing to do. An epoch still inside its timelock is returned as proposed, and nothing new is
+    built.
+    """
     with _settling:
         return _settle(db, client, deployment, operator)
+
+
+def _advance(
+    db: Database, client: ChainClient, deployment: Deployment, operator: LocalAccount, number: int
+) -> Epoch | None:
+    proposed = post_epoch(db, client, deployment, operator, number)
+    if proposed is None:
+        return None
+    try:
+        return accept_epoch(db, client, deployment, operator, number)
+    except EpochNotAcceptableYet:
+        with db.unit_of_work() as session:
+            return session.get(Epoch, number)
 
 
 def _settle(
     db: Database, client: ChainClient, deployment: Deployment, operator: LocalAccount
 ) -> Epoch | None:
     with db.unit_of_work() as session:
-        pending = repository.unposted_epoch(session)
+        pending = repository.unaccepted_epoch(session)
         pending_number = pending.number if pending else None
+    current = None
     if pending_number is not None:
-        post_epoch(db, client, deployment, operator, pending_number)
+        current = _advance(db, client, deployment, operator, pending_number)
+        if current is not None and current.status is not EpochStatus.accepted:
+            return current  # still in its timelock: the next epoch waits for it
     with db.unit_of_work() as session:
         built = build_epoch(session, deployment=deployment, now=utcnow())
         number = built.number if built else None
     if number is None:
-        return None
-    return post_epoch(db, client, deployment, operator, number)
+        return current  # the epoch just accepted, if any
+    return _advance(db, client, deployment, operator, number)
 
 
 def payout_tree_dump(epoch: Epoch) -> dict[str, object]:
     loaded: dict[str, object] = json.loads(epoch.payout_tree)
+    return loaded
+
+
+def label_tree_dump(epoch: Epoch) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(epoch.label_tree)
     return loaded

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.chain
 
 CLASSES = ["cat", "dog", "bird"]
 PRICE = 250_000  # 0.25 dUSD
-REWARD = 10**18  # 1 LABEL
+REWARD = 10**6  # 1 LABEL (6 decimals)
 FUNDS = 100 * PRICE
 GOLD_MISMATCH = "does not match the gold answer"
 
@@ -116,12 +117,14 @@ def upload_jsonl(buyer: ApiUser, dataset_id: int, text: str) -> Any:
 
 
 def fund(chain: Chain, buyer: ApiUser, dataset: dict[str, Any], amount: int = FUNDS) -> None:
-    """The buyer funds the dataset's escrow on chain; returns once the API says it is open."""
-    dusd, escrow = chain.dusd, chain.escrow
+    """The buyer creates and funds the dataset on the ledger, as the API says to; returns once
+    the API says it is open."""
+    dusd, ledger, on_chain = chain.dusd, chain.ledger, dataset["chain"]
+    assert on_chain["ledger"] == ledger.address
     chain.send(dusd.functions.mint(buyer.address, amount), buyer.wallet)
-    chain.send(dusd.functions.approve(escrow.address, amount), buyer.wallet)
-    salt = HexBytes(dataset["escrow"]["salt"])
-    chain.send(escrow.functions.createAndFund(salt, dusd.address, amount), buyer.wallet)
+    chain.send(dusd.functions.approve(ledger.address, amount), buyer.wallet)
+    salt = HexBytes(on_chain["salt"])
+    chain.send(ledger.functions.createAndFund(salt, on_chain["token_index"], amount), buyer.wallet)
     path = f"/v1/datasets/{dataset['id']}"
     wait_until("the mirror to see the deposit", lambda: buyer.get(path)["status"] == "open")
 
@@ -439,7 +442,8 @@ def test_settle_refuses_non_operator(instance: Instance, http: httpx.Client, cha
     for who in (user(http, chain, "buyer", "annotator", "auditor"), user(http, chain)):
         refused(403, "missing_role", lambda w=who: w.post("/v1/epochs"))
     assert rows(instance, Epoch) == {"epochs": 0}
-    assert chain.distributor.functions.currentEpoch().call() == 0
+    assert chain.ledger.functions.acceptedEpoch().call() == 0
+    assert chain.ledger.functions.pendingEpoch().call()[2] == 0
 
 
 def test_settle_by_operator_with_nothing_payable_posts_nothing(
@@ -455,11 +459,20 @@ def test_auditor_endpoints_refuse_non_auditor(
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
     who = user(http, chain, "buyer", "annotator")
-    proof = {"epoch": 1, "account": who.address, "token": chain.dusd.address, "cumulative": 1}
+    proof = {
+        "epoch": 1,
+        "account": who.address,
+        "token": chain.dusd.address,
+        "cumulative_payment": 1,
+        "cumulative_reward": 1,
+    }
     for call in (
         lambda: who.get("/v1/epochs"),
         lambda: who.get("/v1/epochs/1"),
         lambda: who.get("/v1/epochs/1/payout-tree"),
+        lambda: who.get("/v1/epochs/1/label-tree"),
+        lambda: who.get("/v1/epochs/1/manifest"),
+        lambda: who.get("/v1/epochs/current"),
         lambda: who.post("/v1/audit/proofs", json=proof | {"proof": []}),
     ):
         refused(403, "missing_role", call)
@@ -475,7 +488,7 @@ def test_create_dataset_refuses_token_not_on_allowlist(
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
     buyer = user(http, chain, "buyer")
-    for token in (chain.label.address, "0x" + "12" * 20):
+    for token in (chain.ledger.address, "0x" + "12" * 20):
         refused(
             422,
             "payment_token_not_allowed",
@@ -748,11 +761,11 @@ def test_submit_label_refuses_dataset_not_open(
     assert rows(instance, Label) == {"labels": 0}
 
 
-def test_submit_label_refuses_dataset_the_buyer_closed(market: Market, chain: Chain) -> None:
-    escrow_id = HexBytes(market.dataset["escrow"]["escrow_id"])
-    chain.send(chain.escrow.functions.close(escrow_id), market.buyer.wallet)
+def test_submit_label_refuses_dataset_the_buyer_is_closing(market: Market, chain: Chain) -> None:
+    dataset_id = int(market.dataset["chain"]["dataset_id"], 16)
+    chain.send(chain.ledger.functions.requestClose(dataset_id), market.buyer.wallet)
     wait_until(
-        "the mirror to see the close", lambda: market.buyer.get(market.path)["status"] == "closed"
+        "the mirror to see the close", lambda: market.buyer.get(market.path)["status"] == "closing"
     )
 
     refused(409, "dataset_not_open", lambda: label(market.annotator, market.items["img-0"], "cat"))
@@ -903,7 +916,7 @@ def test_my_labels_and_earnings_show_every_decision(market: Market, chain: Chain
     assert [e["id"] for e in worker.get("/v1/me/labels", params={"status": "rejected"})] == [
         rejected["id"]
     ]
-    dusd, label_token = chain.dusd.address, chain.label.address
+    dusd, label_token = chain.dusd.address, chain.ledger.address
     assert worker.get("/v1/me/earnings") == {
         "pending": 1,
         "verified": 1,
@@ -948,3 +961,166 @@ def test_openapi_documents_the_error_response_on_every_route(
             assert response is not None, f"{method.upper()} {path} does not document {status}"
             schema = response["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+
+
+# --- the ledger: datasets on chain, closing, epochs and claims ---
+
+
+def send_call(chain: Chain, wallet: LocalAccount, call: dict[str, Any]) -> Any:
+    """Sends a call the API prepared (`to`, `data`) from the wallet, as a buyer's wallet does."""
+    w3 = chain.client.w3
+    tx: dict[str, Any] = {
+        "from": wallet.address,
+        "to": call["to"],
+        "data": call["data"],
+        "nonce": w3.eth.get_transaction_count(wallet.address, "pending"),
+        "chainId": chain.client.chain_id,
+    }
+    tx["gas"] = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
+    tx["maxFeePerGas"] = int(w3.eth.get_block("latest")["baseFeePerGas"]) * 2 + 10**9
+    tx["maxPriorityFeePerGas"] = 10**9
+    raw = bytes(wallet.sign_transaction(tx).raw_transaction)
+    return chain.client.wait(chain.client.broadcast(raw))
+
+
+def test_dataset_shows_how_to_fund_it_and_then_its_state_on_the_ledger(
+    market: Market, chain: Chain
+) -> None:
+    created = market.dataset["chain"]
+    assert created["ledger"] == chain.ledger.address
+    assert created["token_index"] == chain.dusd_index
+    expected_id = chain.ledger.functions.datasetIdOf(
+        market.buyer.address, HexBytes(created["salt"])
+    ).call()
+    assert int(created["dataset_id"], 16) == expected_id
+    assert (created["status"], created["fee_bps"], created["available"]) == (None, None, 0)
+
+    funded = market.buyer.get(market.path)
+
+    assert funded["status"] == "open"
+    assert funded["chain"]["status"] == "open"
+    assert funded["chain"]["fee_bps"] == 0
+    assert funded["chain"]["funded"] == funded["chain"]["available"] == FUNDS
+    assert funded["chain"]["available"] == chain.dataset(created["dataset_id"])[5]
+
+
+def test_close_steps_lead_the_buyer_through_request_and_finalize(
+    market: Market, chain: Chain, http: httpx.Client
+) -> None:
+    buyer, path = market.buyer, f"{market.path}/close"
+    refused(403, "not_dataset_buyer", lambda: user(http, chain, "buyer").get(path))
+
+    first = buyer.get(path)
+    assert first["next"]["function"] == "requestClose"
+    assert first["next"]["to"] == chain.ledger.address
+    receipt = send_call(chain, buyer.wallet, first["next"])
+    requested_at = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    wait_until(
+        "the mirror to see the request", lambda: buyer.get(market.path)["status"] == "closing"
+    )
+
+    waiting = buyer.get(path)
+    assert waiting["next"] is None
+    assert waiting["due_at"] == requested_at + 7 * 24 * 3600
+    assert waiting["due_at"] == buyer.get(market.path)["chain"]["close_due_at"]
+    chain.warp_to(waiting["due_at"])
+
+    due = buyer.get(path)
+    assert due["next"]["function"] == "finalizeClose"
+    before = chain.dusd.functions.balanceOf(buyer.address).call()
+    send_call(chain, buyer.wallet, due["next"])
+    wait_until("the mirror to see the close", lambda: buyer.get(market.path)["status"] == "closed")
+
+    closed = buyer.get(market.path)["chain"]
+    assert (closed["refunded"], closed["available"]) == (FUNDS, 0)
+    assert chain.dusd.functions.balanceOf(buyer.address).call() == before + FUNDS
+    assert buyer.get(path)["next"] is None
+
+
+def test_close_steps_refuse_a_dataset_not_on_the_ledger(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer = user(http, chain, "buyer")
+    dataset = create_dataset(buyer, chain)
+    refused(409, "dataset_not_closable", lambda: buyer.get(f"/v1/datasets/{dataset['id']}/close"))
+
+
+@pytest.fixture
+def timelocked_market(
+    timelocked_instance: Instance, timelocked_chain: Chain
+) -> Iterator[tuple[Market, Chain, httpx.Client]]:
+    chain = timelocked_chain
+    with httpx.Client(base_url=timelocked_instance.url, timeout=30) as http:
+        buyer = user(http, chain, "buyer")
+        dataset = create_dataset(buyer, chain)
+        upload(buyer, dataset["id"], ITEMS)
+        fund(chain, buyer, dataset)
+        yield (
+            Market(
+                instance=timelocked_instance,
+                buyer=buyer,
+                annotator=user(http, chain, "annotator"),
+                reviewer=user(http, chain),
+                dataset=dataset,
+                items=item_ids(timelocked_instance, dataset["id"]),
+            ),
+            chain,
+            http,
+        )
+
+
+def test_claims_are_unavailable_until_the_epoch_is_accepted(
+    timelocked_market: tuple[Market, Chain, httpx.Client],
+) -> None:
+    market, chain, http = timelocked_market
+    worker = market.annotator
+    label(worker, market.items["gold-cat"], "cat")
+    operator = ApiUser(http, chain.operator).sign_in()
+    auditor = user(http, chain, "auditor")
+
+    proposed = operator.post("/v1/epochs")
+
+    epoch = proposed["epoch"]
+    assert (epoch["number"], epoch["status"], epoch["claimable"]) == (1, "proposed", False)
+    assert epoch["acceptable_at"] == chain.ledger.functions.pendingEpoch().call()[2] + 24 * 3600
+    assert "claimable once accepted" in proposed["message"]
+    refusal = refused(404, "nothing_to_claim", lambda: worker.get("/v1/me/claim"))
+    assert str(epoch["acceptable_at"]) in refusal.message
+    now = auditor.get("/v1/epochs/current")
+    assert now["accepted"] is None
+    assert now["pending"]["number"] == 1
+    # settling again inside the timelock changes nothing
+    again = operator.post("/v1/epochs")
+    assert again["epoch"]["status"] == "proposed"
+    assert chain.ledger.functions.acceptedEpoch().call() == 0
+
+    chain.warp_to(epoch["acceptable_at"])
+    accepted = operator.post("/v1/epochs")
+
+    assert accepted["epoch"]["status"] == "accepted"
+    assert accepted["epoch"]["claimable"] is True
+    bundle = worker.get("/v1/me/claim")
+    assert bundle["epoch"] == 1
+    assert bundle["pending"] is None
+    assert bundle["root"] == "0x" + bytes(chain.ledger.functions.payoutRoot().call()).hex()
+    [entitlement] = bundle["entitlements"]
+    assert (entitlement["cumulative_payment"], entitlement["cumulative_reward"]) == (PRICE, REWARD)
+    assert entitlement["token_index"] == chain.dusd_index
+    verdict = auditor.post(
+        "/v1/audit/proofs",
+        json={
+            "epoch": 1,
+            "account": worker.address,
+            "token": chain.dusd.address,
+            "cumulative_payment": PRICE,
+            "cumulative_reward": REWARD,
+            "proof": entitlement["proof"],
+        },
+    )
+    assert (verdict["valid"], verdict["accepted"]) == (True, True)
+    manifest = http.get(
+        "/v1/epochs/1/manifest", headers={"Authorization": f"Bearer {auditor.token}"}
+    )
+    assert "0x" + keccak(manifest.content).hex() == accepted["epoch"]["content_hash"]
+    labels = auditor.get("/v1/epochs/1/label-tree")
+    assert labels["tree"][0] == accepted["epoch"]["label_root"]

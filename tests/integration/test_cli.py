@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.deploy import GUARDIAN_ROLE, PAUSER_ROLE, ROOT_PROPOSER_ROLE
 from ledger.chain.devnode import DEV_KEYS, Anvil
 
 pytestmark = pytest.mark.chain
@@ -47,9 +48,11 @@ def test_deploy_writes_a_deployment_file_whose_contracts_are_wired(
         "--rpc",
         node.rpc_url,
         "--dev-token",
+        "--timelock",
+        "3600",
         "--out",
         str(out),
-        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[1]},
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[1], "LABEL_LEDGER_FEE_BPS": "250"},
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -57,15 +60,19 @@ def test_deploy_writes_a_deployment_file_whose_contracts_are_wired(
     client = ChainClient(node.rpc_url)
     assert deployment.chain_id == client.chain_id == 31337
     assert deployment.deployment_block >= 1
-    distributor = client.contract("EpochDistributor", deployment.distributor)
-    assert distributor.functions.escrow().call() == deployment.escrow
-    assert distributor.functions.labelToken().call() == deployment.label_token
-    assert distributor.functions.operator().call() == deployment.operator == deployment.deployer
-    assert client.contract("LabelToken", deployment.label_token).functions.minter().call() == (
-        deployment.distributor
-    )
-    assert len(deployment.payment_tokens) == 1
-    assert json.loads(out.read_text())["escrow"] == deployment.escrow
+    ledger = client.contract("LabelLedger", deployment.ledger)
+    role = ledger.functions.hasRole
+    assert role(ROOT_PROPOSER_ROLE, deployment.operator).call()
+    assert role(GUARDIAN_ROLE, deployment.guardian).call()
+    assert role(PAUSER_ROLE, deployment.deployer).call()
+    assert role(b"\x00" * 32, deployment.deployer).call()  # DEFAULT_ADMIN_ROLE
+    assert deployment.operator == deployment.guardian == deployment.deployer
+    assert (deployment.timelock, ledger.functions.TIMELOCK().call()) == (3600, 3600)
+    assert (deployment.fee_bps, ledger.functions.feeBps().call()) == (250, 250)
+    [token] = deployment.payment_tokens
+    assert token.index == 1 == ledger.functions.tokenIndexOf(token.address).call()
+    assert ledger.functions.decimals().call() == 6
+    assert json.loads(out.read_text())["ledger"] == deployment.ledger
 
 
 def test_deploy_without_a_key_says_how_to_give_one(node: Anvil, tmp_path: Path) -> None:
@@ -120,8 +127,9 @@ def test_settle_with_nothing_verified_posts_nothing(node: Anvil, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nothing to settle" in result.stdout
     deployment = Deployment.load(out)
-    distributor = ChainClient(node.rpc_url).contract("EpochDistributor", deployment.distributor)
-    assert distributor.functions.currentEpoch().call() == 0
+    ledger = ChainClient(node.rpc_url).contract("LabelLedger", deployment.ledger)
+    assert ledger.functions.acceptedEpoch().call() == 0
+    assert ledger.functions.pendingEpoch().call()[2] == 0
 
 
 def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> None:

@@ -57,25 +57,28 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
         ).all()
         debited = session.scalar(select(func.count()).select_from(EpochDebit))
 
-    dusd, label_token = chain.dusd, chain.label
+    dusd, ledger = chain.dusd, chain.ledger
     # the chain paid exactly the cumulative entitlements we published, once
     for row in entitlements:
-        assert chain.distributor.functions.claimed(row.account, row.token).call() == row.cumulative
-        token = dusd if row.token == dusd.address else label_token
-        assert token.functions.balanceOf(row.account).call() == row.cumulative
+        assert ledger.functions.claimed(row.account, row.token_index).call() == [
+            row.cumulative_payment,
+            row.cumulative_reward,
+        ]
+        assert dusd.functions.balanceOf(row.account).call() == row.cumulative_payment
+        assert ledger.functions.balanceOf(row.account).call() == row.cumulative_reward
     assert debited == 1
-    paid_label = sum(r.cumulative for r in entitlements if r.token == label_token.address)
-    assert label_token.functions.totalSupply().call() == paid_label
+    paid_label = sum(r.cumulative_reward for r in entitlements)
+    assert ledger.functions.totalSupply().call() == paid_label
     assert paid_label == sum(label.reward or 0 for label in verified)
-    # the escrow still holds exactly what is not yet debited plus what is debited and unclaimed
-    escrow_held = dusd.functions.balanceOf(chain.deployment.escrow).call()
-    assert escrow_held == chain.escrow.functions.owed(dusd.address).call() + sum(
-        chain.escrow.functions.dataset(ds).call()[3] for ds in _dataset_ids(instance)
-    )
+    # the ledger holds exactly what is not yet debited, plus what is owed and the fees
+    held = dusd.functions.balanceOf(chain.deployment.ledger).call()
+    owed, fees = ledger.functions.tokenState(chain.dusd_index).call()
+    assert held == owed + fees + sum(chain.dataset(ds)[5] for ds in _dataset_ids(instance))
+    assert owed == 0  # every annotator claimed
 
 
-def _dataset_ids(instance: Instance) -> list[bytes]:
+def _dataset_ids(instance: Instance) -> list[str]:
     from ledger.dataset.models import Dataset  # noqa: PLC0415
 
     with instance.runtime.db.unit_of_work() as session:
-        return [bytes.fromhex(d.escrow_id[2:]) for d in session.scalars(select(Dataset))]
+        return [d.chain_dataset_id for d in session.scalars(select(Dataset))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,10 +25,11 @@ from ledger.merkle import StandardMerkleTree
 from ledger.mirror import repository
 from ledger.mirror.models import (
     ChainBlock,
+    ChainDataset,
     ChainEpoch,
     ChainLog,
     ClaimedTotal,
-    EscrowRecord,
+    LedgerToken,
     MirrorCursor,
     TokenBalance,
     TokenSupply,
@@ -41,10 +43,11 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 MIRROR_TABLES = (
     ChainBlock,
+    ChainDataset,
     ChainEpoch,
     ChainLog,
     ClaimedTotal,
-    EscrowRecord,
+    LedgerToken,
     MirrorCursor,
     TokenBalance,
     TokenSupply,
@@ -91,23 +94,28 @@ def test_sync_once_mirrors_a_funded_dataset(chain: Chain, db: Database) -> None:
     dataset_id = chain.fund_dataset(b"\x01" * 32, 250_000)
     mirror = make_mirror(db, chain)
 
-    # mint Transfer, DatasetCreated, the deposit's Transfer, DatasetFunded (Approval not followed)
-    assert mirror.sync_once() == 4
+    # the deployment's TokenListed, the mint's Transfer, DatasetCreated, the deposit's Transfer,
+    # DatasetFunded (role events and Approval are not followed)
+    assert mirror.sync_once() == 5
 
-    buyer, token, closed, available, debited = chain.escrow.functions.dataset(dataset_id).call()
+    buyer, token, fee_bps, status, _, available, debited = chain.dataset(dataset_id)
     head_number, head_hash = chain.head()
     with db.unit_of_work() as session:
-        record = repository.get_escrow(session, dataset_id)
+        record = repository.get_chain_dataset(session, dataset_id)
         assert record is not None
-        assert (record.buyer, record.token, record.closed) == (buyer, token, closed)
+        assert (record.buyer, record.token_index, record.fee_bps) == (buyer, token, fee_bps)
+        assert (record.status, status) == ("open", 1)
+        assert (record.token, record.salt) == (chain.dusd.address, "0x" + "01" * 32)
         assert (record.available, record.debited) == (available, debited)
-        assert (record.funded, record.refunded) == (250_000, 0)
-        assert repository.get_balance(session, token, chain.buyer.address) == 0
-        assert repository.balances(session, chain.deployment.escrow.lower()) == {token: 250_000}
-        status = repository.mirror_status(session, chain.deployment.chain_id)
-        assert status is not None
-        assert (status.block_number, status.block_hash) == (head_number, head_hash)
-    assert_balances_match_chain(db, chain.dusd, {chain.buyer.address, chain.deployment.escrow})
+        assert (record.funded, record.refunded, record.fees) == (250_000, 0, 0)
+        assert repository.get_balance(session, chain.dusd.address, chain.buyer.address) == 0
+        assert repository.balances(session, chain.deployment.ledger.lower()) == {
+            chain.dusd.address: 250_000
+        }
+        status_row = repository.mirror_status(session, chain.deployment.chain_id)
+        assert status_row is not None
+        assert (status_row.block_number, status_row.block_hash) == (head_number, head_hash)
+    assert_balances_match_chain(db, chain.dusd, {chain.buyer.address, chain.deployment.ledger})
 
     assert mirror.sync_once() == 0
 
@@ -117,7 +125,7 @@ def test_sync_once_over_an_applied_range_applies_nothing_twice(chain: Chain, db:
     chain.send(chain.dusd.functions.mint(chain.operator.address, 77), chain.operator)
     chain.send(chain.dusd.functions.transfer(recipient(1), 7), chain.operator)
     mirror = make_mirror(db, chain, max_block_range=2)
-    assert mirror.sync_once() == 6
+    assert mirror.sync_once() == 7
     before = mirror_rows(db)
 
     # back to before the deployment, and then to halfway, each time with the block's true hash
@@ -147,7 +155,7 @@ def test_sync_in_small_chunks_matches_balance_of_for_every_address(
         accounts.add(to)
         chain.send(dusd.functions.transfer(to, 100 + n), sender)
         if n == 7:  # a sync mid-way: the mirror picks up where its cursor stopped
-            assert mirror.sync_once() == 2 + 8
+            assert mirror.sync_once() == 1 + 2 + 8  # TokenListed, two mints, eight transfers
 
     assert mirror.sync_once() == 8
     assert_balances_match_chain(db, dusd, accounts)
@@ -164,48 +172,100 @@ def test_sync_in_small_chunks_matches_balance_of_for_every_address(
             assert block.parent_hash == parent.hash
 
 
-def test_epoch_post_and_claim_are_mirrored(chain: Chain, db: Database) -> None:
+def payout_tree(annotator: str, index: int, payment: int, reward: int) -> StandardMerkleTree:
+    # a second leaf, so the tree has a real proof
+    other = recipient(43)
+    return StandardMerkleTree.of(
+        [[annotator, index, payment, reward], [other, index, 1, 1]],
+        ["address", "uint16", "uint256", "uint256"],
+    )
+
+
+def test_epoch_proposal_acceptance_claim_and_close_are_mirrored(chain: Chain, db: Database) -> None:
     dataset_id = chain.fund_dataset(b"\x03" * 32, 1_000)
-    annotator = recipient(42)
-    dusd, label = chain.dusd.address, chain.label.address
-    tree = StandardMerkleTree.of(
-        [[annotator, dusd, 600], [annotator, label, 50]], ["address", "address", "uint256"]
-    )
-    root = HexBytes(tree.root)
+    annotator, index = recipient(42), chain.dusd_index
+    tree = payout_tree(annotator, index, 600, 50)
+    ledger, operator = chain.ledger, chain.operator
+    label_root, content_hash = HexBytes(b"\x0a" * 32), HexBytes(b"\x0b" * 32)
     chain.send(
-        chain.distributor.functions.postEpoch(1, root, [HexBytes(dataset_id)], [600]),
-        chain.operator,
+        ledger.functions.proposeEpoch(
+            1, HexBytes(tree.root), label_root, content_hash, [int(dataset_id, 16)], [600]
+        ),
+        operator,
     )
-    entitlements = [
-        (token, cumulative, [HexBytes(node) for node in tree.get_proof(i)])
-        for i, (token, cumulative) in enumerate([(dusd, 600), (label, 50)])
-    ]
-    chain.send(chain.distributor.functions.claim(annotator, entitlements), chain.operator)
-    chain.send(chain.escrow.functions.close(HexBytes(dataset_id)), chain.buyer)
+    chain.send(ledger.functions.acceptEpoch(), operator)
+    proof = [HexBytes(node) for node in tree.get_proof(0)]
+    chain.send(ledger.functions.claim(annotator, index, 600, 50, proof), operator)
+    chain.send(ledger.functions.requestClose(int(dataset_id, 16)), chain.buyer)
+    chain.warp_to(chain.now() + 7 * 24 * 3600)
+    chain.send(ledger.functions.finalizeClose(int(dataset_id, 16)), chain.buyer)
 
     make_mirror(db, chain).sync_once()
 
     with db.unit_of_work() as session:
         epoch = repository.get_chain_epoch(session, 1)
         assert epoch is not None
-        assert epoch.root == tree.root
-        for token, cumulative in ((dusd, 600), (label, 50)):
-            on_chain = chain.distributor.functions.claimed(annotator, token).call()
-            assert repository.claimed(session, annotator, token) == on_chain == cumulative
-        record = repository.get_escrow(session, dataset_id)
+        assert (epoch.status, epoch.payout_root) == ("accepted", tree.root)
+        assert (epoch.label_root, epoch.content_hash) == ("0x" + "0a" * 32, "0x" + "0b" * 32)
+        assert epoch.debits == [[dataset_id, "600"]]
+        on_chain = ledger.functions.claimed(annotator, index).call()
+        assert repository.claimed(session, annotator, index) == tuple(on_chain) == (600, 50)
+        assert repository.reward_claimed(session, annotator) == 50
+        record = repository.get_chain_dataset(session, dataset_id)
         assert record is not None
-        _, _, closed, available, debited = chain.escrow.functions.dataset(dataset_id).call()
-        assert (record.closed, record.available, record.debited) == (closed, available, debited)
+        _, _, _, status, _, available, debited = chain.dataset(dataset_id)
+        assert (record.status, status) == ("closed", 3)
+        assert (record.available, record.debited) == (available, debited)
         assert (record.funded, record.debited, record.refunded) == (1_000, 600, 400)
         events = sorted(session.scalars(select(ChainLog.event)))
-    assert events.count("EpochPosted") == events.count("DatasetDebited") == 1
-    assert events.count("Claimed") == 2
-    assert events.count("PaidOut") == events.count("DatasetClosed") == 1
-    assert chain.label.functions.totalSupply().call() == 50
-    assert_balances_match_chain(db, chain.label, {annotator})
+    for event in ("EpochProposed", "EpochAccepted", "Claimed", "DatasetCloseRequested"):
+        assert events.count(event) == 1, event
+    assert events.count("DatasetClosed") == 1
+    assert ledger.functions.totalSupply().call() == 50
+    assert_balances_match_chain(db, ledger, {annotator})
     assert_balances_match_chain(
-        db, chain.dusd, {annotator, chain.buyer.address, chain.deployment.escrow}
+        db, chain.dusd, {annotator, chain.buyer.address, chain.deployment.ledger}
     )
+
+
+def test_revoked_epoch_is_mirrored_with_its_debits_and_fees_returned(
+    redeploy: Callable[..., Chain], db: Database
+) -> None:
+    chain = redeploy(timelock=3600, fee_bps=500)
+    dataset_id = chain.fund_dataset(b"\x05" * 32, 1_000)
+    tree = payout_tree(recipient(1), chain.dusd_index, 400, 0)
+    ledger, operator = chain.ledger, chain.operator
+    args = ([int(dataset_id, 16)], [400])
+    zero = HexBytes(b"\x00" * 32)
+    chain.send(ledger.functions.proposeEpoch(1, HexBytes(tree.root), zero, zero, *args), operator)
+    mirror = make_mirror(db, chain)
+    mirror.sync_once()
+    with db.unit_of_work() as session:
+        record = repository.get_chain_dataset(session, dataset_id)
+        assert record is not None
+        assert (record.available, record.debited, record.fees) == (1_000 - 420, 400, 20)
+        token = repository.get_ledger_token(session, chain.dusd_index)
+        assert token is not None
+        assert token.fees == 20 == ledger.functions.tokenState(chain.dusd_index).call()[1]
+
+    chain.send(ledger.functions.revokeEpoch(*args), operator)
+    mirror.sync_once()
+
+    with db.unit_of_work() as session:
+        epoch = repository.get_chain_epoch(session, 1)
+        assert epoch is not None
+        assert epoch.status == "revoked"
+        record = repository.get_chain_dataset(session, dataset_id)
+        assert record is not None
+        assert (record.available, record.debited, record.fees) == (1_000, 0, 0)
+        assert record.available == chain.dataset(dataset_id)[5]
+    # the same number proposed again replaces the revoked proposal
+    chain.send(ledger.functions.proposeEpoch(1, HexBytes(tree.root), zero, zero, *args), operator)
+    mirror.sync_once()
+    with db.unit_of_work() as session:
+        epoch = repository.get_chain_epoch(session, 1)
+        assert epoch is not None
+        assert epoch.status == "pending"
 
 
 def test_sync_once_refuses_a_cursor_block_the_chain_no_longer_has(

@@ -1,5 +1,5 @@
-"""Settlement against a real Anvil, the real contracts and a real database: crash safety, refusals
-and cumulative epochs.
+"""Settlement against a real Anvil, the real LabelLedger and a real database: crash safety,
+refusals, the timelock, revocation, fees, closing and cumulative epochs.
 
 Labels are made through the services (verified on gold items) and the mirror is synced by hand,
 so each test decides exactly what the service has seen of the chain.
@@ -7,13 +7,17 @@ so each test decides exactly what the service has seen of the chain.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from web3.logs import DISCARD
@@ -25,29 +29,41 @@ from ledger.annotation.schemas import LabelCreate
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
 from ledger.chain.client import ChainTransactionFailed
-from ledger.claim.service import claim_bundle
+from ledger.claim.service import NothingToClaim, claim_bundle, claim_many_args, push_batch
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
 from ledger.dataset.schemas import DatasetCreate, ItemIn
 from ledger.kit.db import Database, utcnow
+from ledger.merkle import StandardMerkleTree, verify_multiproof
+from ledger.mirror import repository as mirror_repository
 from ledger.mirror.service import Mirror
 from ledger.settlement import repository
 from ledger.settlement import service as settlement
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
-from ledger.settlement.service import MirrorBehind, build_epoch, post_epoch, settle
+from ledger.settlement.service import (
+    LABEL_LEAF_ENCODING,
+    PAYOUT_LEAF_ENCODING,
+    EpochNotAcceptableYet,
+    MirrorBehind,
+    accept_epoch,
+    build_epoch,
+    post_epoch,
+    settle,
+)
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
 
 PRICE = 250_000  # 0.25 dUSD
-REWARD = 10**18  # 1 LABEL
+REWARD = 10**6  # 1 LABEL (6 decimals)
 CLASSES = ["cat", "dog"]
+DAY = 24 * 3600
 
 
 @dataclass
 class FundedDataset:
     id: int
-    escrow_id: str
+    chain_id: str  # the ledger's dataset id, 0x + 64 hex
     items: dict[str, int]  # external id -> item id; every item is gold "cat"
 
 
@@ -59,15 +75,21 @@ def sync(db: Database, chain: Chain) -> None:
 
 
 def funded_dataset(
-    db: Database, chain: Chain, *, items: int, fund: int, price: int = PRICE
+    db: Database,
+    chain: Chain,
+    *,
+    items: int,
+    fund: int,
+    price: int = PRICE,
+    buyer: LocalAccount | None = None,
 ) -> FundedDataset:
-    """The buyer (DEV key 1) creates a dataset of gold items and funds its escrow on chain."""
-    buyer = chain.buyer.address
+    """The buyer (DEV key 1 by default) creates a dataset of gold items and funds it on chain."""
+    buyer = buyer or chain.buyer
     with db.unit_of_work() as session:
-        grant_role(session, address=buyer, role=Role.buyer)
+        grant_role(session, address=buyer.address, role=Role.buyer)
         dataset = datasets.create_dataset(
             session,
-            buyer=buyer,
+            buyer=buyer.address,
             spec=DatasetCreate(
                 name="pets",
                 label_classes=CLASSES,
@@ -75,28 +97,34 @@ def funded_dataset(
                 price_per_label=price,
                 reward_per_label=REWARD,
             ),
-            allowed_tokens=chain.deployment.payment_tokens,
+            allowed_tokens=chain.deployment.payment_token_addresses,
         )
         datasets.upload_items(
             session,
             dataset=dataset,
             items=[ItemIn(id=f"img-{n}", data={"n": n}, gold="cat") for n in range(items)],
         )
-        dataset_id, salt, escrow_id = dataset.id, dataset.escrow_salt, dataset.escrow_id
+        dataset_id, salt, chain_id = dataset.id, dataset.salt, dataset.chain_dataset_id
         ids = {
             item.external_id: item.id
             for item in session.scalars(select(Item).where(Item.dataset_id == dataset_id))
         }
-    assert chain.fund_dataset(bytes.fromhex(salt[2:]), fund) == escrow_id
+    assert chain.fund_dataset(bytes.fromhex(salt[2:]), fund, buyer=buyer) == chain_id
     sync(db, chain)
-    return FundedDataset(id=dataset_id, escrow_id=escrow_id, items=ids)
+    return FundedDataset(id=dataset_id, chain_id=chain_id, items=ids)
 
 
 def annotator() -> str:
     return str(Account.create().address)
 
 
-def verify(db: Database, who: str, dataset: FundedDataset, *external_ids: str) -> list[int]:
+def verify(
+    db: Database,
+    who: str,
+    dataset: FundedDataset,
+    *external_ids: str,
+    now: dt.datetime | None = None,
+) -> list[int]:
     """`who` labels the items right; gold grading verifies each label at once."""
     label_ids = []
     with db.unit_of_work() as session:
@@ -106,7 +134,7 @@ def verify(db: Database, who: str, dataset: FundedDataset, *external_ids: str) -
                 session,
                 annotator=who,
                 spec=LabelCreate(item_id=dataset.items[external_id], value="cat"),
-                now=utcnow(),
+                now=now or utcnow(),
             )
             assert label.status is LabelStatus.verified
             label_ids.append(label.id)
@@ -123,7 +151,7 @@ def label_epochs(db: Database, label_ids: list[int]) -> list[int | None]:
         return [session.get(Label, i).epoch for i in label_ids]  # type: ignore[union-attr]
 
 
-def entitlements(db: Database, epoch: int) -> dict[tuple[str, str], int]:
+def entitlements(db: Database, epoch: int) -> dict[tuple[str, int], tuple[int, int]]:
     with db.unit_of_work() as session:
         return repository.entitlements_at(session, epoch)
 
@@ -132,37 +160,54 @@ def nonce_of(chain: Chain, account: LocalAccount) -> int:
     return int(chain.client.w3.eth.get_transaction_count(account.address))
 
 
-def current_epoch(chain: Chain) -> int:
-    return int(chain.distributor.functions.currentEpoch().call())
+def accepted_epoch(chain: Chain) -> int:
+    return int(chain.ledger.functions.acceptedEpoch().call())
 
 
-def root_on_chain(chain: Chain, epoch: int) -> str:
-    return "0x" + bytes(chain.distributor.functions.epochRoot(epoch).call()).hex()
+def pending_on_chain(chain: Chain) -> tuple[int, str, int]:
+    number, root, proposed_at = chain.ledger.functions.pendingEpoch().call()
+    return int(number), "0x" + bytes(root).hex(), int(proposed_at)
 
 
-def available_on_chain(chain: Chain, escrow_id: str) -> int:
-    record = chain.escrow.functions.dataset(HexBytes(escrow_id)).call()
-    return int(record[3])
+def root_on_chain(chain: Chain) -> str:
+    return "0x" + bytes(chain.ledger.functions.payoutRoot().call()).hex()
 
 
-def sign_and_store(db: Database, chain: Chain, number: int) -> bytes:
-    """What post_epoch does up to the broadcast: the signed postEpoch stored, nothing sent."""
+def available_on_chain(chain: Chain, dataset_id: str) -> int:
+    return int(chain.dataset(dataset_id)[5])
+
+
+def proposal_of(db: Database, chain: Chain, number: int) -> Any:
+    """The proposeEpoch call for epoch `number` as built in the database."""
     with db.unit_of_work() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
         debits = repository.debits_of(session, number)
-        call = chain.distributor.functions.postEpoch(
+        return chain.ledger.functions.proposeEpoch(
             number,
-            HexBytes(epoch.root),
-            [HexBytes(d.escrow_id) for d in debits],
+            HexBytes(epoch.payout_root),
+            HexBytes(epoch.label_root),
+            HexBytes(epoch.content_hash),
+            [int(d.chain_dataset_id, 16) for d in debits],
             [d.amount for d in debits],
         )
+
+
+def sign_and_store(db: Database, chain: Chain, number: int) -> bytes:
+    """What post_epoch does up to the broadcast: the signed proposeEpoch stored, nothing sent."""
+    call = proposal_of(db, chain, number)
     return settlement._sign_and_store(db, chain.client, chain.operator, call, number)
 
 
 def build(db: Database, chain: Chain) -> Epoch:
     with db.unit_of_work() as session:
         epoch = build_epoch(session, deployment=chain.deployment, now=utcnow())
+    assert epoch is not None
+    return epoch
+
+
+def settled(db: Database, chain: Chain) -> Epoch:
+    epoch = settle(db, chain.client, chain.deployment, chain.operator)
     assert epoch is not None
     return epoch
 
@@ -192,9 +237,22 @@ def send_raw(chain: Chain, sender: LocalAccount, *, to: str, data: str) -> TxRec
     return chain.client.wait(chain.client.broadcast(raw))
 
 
-def claimed_amounts(chain: Chain, receipt: TxReceipt) -> dict[str, int]:
-    events = chain.distributor.events.Claimed().process_receipt(receipt, errors=DISCARD)
-    return {event["args"]["token"]: int(event["args"]["amount"]) for event in events}
+def claimed_amounts(chain: Chain, receipt: TxReceipt) -> dict[tuple[str, int], tuple[int, int]]:
+    events = chain.ledger.events.Claimed().process_receipt(receipt, errors=DISCARD)
+    return {
+        (e["args"]["account"], int(e["args"]["token"])): (
+            int(e["args"]["payment"]),
+            int(e["args"]["reward"]),
+        )
+        for e in events
+    }
+
+
+def close_on_chain(chain: Chain, dataset: FundedDataset) -> None:
+    """The buyer requests the close, waits out the grace period and finalizes it (refund)."""
+    chain.send(chain.ledger.functions.requestClose(int(dataset.chain_id, 16)), chain.buyer)
+    chain.warp_to(chain.now() + 7 * DAY + 1)
+    chain.send(chain.ledger.functions.finalizeClose(int(dataset.chain_id, 16)), chain.buyer)
 
 
 # --- tests ---
@@ -205,31 +263,81 @@ def test_settle_with_nothing_payable_returns_none(chain: Chain, db: Database) ->
     nonce = nonce_of(chain, chain.operator)
 
     assert settle(db, chain.client, chain.deployment, chain.operator) is None
-    assert current_epoch(chain) == 0
+    assert accepted_epoch(chain) == 0
     assert nonce_of(chain, chain.operator) == nonce
     assert count(db, Epoch) == 0
 
 
-def test_settle_twice_with_nothing_new_posts_once(chain: Chain, db: Database) -> None:
+def test_settle_with_timelock_zero_proposes_and_accepts_and_settles_once(
+    chain: Chain, db: Database
+) -> None:
     dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
     labels = verify(db, annotator(), dataset, "img-0", "img-1")
 
-    first = settle(db, chain.client, chain.deployment, chain.operator)
-    assert first is not None
-    assert (first.number, first.status, first.label_count) == (1, EpochStatus.posted, 2)
+    first = settled(db, chain)
+    assert (first.number, first.status, first.label_count) == (1, EpochStatus.accepted, 2)
+    assert first.accept_tx_hash is not None
     sync(db, chain)
     nonce = nonce_of(chain, chain.operator)
 
     assert settle(db, chain.client, chain.deployment, chain.operator) is None
-    assert current_epoch(chain) == 1
-    assert root_on_chain(chain, 1) == first.root
+    assert accepted_epoch(chain) == 1
+    assert root_on_chain(chain) == first.payout_root
     assert nonce_of(chain, chain.operator) == nonce
     assert count(db, Epoch) == 1
     assert label_epochs(db, labels) == [1, 1]
-    assert available_on_chain(chain, dataset.escrow_id) == 8 * PRICE
+    assert available_on_chain(chain, dataset.chain_id) == 8 * PRICE
+    with db.unit_of_work() as session:
+        proposal = mirror_repository.get_chain_epoch(session, 1)
+        assert proposal is not None
+        assert (proposal.status, proposal.payout_root) == ("accepted", first.payout_root)
 
 
-def test_post_epoch_after_crash_before_broadcast_posts_exactly_once(
+def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
+    worker = annotator()
+    verify(db, worker, dataset, "img-0", "img-2")
+
+    epoch = settled(db, chain)
+
+    commitment = chain.ledger.functions.epochCommitment(1).call()
+    assert bytes(commitment) == settlement.epoch_commitment(
+        epoch.payout_root, epoch.label_root, epoch.content_hash
+    )
+    assert epoch.content_hash == "0x" + keccak(epoch.manifest.encode()).hex()
+    manifest = json.loads(epoch.manifest)
+    assert manifest["payoutRoot"] == epoch.payout_root
+    assert manifest["labelRoot"] == epoch.label_root
+    assert manifest["debits"] == [
+        {
+            "datasetId": dataset.chain_id,
+            "token": chain.dusd_index,
+            "debit": str(2 * PRICE),
+            "feeBps": 0,
+            "fee": "0",
+            "labels": 2,
+        }
+    ]
+    labels = StandardMerkleTree.loads(epoch.label_tree)
+    assert labels.root == epoch.label_root
+    assert list(labels.leaf_encoding) == list(LABEL_LEAF_ENCODING)
+    expected = {
+        (
+            str(int(dataset.chain_id, 16)),
+            "0x" + keccak(text=f"img-{n}").hex(),
+            worker,
+            "0x" + keccak(text="cat").hex(),
+            str(PRICE),
+            str(REWARD),
+        )
+        for n in (0, 2)
+    }
+    assert {tuple(value) for _, value in labels.entries()} == expected
+
+
+def test_post_epoch_after_crash_before_broadcast_proposes_exactly_once(
     chain: Chain, db: Database
 ) -> None:
     dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
@@ -246,20 +354,22 @@ def test_post_epoch_after_crash_before_broadcast_posts_exactly_once(
         tx_hash = stored.tx_hash
     assert tx_hash is not None
     assert chain.rpc("eth_getTransactionByHash", tx_hash) is None  # never broadcast
-    assert current_epoch(chain) == 0
+    assert pending_on_chain(chain)[2] == 0
 
     posted = post_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
 
-    assert posted.status is EpochStatus.posted
+    assert posted is not None
+    assert posted.status is EpochStatus.proposed
     assert posted.tx_hash == tx_hash  # the stored bytes went out, not a new transaction
     assert posted.posted_block is not None
-    assert current_epoch(chain) == 1
-    assert root_on_chain(chain, 1) == built.root
+    assert posted.acceptable_at == pending_on_chain(chain)[2]  # timelock 0
+    assert pending_on_chain(chain)[:2] == (1, built.payout_root)
     assert nonce_of(chain, chain.operator) == nonce + 1
-    assert available_on_chain(chain, dataset.escrow_id) == 7 * PRICE
+    assert available_on_chain(chain, dataset.chain_id) == 7 * PRICE
     # and once more changes nothing
     again = post_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
-    assert (again.status, again.tx_hash) == (EpochStatus.posted, tx_hash)
+    assert again is not None
+    assert (again.status, again.tx_hash) == (EpochStatus.proposed, tx_hash)
     assert nonce_of(chain, chain.operator) == nonce + 1
 
 
@@ -270,19 +380,18 @@ def test_post_epoch_after_crash_after_broadcast_only_records(chain: Chain, db: D
     nonce = nonce_of(chain, chain.operator)
     raw_tx = sign_and_store(db, chain, built.number)
     receipt = chain.client.wait(chain.client.broadcast(raw_tx))  # ...and the process dies here
-    assert current_epoch(chain) == 1
     with db.unit_of_work() as session:
         assert session.get(Epoch, built.number).status is EpochStatus.sending  # type: ignore[union-attr]
 
     posted = post_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
 
-    assert posted.status is EpochStatus.posted
+    assert posted is not None
+    assert posted.status is EpochStatus.proposed
     assert posted.posted_block == int(receipt["blockNumber"])
     assert posted.tx_hash == "0x" + bytes(receipt["transactionHash"]).hex()
     assert nonce_of(chain, chain.operator) == nonce + 1  # nothing new was sent
-    assert current_epoch(chain) == 1
-    assert root_on_chain(chain, 1) == built.root
-    assert available_on_chain(chain, dataset.escrow_id) == 8 * PRICE
+    assert pending_on_chain(chain)[:2] == (1, built.payout_root)
+    assert available_on_chain(chain, dataset.chain_id) == 8 * PRICE
 
 
 def test_post_epoch_after_crash_with_transaction_still_pending_waits_for_it(
@@ -305,14 +414,14 @@ def test_post_epoch_after_crash_with_transaction_still_pending_waits_for_it(
         chain.rpc("evm_setAutomine", True)
         chain.rpc("evm_mine")  # never leave our transaction in the pool for the next test
 
-    assert posted.status is EpochStatus.posted
+    assert posted is not None
+    assert posted.status is EpochStatus.proposed
     assert posted.tx_hash == chain.client.tx_hash_of(raw_tx)
     assert nonce_of(chain, chain.operator) == nonce + 1
-    assert current_epoch(chain) == 1
-    assert root_on_chain(chain, 1) == built.root
+    assert pending_on_chain(chain)[:2] == (1, built.payout_root)
 
 
-def test_post_epoch_after_stale_stored_transaction_signs_again_and_posts_once(
+def test_post_epoch_after_stale_stored_transaction_signs_again_and_proposes_once(
     chain: Chain, db: Database
 ) -> None:
     dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
@@ -320,26 +429,170 @@ def test_post_epoch_after_stale_stored_transaction_signs_again_and_posts_once(
     built = build(db, chain)
     raw_tx = sign_and_store(db, chain, built.number)
     # the operator key spends the stored transaction's nonce elsewhere before it went out
-    chain.send(chain.dusd.functions.approve(chain.deployment.escrow, 1), chain.operator)
+    chain.send(chain.dusd.functions.approve(chain.deployment.ledger, 1), chain.operator)
     nonce = nonce_of(chain, chain.operator)
 
     posted = post_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
 
-    assert posted.status is EpochStatus.posted
+    assert posted is not None
+    assert posted.status is EpochStatus.proposed
     assert posted.tx_hash != chain.client.tx_hash_of(raw_tx)
     assert nonce_of(chain, chain.operator) == nonce + 1
-    assert current_epoch(chain) == 1
-    assert root_on_chain(chain, 1) == built.root
+    assert pending_on_chain(chain)[:2] == (1, built.payout_root)
 
 
-def test_settle_refuses_debit_over_what_the_escrow_holds(chain: Chain, db: Database) -> None:
+def test_accept_epoch_after_crash_before_broadcast_sends_the_stored_bytes(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
+    verify(db, annotator(), dataset, "img-0")
+    built = build(db, chain)
+    post_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
+    raw_tx = chain.client.sign(chain.ledger.functions.acceptEpoch(), chain.operator)
+    with db.unit_of_work() as session:  # stored as accept_epoch stores it; then the crash
+        epoch = session.get(Epoch, built.number)
+        assert epoch is not None
+        epoch.accept_raw_tx = raw_tx.hex()
+        epoch.accept_tx_hash = chain.client.tx_hash_of(raw_tx)
+        epoch.status = EpochStatus.accepting
+    nonce = nonce_of(chain, chain.operator)
+
+    accepted = accept_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
+
+    assert accepted is not None
+    assert accepted.status is EpochStatus.accepted
+    assert accepted.accept_tx_hash == chain.client.tx_hash_of(raw_tx)
+    assert nonce_of(chain, chain.operator) == nonce + 1
+    assert (accepted_epoch(chain), root_on_chain(chain)) == (1, built.payout_root)
+    # already accepted: nothing more is sent
+    accept_epoch(db, chain.client, chain.deployment, chain.operator, built.number)
+    assert nonce_of(chain, chain.operator) == nonce + 1
+
+
+def test_accept_after_the_timelock_makes_the_epoch_claimable(
+    redeploy: Callable[..., Chain], db: Database
+) -> None:
+    chain = redeploy(timelock=DAY)
+    dataset = funded_dataset(db, chain, items=2, fund=10 * PRICE)
+    worker = annotator()
+    verify(db, worker, dataset, "img-0")
+
+    proposed = settled(db, chain)
+
+    assert proposed.status is EpochStatus.proposed
+    _, _, proposed_at = pending_on_chain(chain)
+    assert proposed.acceptable_at == proposed_at + DAY
+    assert accepted_epoch(chain) == 0
+    assert root_on_chain(chain) == "0x" + "00" * 32
+    # inside the timelock: no claim bundle, and accepting is refused with a 409
+    with db.unit_of_work() as session, pytest.raises(NothingToClaim) as nothing:
+        claim_bundle(session, account=worker, deployment=chain.deployment, client=chain.client)
+    assert "becomes claimable once accepted" in nothing.value.message
+    with pytest.raises(EpochNotAcceptableYet) as early:
+        accept_epoch(db, chain.client, chain.deployment, chain.operator, 1)
+    assert (early.value.status_code, early.value.code) == (409, "epoch_not_acceptable_yet")
+    # a settle round inside the timelock leaves it pending and builds nothing new
+    sync(db, chain)
+    later = verify(db, worker, dataset, "img-1")
+    again = settled(db, chain)
+    assert (again.number, again.status) == (1, EpochStatus.proposed)
+    assert label_epochs(db, later) == [None]
+    # a claim against the pending root is refused by the ledger itself
+    tree = StandardMerkleTree.loads(proposed.payout_tree)
+    leaf = [worker, chain.dusd_index, PRICE, REWARD]
+    premature = chain.ledger.functions.claim(
+        *leaf,
+        [
+            HexBytes(p)
+            for p in tree.get_proof([worker, str(chain.dusd_index), str(PRICE), str(REWARD)])
+        ],
+    )
+    with pytest.raises(ChainTransactionFailed, match=r"ClaimInvalidProof\("):
+        chain.client.sign(premature, chain.operator)
+
+    chain.warp_to(proposed.acceptable_at or 0)
+    accepted = settled(db, chain)  # accepts epoch 1, then builds and proposes epoch 2
+
+    assert accepted_epoch(chain) == 1
+    assert accepted.number == 2
+    assert accepted.status is EpochStatus.proposed
+    with db.unit_of_work() as session:
+        assert session.get(Epoch, 1).status is EpochStatus.accepted  # type: ignore[union-attr]
+    assert claimed_amounts(chain, send_claim(chain, db, worker)) == {
+        (worker, chain.dusd_index): (PRICE, REWARD)
+    }
+    assert chain.dusd.functions.balanceOf(worker).call() == PRICE
+    assert chain.ledger.functions.balanceOf(worker).call() == REWARD
+
+
+def test_revoked_epoch_frees_its_labels_for_the_next_epoch(
+    redeploy: Callable[..., Chain], db: Database
+) -> None:
+    chain = redeploy(timelock=DAY)
+    dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
+    worker = annotator()
+    labels = verify(db, worker, dataset, "img-0", "img-1")
+    revoked = settled(db, chain)
+    assert revoked.status is EpochStatus.proposed
+    assert available_on_chain(chain, dataset.chain_id) == 8 * PRICE
+    with db.unit_of_work() as session:
+        debits = repository.debits_of(session, 1)
+        ids, amounts = [int(d.chain_dataset_id, 16) for d in debits], [d.amount for d in debits]
+    # the guardian (the deployer) revokes it inside the window
+    chain.send(chain.ledger.functions.revokeEpoch(ids, amounts), chain.operator)
+    assert available_on_chain(chain, dataset.chain_id) == 10 * PRICE
+    sync(db, chain)
+    with db.unit_of_work() as session:
+        seen = mirror_repository.get_chain_epoch(session, 1)
+        assert seen is not None
+        assert seen.status == "revoked"
+        record = mirror_repository.get_chain_dataset(session, dataset.chain_id)
+        assert record is not None
+        assert (record.available, record.debited) == (10 * PRICE, 0)
+
+    more = verify(db, worker, dataset, "img-2")
+    replacement = settled(db, chain)
+
+    # epoch 1 again, now paying the freed labels and the new one
+    assert (replacement.number, replacement.label_count) == (1, 3)
+    assert replacement.payout_root != revoked.payout_root
+    assert label_epochs(db, labels + more) == [1, 1, 1]
+    assert pending_on_chain(chain)[:2] == (1, replacement.payout_root)
+    assert entitlements(db, 1) == {(worker, chain.dusd_index): (3 * PRICE, 3 * REWARD)}
+    assert available_on_chain(chain, dataset.chain_id) == 7 * PRICE
+    assert count(db, Epoch) == 1
+
+
+def test_revocation_seen_while_the_proposal_was_in_flight_discards_it(
+    redeploy: Callable[..., Chain], db: Database
+) -> None:
+    chain = redeploy(timelock=DAY)
+    dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
+    labels = verify(db, annotator(), dataset, "img-0")
+    built = build(db, chain)
+    raw_tx = sign_and_store(db, chain, built.number)
+    chain.client.wait(chain.client.broadcast(raw_tx))  # ...and the process dies here
+    with db.unit_of_work() as session:
+        debits = repository.debits_of(session, 1)
+        ids, amounts = [int(d.chain_dataset_id, 16) for d in debits], [d.amount for d in debits]
+    chain.send(chain.ledger.functions.revokeEpoch(ids, amounts), chain.operator)
+    nonce = nonce_of(chain, chain.operator)
+
+    assert post_epoch(db, chain.client, chain.deployment, chain.operator, 1) is None
+
+    assert count(db, Epoch) == 0
+    assert label_epochs(db, labels) == [None]
+    assert nonce_of(chain, chain.operator) == nonce  # never proposed again from stale bytes
+
+
+def test_settle_refuses_debit_on_a_dataset_closed_meanwhile(chain: Chain, db: Database) -> None:
     closed = funded_dataset(db, chain, items=2, fund=10 * PRICE)
     still_open = funded_dataset(db, chain, items=2, fund=10 * PRICE)
     worker = annotator()
     unpaid = verify(db, worker, closed, "img-0", "img-1")
     payable = verify(db, worker, still_open, "img-0")
     # the buyer closes on chain (refunding everything) before the mirror sees it
-    chain.send(chain.escrow.functions.close(HexBytes(closed.escrow_id)), chain.buyer)
+    close_on_chain(chain, closed)
     head, nonce = chain.head(), nonce_of(chain, chain.operator)
 
     with pytest.raises(ChainTransactionFailed) as caught:
@@ -347,7 +600,7 @@ def test_settle_refuses_debit_over_what_the_escrow_holds(chain: Chain, db: Datab
 
     assert caught.value.status_code == 422
     assert caught.value.code == "chain_transaction_failed"
-    assert f"EscrowInsufficientFunds({closed.escrow_id}, 0, {2 * PRICE})" in caught.value.message
+    assert f"DatasetIsClosed({int(closed.chain_id, 16)})" in caught.value.message
     # the epoch is gone and its labels are free for a later round
     for model in (Epoch, Entitlement, EpochDebit, LedgerEntry):
         assert count(db, model) == 0, model.__tablename__
@@ -355,23 +608,19 @@ def test_settle_refuses_debit_over_what_the_escrow_holds(chain: Chain, db: Datab
     # nothing happened on chain
     assert chain.head() == head
     assert nonce_of(chain, chain.operator) == nonce
-    assert current_epoch(chain) == 0
-    assert available_on_chain(chain, still_open.escrow_id) == 10 * PRICE
+    assert accepted_epoch(chain) == 0
+    assert available_on_chain(chain, still_open.chain_id) == 10 * PRICE
 
-    # once the mirror has seen the close, a retry pays what the open escrow can cover
+    # once the mirror has seen the close, a retry pays what the open dataset can cover
     sync(db, chain)
-    retried = settle(db, chain.client, chain.deployment, chain.operator)
-    assert retried is not None
+    retried = settled(db, chain)
     assert (retried.number, retried.label_count) == (1, 1)
     assert label_epochs(db, unpaid + payable) == [None, None, 1]
-    assert available_on_chain(chain, still_open.escrow_id) == 9 * PRICE
-    assert entitlements(db, 1) == {
-        (worker, chain.dusd.address): PRICE,
-        (worker, chain.label.address): REWARD,
-    }
+    assert available_on_chain(chain, still_open.chain_id) == 9 * PRICE
+    assert entitlements(db, 1) == {(worker, chain.dusd_index): (PRICE, REWARD)}
 
 
-def test_settle_after_post_epoch_reverted_on_chain_discards_the_epoch(
+def test_settle_after_proposal_reverted_on_chain_discards_the_epoch(
     chain: Chain, db: Database
 ) -> None:
     closed = funded_dataset(db, chain, items=1, fund=10 * PRICE)
@@ -380,52 +629,121 @@ def test_settle_after_post_epoch_reverted_on_chain_discards_the_epoch(
     unpaid = verify(db, worker, closed, "img-0")
     payable = verify(db, worker, still_open, "img-0")
     built = build(db, chain)
-    raw_tx = sign_and_store(db, chain, built.number)  # simulated fine: the escrow held enough
-    # the buyer's close is mined before our postEpoch, which then reverts and spends its nonce
-    chain.send(chain.escrow.functions.close(HexBytes(closed.escrow_id)), chain.buyer)
+    raw_tx = sign_and_store(db, chain, built.number)  # simulated fine: the dataset was open
+    # the buyer's close is mined before our proposal, which then reverts and spends its nonce
+    close_on_chain(chain, closed)
     with pytest.raises(ChainTransactionFailed, match="reverted on chain"):
         chain.client.wait(chain.client.broadcast(raw_tx))
-    assert current_epoch(chain) == 0
+    assert pending_on_chain(chain)[2] == 0
 
     with pytest.raises(ChainTransactionFailed) as caught:
         settle(db, chain.client, chain.deployment, chain.operator)
 
     assert (caught.value.status_code, caught.value.code) == (422, "chain_transaction_failed")
-    # the stored transaction can never post epoch 1: the epoch must not stay in flight forever
+    # the stored transaction can never propose epoch 1: the epoch must not stay in flight
     for model in (Epoch, Entitlement, EpochDebit, LedgerEntry):
         assert count(db, model) == 0, model.__tablename__
     assert label_epochs(db, unpaid + payable) == [None, None]
 
     sync(db, chain)
-    retried = settle(db, chain.client, chain.deployment, chain.operator)
-    assert retried is not None
+    retried = settled(db, chain)
     assert (retried.number, retried.label_count) == (1, 1)
     assert label_epochs(db, unpaid + payable) == [None, 1]
-    assert current_epoch(chain) == 1
+    assert accepted_epoch(chain) == 1
+
+
+def test_fee_is_taken_on_top_and_a_shortfall_including_the_fee_waits(
+    redeploy: Callable[..., Chain], db: Database
+) -> None:
+    chain = redeploy(fee_bps=1000)  # 10 %
+    # 3 labels of PRICE need 3 * PRICE + 10 % = 3.3 * PRICE; fund only 3 * PRICE
+    dataset = funded_dataset(db, chain, items=3, fund=3 * PRICE)
+    worker = annotator()
+    labels = verify(db, worker, dataset, "img-0", "img-1", "img-2")
+
+    epoch = settled(db, chain)
+
+    # two labels (2 * PRICE + 0.2 * PRICE = 2.2 * PRICE) fit; the third would need 3.3
+    assert epoch.label_count == 2
+    assert label_epochs(db, labels) == [1, 1, None]
+    with db.unit_of_work() as session:
+        [debit] = repository.debits_of(session, 1)
+        assert (debit.amount, debit.fee) == (2 * PRICE, 2 * PRICE // 10)
+    assert available_on_chain(chain, dataset.chain_id) == 3 * PRICE - 2 * PRICE - 2 * PRICE // 10
+    owed, fees = chain.ledger.functions.tokenState(chain.dusd_index).call()
+    assert (owed, fees) == (2 * PRICE, 2 * PRICE // 10)
+    sync(db, chain)
+    with db.unit_of_work() as session:
+        record = mirror_repository.get_chain_dataset(session, dataset.chain_id)
+        assert record is not None
+        assert (record.fee_bps, record.debited, record.fees) == (1000, 2 * PRICE, 2 * PRICE // 10)
+        assert record.available == available_on_chain(chain, dataset.chain_id)
+    # the annotator is paid the price, not less: the fee came on top
+    assert claimed_amounts(chain, send_claim(chain, db, worker)) == {
+        (worker, chain.dusd_index): (2 * PRICE, 2 * REWARD)
+    }
+    # a top-up covering the third label and its fee lets it settle
+    chain.send(chain.dusd.functions.mint(chain.buyer.address, PRICE), chain.buyer)
+    chain.send(chain.dusd.functions.approve(chain.deployment.ledger, PRICE), chain.buyer)
+    chain.send(chain.ledger.functions.fund(int(dataset.chain_id, 16), PRICE), chain.buyer)
+    sync(db, chain)
+    assert settled(db, chain).label_count == 1
+    assert label_epochs(db, labels) == [1, 1, 2]
+
+
+def test_closing_dataset_still_pays_labels_verified_before_the_close(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
+    worker = annotator()
+    before = verify(db, worker, dataset, "img-0", "img-1")
+    close_at = int(utcnow().timestamp()) + 30
+    chain.rpc("evm_setNextBlockTimestamp", close_at)
+    chain.send(chain.ledger.functions.requestClose(int(dataset.chain_id, 16)), chain.buyer)
+    # verified after the close was requested (the service had not seen it yet)
+    after = verify(
+        db, worker, dataset, "img-2", now=dt.datetime.fromtimestamp(close_at + 5, dt.UTC)
+    )
+    sync(db, chain)
+    with db.unit_of_work() as session:
+        record = mirror_repository.get_chain_dataset(session, dataset.chain_id)
+        assert record is not None
+        assert (record.status, record.close_due_at) == ("closing", close_at + 7 * DAY)
+
+    epoch = settled(db, chain)
+
+    assert epoch.label_count == 2
+    assert label_epochs(db, before + after) == [1, 1, None]
+    assert available_on_chain(chain, dataset.chain_id) == 8 * PRICE
+    # the grace period over, finalizeClose refunds the rest; the late label is never paid
+    chain.warp_to(close_at + 7 * DAY)
+    buyer_before = chain.dusd.functions.balanceOf(chain.buyer.address).call()
+    chain.send(chain.ledger.functions.finalizeClose(int(dataset.chain_id, 16)), chain.buyer)
+    assert chain.dusd.functions.balanceOf(chain.buyer.address).call() == buyer_before + 8 * PRICE
+    sync(db, chain)
+    assert settle(db, chain.client, chain.deployment, chain.operator) is None
+    assert claimed_amounts(chain, send_claim(chain, db, worker)) == {
+        (worker, chain.dusd_index): (2 * PRICE, 2 * REWARD)
+    }
 
 
 def test_second_epoch_is_cumulative_and_its_claim_pays_only_the_difference(
     chain: Chain, db: Database
 ) -> None:
     dataset = funded_dataset(db, chain, items=6, fund=10 * PRICE)
-    dusd, label = chain.dusd.address, chain.label.address
+    dusd = chain.dusd_index
     first, second, third = annotator(), annotator(), annotator()
     verify(db, first, dataset, "img-0", "img-1")
     verify(db, second, dataset, "img-2")
-    one = settle(db, chain.client, chain.deployment, chain.operator)
-    assert one is not None
+    one = settled(db, chain)
     assert one.number == 1
-    epoch_one = entitlements(db, 1)
-    assert epoch_one == {
-        (first, dusd): 2 * PRICE,
-        (first, label): 2 * REWARD,
-        (second, dusd): PRICE,
-        (second, label): REWARD,
+    assert entitlements(db, 1) == {
+        (first, dusd): (2 * PRICE, 2 * REWARD),
+        (second, dusd): (PRICE, REWARD),
     }
     sync(db, chain)
     assert claimed_amounts(chain, send_claim(chain, db, first)) == {
-        dusd: 2 * PRICE,
-        label: 2 * REWARD,
+        (first, dusd): (2 * PRICE, 2 * REWARD)
     }
     # a proof of epoch 1, kept for later
     with db.unit_of_work() as session:
@@ -435,43 +753,72 @@ def test_second_epoch_is_cumulative_and_its_claim_pays_only_the_difference(
 
     verify(db, first, dataset, "img-3")
     verify(db, third, dataset, "img-4")
-    two = settle(db, chain.client, chain.deployment, chain.operator)
-    assert two is not None
+    two = settled(db, chain)
     assert (two.number, two.label_count) == (2, 2)
 
     assert entitlements(db, 2) == {
-        (first, dusd): 3 * PRICE,
-        (first, label): 3 * REWARD,
-        (second, dusd): PRICE,
-        (second, label): REWARD,
-        (third, dusd): PRICE,
-        (third, label): REWARD,
+        (first, dusd): (3 * PRICE, 3 * REWARD),
+        (second, dusd): (PRICE, REWARD),
+        (third, dusd): (PRICE, REWARD),
     }
-    assert current_epoch(chain) == 2
-    assert root_on_chain(chain, 2) == two.root
+    assert accepted_epoch(chain) == 2
+    assert root_on_chain(chain) == two.payout_root
     with db.unit_of_work() as session:
         debits = repository.debits_of(session, 2)
-        assert [(d.escrow_id, d.amount, d.label_count) for d in debits] == [
-            (dataset.escrow_id, 2 * PRICE, 2)
+        assert [(d.chain_dataset_id, d.amount, d.label_count) for d in debits] == [
+            (dataset.chain_id, 2 * PRICE, 2)
         ]
 
     receipt = send_claim(chain, db, first)
-    assert claimed_amounts(chain, receipt) == {dusd: PRICE, label: REWARD}  # only the new label
+    assert claimed_amounts(chain, receipt) == {(first, dusd): (PRICE, REWARD)}  # the new label
     assert chain.dusd.functions.balanceOf(first).call() == 3 * PRICE
-    assert chain.label.functions.balanceOf(first).call() == 3 * REWARD
+    assert chain.ledger.functions.balanceOf(first).call() == 3 * REWARD
     assert claimed_amounts(chain, send_claim(chain, db, first)) == {}  # again: nothing more
-    assert claimed_amounts(chain, send_claim(chain, db, second)) == {dusd: PRICE, label: REWARD}
+    assert claimed_amounts(chain, send_claim(chain, db, second)) == {
+        (second, dusd): (PRICE, REWARD)
+    }
     # the epoch-1 proof no longer matches the root the chain holds
-    stale_claim = chain.distributor.functions.claim(
+    [stale] = stale_bundle.entitlements
+    stale_claim = chain.ledger.functions.claim(
         second,
-        [
-            (e.token, e.cumulative, [HexBytes(p) for p in e.proof])
-            for e in stale_bundle.entitlements
-        ],
+        stale.token_index,
+        stale.cumulative_payment,
+        stale.cumulative_reward,
+        [HexBytes(p) for p in stale.proof],
     )
-    with pytest.raises(ChainTransactionFailed, match=r"DistributorInvalidProof\("):
+    with pytest.raises(ChainTransactionFailed, match=r"ClaimInvalidProof\("):
         chain.client.sign(stale_claim, chain.operator)
-    assert available_on_chain(chain, dataset.escrow_id) == 5 * PRICE
+    assert available_on_chain(chain, dataset.chain_id) == 5 * PRICE
+
+
+def test_payout_leaves_are_in_account_order_and_a_push_batch_verifies_on_chain(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=12, fund=20 * PRICE)
+    workers = [annotator() for _ in range(12)]
+    for n, worker in enumerate(workers):
+        verify(db, worker, dataset, f"img-{n}")
+    epoch = settled(db, chain)
+    tree = StandardMerkleTree.loads(epoch.payout_tree)
+    accounts = [str(value[0]) for _, value in tree.entries()]
+    assert accounts == sorted(workers, key=lambda a: int(a, 16))
+
+    with db.unit_of_work() as session:
+        batch = push_batch(session, start=3, count=6)
+    assert [str(v[0]) for v in batch.leaves] == accounts[3:9]
+    assert verify_multiproof(epoch.payout_root, PAYOUT_LEAF_ENCODING, batch.multiproof)
+    # six consecutive leaves of twelve: a handful of hashes, not six proofs
+    assert len(batch.multiproof.proof) <= 4
+    receipt = chain.send(
+        chain.ledger.functions.claimMany(*claim_many_args(batch.multiproof)), chain.operator
+    )
+
+    paid = claimed_amounts(chain, receipt)
+    assert paid == {(a, chain.dusd_index): (PRICE, REWARD) for a in accounts[3:9]}
+    for account in accounts[3:9]:
+        assert chain.dusd.functions.balanceOf(account).call() == PRICE
+    # a pull claim afterwards pays nothing more
+    assert claimed_amounts(chain, send_claim(chain, db, accounts[4])) == {}
 
 
 def test_build_epoch_before_the_mirror_saw_the_last_refuses_mirror_behind(
@@ -480,8 +827,7 @@ def test_build_epoch_before_the_mirror_saw_the_last_refuses_mirror_behind(
     dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
     worker = annotator()
     verify(db, worker, dataset, "img-0")
-    one = settle(db, chain.client, chain.deployment, chain.operator)
-    assert one is not None
+    settled(db, chain)
     later = verify(db, worker, dataset, "img-1")  # the mirror has not seen epoch 1
     nonce = nonce_of(chain, chain.operator)
 
@@ -491,15 +837,13 @@ def test_build_epoch_before_the_mirror_saw_the_last_refuses_mirror_behind(
     assert caught.value.status_code == 409
     assert caught.value.code == "mirror_behind"
     assert count(db, Epoch) == 1
-    assert set(entitlements(db, 1).values()) == {PRICE, REWARD}
-    assert count(db, Entitlement) == 2
+    assert entitlements(db, 1) == {(worker, chain.dusd_index): (PRICE, REWARD)}
     assert label_epochs(db, later) == [None]
     assert nonce_of(chain, chain.operator) == nonce
-    assert current_epoch(chain) == 1
+    assert accepted_epoch(chain) == 1
 
     sync(db, chain)
-    two = settle(db, chain.client, chain.deployment, chain.operator)
-    assert two is not None
+    two = settled(db, chain)
     assert two.number == 2
     assert label_epochs(db, later) == [2]
 
@@ -514,7 +858,16 @@ def test_assign_labels_refuses_a_label_another_epoch_took_and_stores_nothing(
     def build_epoch_two_over_the_same_labels() -> None:
         with db.unit_of_work() as session:
             session.add(
-                Epoch(number=2, root=built.root, label_count=2, payout_tree=built.payout_tree)
+                Epoch(
+                    number=2,
+                    payout_root=built.payout_root,
+                    label_root=built.label_root,
+                    content_hash=built.content_hash,
+                    label_count=2,
+                    payout_tree=built.payout_tree,
+                    label_tree=built.label_tree,
+                    manifest=built.manifest,
+                )
             )
             session.flush()
             repository.assign_labels(session, label_ids=label_ids, epoch=2)

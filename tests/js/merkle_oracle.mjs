@@ -5,6 +5,7 @@
 //   {"op": "build", "encoding": [...], "values": [...], "sortLeaves"?: bool, "proofIndices"?: [...]}
 //     -> {"dump": JSON.stringify(tree.dump()), "root": ..., "proofs": [tree.getProof(i), ...],
 //         "valueProofs": [tree.getProof(values[i]), ...]}
+//         "multiproofs": [tree.getMultiProof(indices), ...] for each list in request.multiproofs}
 //     for every value index i, or only for those in proofIndices (the JS library hashes slowly:
 //     ~0.1 ms per leaf hash, and each getProof re-hashes its leaf)
 //   {"op": "verify", "dump": {...}, "proofs": [{"value": [...], "proof": [...]}, ...]}
@@ -30,6 +31,7 @@ function build(request) {
     root: tree.root,
     proofs: indices.map(i => tree.getProof(i)),
     valueProofs: indices.map(i => tree.getProof(request.values[i])),
+    multiproofs: (request.multiproofs ?? []).map(ix => tree.getMultiProof(ix)),
   };
 }
 

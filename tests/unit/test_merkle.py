@@ -29,6 +29,7 @@ from ledger.merkle import (
     InvalidDumpError,
     MerkleTreeError,
     StandardMerkleTree,
+    verify_multiproof,
     verify_proof,
 )
 
@@ -41,6 +42,8 @@ SETUP_HINT = (
 )
 
 PAYOUT = ["address", "address", "uint256"]
+# The LabelLedger's payout leaf: (account, token index, cumulative payment, cumulative reward).
+LEDGER_PAYOUT = ["address", "uint16", "uint256", "uint256"]
 LABEL = [
     "bytes32",  # dataset id
     "bytes32",  # item id
@@ -109,6 +112,12 @@ def _payout(i: int) -> tuple[list[object], list[object]]:
     return js, py
 
 
+def _ledger_payout(i: int) -> tuple[list[object], list[object]]:
+    js: list[object] = [_address("annotator", i), str(i % 3 + 1), str(_amount(i)), str(i * 10**6)]
+    py: list[object] = [js[0], i % 3 + 1, _amount(i), str(i * 10**6)]
+    return js, py
+
+
 def _label(i: int) -> tuple[list[object], list[object]]:
     item = _digest("item", i)
     js: list[object] = [
@@ -167,6 +176,14 @@ CASES = [
     *(_case(f"label-{n}", LABEL, _label, list(range(n))) for n in SIZES),
     _case("payout-7-unsorted", PAYOUT, _payout, list(range(7)), sort_leaves=False),
     _case("label-9-unsorted", LABEL, _label, list(range(9)), sort_leaves=False),
+    _case(
+        "ledger-payout-37-unsorted",
+        LEDGER_PAYOUT,
+        _ledger_payout,
+        list(range(37)),
+        sort_leaves=False,
+    ),
+    _case("ledger-payout-37", LEDGER_PAYOUT, _ledger_payout, list(range(37))),
     # Equal leaves: the stable sort and the "last value wins" lookup must match JS.
     _case("payout-duplicates", PAYOUT, _payout, [0, 1, 2, 1, 3, 1, 2]),
 ]
@@ -291,6 +308,7 @@ def _js() -> JsAnswers:
             "values": case.js_values,
             "sortLeaves": case.sort_leaves,
             "proofIndices": case.proof_indices,
+            "multiproofs": MULTIPROOFS if case.name.startswith("ledger-payout") else [],
         }
         for case in CASES
     ]
@@ -317,6 +335,31 @@ def _js() -> JsAnswers:
 # ----------------------------------------------------------------------------------------------
 # Byte-identical with JS
 # ----------------------------------------------------------------------------------------------
+
+
+MULTIPROOFS = [[0], [36], [3, 4, 5, 6, 7, 8], list(range(10, 21)), [30, 2, 17], list(range(37))]
+
+
+@pytest.mark.parametrize("name", ["ledger-payout-37-unsorted", "ledger-payout-37"])
+def test_multiproofs_are_identical_to_js_and_verify(name: str) -> None:
+    case = next(c for c in CASES if c.name == name)
+    js = _js().builds[name]["multiproofs"]
+    tree = case.tree()
+    for indices, expected in zip(MULTIPROOFS, js, strict=True):
+        ours = tree.get_multiproof(indices)
+        assert [list(leaf) for leaf in ours.leaves] == expected["leaves"], indices
+        assert ours.proof == expected["proof"], indices
+        assert ours.proof_flags == expected["proofFlags"], indices
+        assert verify_multiproof(tree.root, LEDGER_PAYOUT, ours)
+    # consecutive leaves of an unsorted tree need few proof hashes
+    if name.endswith("unsorted"):
+        assert len(tree.get_multiproof(list(range(10, 21))).proof) <= 6
+    proved = tree.get_multiproof([3, 4, 5])
+    richer = (*proved.leaves[1][:3], str(int(proved.leaves[1][3]) + 1))
+    wrong = proved._replace(leaves=[proved.leaves[0], richer, proved.leaves[2]])
+    assert not verify_multiproof(tree.root, LEDGER_PAYOUT, wrong)
+    with pytest.raises(MerkleTreeError):
+        tree.get_multiproof([1, 1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

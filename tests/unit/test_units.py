@@ -7,14 +7,15 @@ from decimal import Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.kit.units import format_units, short_address
+from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
 
 
 def test_format_units_trims_and_separates() -> None:
     assert format_units(13_750_000, 6) == "13.75"
     assert format_units(0, 18) == "0"
     assert format_units(1, 18) == "0.000000000000000001"
-    assert format_units(55 * 10**18, 18, symbol="LABEL") == "55 LABEL"
+    assert format_units(55 * 10**LABEL_DECIMALS, LABEL_DECIMALS, symbol="LABEL") == "55 LABEL"
+    assert format_units(1, LABEL_DECIMALS) == "0.000001"
     assert format_units(1_234_567 * 10**6, 6) == "1,234,567"
 
 
