@@ -128,7 +128,8 @@ class _Payable:
 
 def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
     """Takes labels in verification order while each dataset's funds still cover them, fee
-    included. A closing dataset pays only labels verified before its close was requested."""
+    included. A closing dataset pays the labels submitted before its close was requested, also
+    those its reviewers verify during the grace period: the work was done while it was open."""
     payable = _Payable()
     budget: dict[int, int] = {}
     paid_until: dict[int, dt.datetime | None] = {}
@@ -150,8 +151,8 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
         if debit is None:
             continue  # not on the ledger, or closed
         cutoff = paid_until[dataset.id]
-        if cutoff is not None and (label.decided_at is None or label.decided_at >= cutoff):
-            continue  # verified after the buyer asked to close: the ledger owes it nothing
+        if cutoff is not None and label.created_at >= cutoff:
+            continue  # submitted after the buyer asked to close: the ledger owes it nothing
         price, reward = label.price or 0, label.reward or 0
         new_amount = debit.amount + price
         if new_amount + fee_of(new_amount, debit.fee_bps) > budget[dataset.id]:

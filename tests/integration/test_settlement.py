@@ -25,7 +25,7 @@ from web3.types import TxReceipt
 
 from ledger.annotation import service as annotation
 from ledger.annotation.models import Label, LabelStatus
-from ledger.annotation.schemas import LabelCreate
+from ledger.annotation.schemas import LabelCreate, ReviewCreate, Verdict
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
 from ledger.chain.client import ChainTransactionFailed
@@ -725,6 +725,40 @@ def test_closing_dataset_still_pays_labels_verified_before_the_close(
     assert claimed_amounts(chain, send_claim(chain, db, worker)) == {
         (worker, chain.dusd_index): (2 * PRICE, 2 * REWARD)
     }
+
+
+def test_closing_dataset_pays_a_label_submitted_before_the_close_and_reviewed_in_the_grace(
+    chain: Chain, db: Database
+) -> None:
+    dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
+    worker, reviewer = annotator(), annotator()
+    close_at = int(utcnow().timestamp()) + 30
+    with db.unit_of_work() as session:
+        record = datasets.get_dataset(session, dataset.id)
+        datasets.upload_items(session, dataset=record, items=[ItemIn(id="doc-0", data={})])
+        datasets.appoint_reviewer(session, dataset=record, address=reviewer)
+        grant_role(session, address=worker, role=Role.annotator)
+        item_id = session.scalars(select(Item.id).where(Item.external_id == "doc-0")).one()
+        pending = annotation.submit_label(
+            session, annotator=worker, spec=LabelCreate(item_id=item_id, value="dog"), now=utcnow()
+        )
+        assert pending.status is LabelStatus.pending
+        label_id = pending.id
+    chain.rpc("evm_setNextBlockTimestamp", close_at)
+    chain.send(chain.ledger.functions.requestClose(int(dataset.chain_id, 16)), chain.buyer)
+    sync(db, chain)
+    # the reviewer accepts it during the grace period: submitted while open, so it is paid
+    with db.unit_of_work() as session:
+        annotation.review_label(
+            session,
+            reviewer=reviewer,
+            label_id=label_id,
+            spec=ReviewCreate(verdict=Verdict.accept),
+            now=dt.datetime.fromtimestamp(close_at + 60, dt.UTC),
+        )
+    epoch = settled(db, chain)
+    assert (epoch.label_count, label_epochs(db, [label_id])) == (1, [1])
+    assert entitlements(db, 1) == {(worker, chain.dusd_index): (PRICE, REWARD)}
 
 
 def test_second_epoch_is_cumulative_and_its_claim_pays_only_the_difference(
