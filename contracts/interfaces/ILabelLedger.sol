@@ -106,7 +106,7 @@ interface ILabelLedger is IERC20 {
 
     /// @notice Sets the fee, in basis points on top of each debit, for datasets created from now on
     /// (admin). At most `MAX_FEE_BPS`.
-    function setFeeBps(uint16 feeBps) external;
+    function setFeeBps(uint16 newFeeBps) external;
 
     /// @notice Sends the fees accrued in `token` to `treasury` (admin).
     function withdrawFees(uint16 token, address treasury) external returns (uint256 amount);
@@ -153,7 +153,7 @@ interface ILabelLedger is IERC20 {
     /// one still inside its timelock makes this revert with `EpochPending`.
     function proposeEpoch(
         uint64 epoch,
-        bytes32 payoutRoot,
+        bytes32 newPayoutRoot,
         bytes32 labelRoot,
         bytes32 contentHash,
         uint256[] calldata datasetIds,

@@ -10,7 +10,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// the report's in-process chain. It reproduces the claim path of Morpho's
 /// UniversalRewardsDistributor: one owner-set root of cumulative entitlements, one claim per
 /// (account, token), `claimed[account][token]` in its own slot, payment from its own balance.
-/// @dev Same leaf as IEpochDistributor (standard-v1 over (address, address, uint256)), so one claim
+/// @dev Leaf: standard-v1 over (address account, address token, uint256 cumulative), so one claim
 /// here and one entitlement there are compared like for like.
 contract MorphoStyleDistributor {
     using SafeERC20 for IERC20;
