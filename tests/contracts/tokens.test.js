@@ -1,6 +1,7 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
+const { signPermit } = require("./fixtures");
 
 describe("DevStablecoin", function () {
   async function devStablecoinFixture() {
@@ -28,19 +29,7 @@ describe("DevStablecoin", function () {
     const { dusd, holder, spender } = await loadFixture(devStablecoinFixture);
     const value = 5_000_000n;
     const deadline = 2n ** 255n;
-    const { chainId } = await ethers.provider.getNetwork();
-    const domain = { name: "Dev USD", version: "1", chainId, verifyingContract: await dusd.getAddress() };
-    const types = {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    };
-    const message = { owner: holder.address, spender: spender.address, value, nonce: 0n, deadline };
-    const { v, r, s } = ethers.Signature.from(await holder.signTypedData(domain, types, message));
+    const { v, r, s } = await signPermit(dusd, holder, spender.address, value, deadline);
 
     await expect(dusd.connect(spender).permit(holder.address, spender.address, value, deadline, v, r, s))
       .to.emit(dusd, "Approval")
