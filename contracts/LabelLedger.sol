@@ -57,6 +57,13 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         uint128 fees; // accrued and not yet withdrawn
     }
 
+    /// @dev Tagged with the epoch that took them, so a later epoch's first debit starts afresh
+    /// without anyone having to clear the slot.
+    struct PendingFees {
+        uint64 epoch;
+        uint192 amount;
+    }
+
     /// @dev One slot that every claim writes (the supply), so reading `paused` there is free.
     struct Globals {
         uint64 labelSupply;
@@ -80,6 +87,9 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
     mapping(uint16 index => address) private _tokens;
     mapping(address token => uint16 index) private _tokenIndex;
     mapping(uint16 token => TokenState) private _tokenStates;
+    /// @dev The fees the pending epoch took in a token: not withdrawable while a revoke could
+    /// still hand them back to the datasets.
+    mapping(uint16 token => PendingFees) private _pendingFees;
     mapping(uint256 datasetId => Dataset) private _datasets;
 
     EpochState private _epochs;
@@ -207,7 +217,20 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         address tokenAddress = _tokenAddress(token);
         TokenState storage state = _tokenStates[token];
         amount = state.fees;
-        state.fees = 0;
+        EpochState memory epochs = _epochs;
+        PendingFees memory pending = _pendingFees[token];
+        if (
+            epochs.proposedAt != 0 && pending.epoch == epochs.pendingEpoch
+                && block.timestamp < uint256(epochs.proposedAt) + TIMELOCK
+        ) {
+            // reserved while the guardian may revoke the pending epoch; at most `fees`, which
+            // includes them
+            amount -= pending.amount;
+        }
+        // unchecked: amount <= fees
+        unchecked {
+            state.fees = uint128(state.fees - amount);
+        }
         emit FeesWithdrawn(token, treasury, amount);
         IERC20(tokenAddress).safeTransfer(treasury, amount);
     }
@@ -333,6 +356,7 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         uint256[] calldata datasetIds,
         uint256[] calldata debits
     ) external onlyRole(ROOT_PROPOSER_ROLE) {
+        if (newPayoutRoot == bytes32(0)) revert EpochEmptyRoot();
         EpochState memory state = _epochs;
         if (state.proposedAt != 0) {
             // Its guardian window is over, so accepting it here changes nothing anyone could
@@ -345,7 +369,7 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
         if (datasetIds.length != debits.length) revert EpochDebitsLengthMismatch(datasetIds.length, debits.length);
 
         for (uint256 i = 0; i < datasetIds.length; ++i) {
-            _debit(datasetIds[i], debits[i]);
+            _debit(epoch, datasetIds[i], debits[i]);
         }
         _epochs = EpochState({acceptedEpoch: state.acceptedEpoch, pendingEpoch: epoch, proposedAt: uint40(block.timestamp)});
         _pendingRoot = newPayoutRoot;
@@ -377,6 +401,9 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
     function revokeEpoch(uint256[] calldata datasetIds, uint256[] calldata debits) external onlyRole(GUARDIAN_ROLE) {
         EpochState memory state = _epochs;
         if (state.proposedAt == 0) revert EpochNonePending();
+        uint256 acceptableAt = uint256(state.proposedAt) + TIMELOCK;
+        // After the timelock the epoch is final, accepted or not: no race with `acceptEpoch`.
+        if (block.timestamp >= acceptableAt) revert EpochRevokeWindowClosed(state.pendingEpoch, acceptableAt);
         bytes32 given = keccak256(abi.encode(datasetIds, debits));
         if (given != _pendingDebitsHash) revert EpochDebitsMismatch(_pendingDebitsHash, given);
 
@@ -391,7 +418,7 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
     /// @dev Moves `debit` plus the dataset's fee out of `available`: the debit becomes owed to
     /// annotators, the fee accrues to the treasury. Closing datasets may still be debited (labels
     /// verified before the close request); closed ones may not.
-    function _debit(uint256 datasetId, uint256 debit) private {
+    function _debit(uint64 epoch, uint256 datasetId, uint256 debit) private {
         Dataset storage d = _datasets[datasetId];
         DatasetStatus status = d.status;
         if (status == DatasetStatus.None) revert DatasetUnknown(datasetId);
@@ -407,10 +434,22 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
             d.available = uint128(available - needed);
         }
         d.debited = debited;
-        TokenState storage totals = _tokenStates[d.token];
+        uint16 token = d.token;
+        TokenState storage totals = _tokenStates[token];
         // checked: bounded by the token's total deposits, which nothing caps at 128 bits
         totals.owed += uint128(debit);
-        totals.fees += uint128(fee);
+        if (fee != 0) {
+            totals.fees += uint128(fee);
+            PendingFees storage pending = _pendingFees[token];
+            if (pending.epoch == epoch) {
+                // unchecked: at most the token's fees, which fit 128 bits (checked just above)
+                unchecked {
+                    pending.amount += uint192(fee);
+                }
+            } else {
+                _pendingFees[token] = PendingFees({epoch: epoch, amount: uint192(fee)});
+            }
+        }
     }
 
     /// @dev The exact inverse of `_debit`, for a revoked epoch.
@@ -427,13 +466,11 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
             totals.owed = uint128(owed - debit);
             d.debited -= uint128(debit);
         }
-        // The admin may have withdrawn this epoch's fees already: then the revoke waits until
-        // enough new fees have accrued in this token.
-        uint256 fees = totals.fees;
-        if (fees < fee) revert LedgerFeesShortfall(d.token, fees, fee);
-        // unchecked: fees >= fee was just checked
-        unchecked {
-            totals.fees = uint128(fees - fee);
+        if (fee != 0) {
+            // checked, though neither can fail: `withdrawFees` leaves the pending epoch's fees in
+            // place, and `_debit` added this fee to both (the same list, its hash matched)
+            totals.fees -= uint128(fee);
+            _pendingFees[d.token].amount -= uint192(fee);
         }
         d.available += uint128(debit + fee);
     }

@@ -44,7 +44,6 @@ interface ILabelLedger is IERC20 {
     error LedgerTooManyTokens();
     error LedgerFeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
     error LedgerOwedShortfall(uint16 token, uint256 owed, uint256 needed);
-    error LedgerFeesShortfall(uint16 token, uint256 fees, uint256 needed);
     error LedgerPaused();
     error LedgerNotPaused();
     error LedgerZeroAddress();
@@ -62,6 +61,8 @@ interface ILabelLedger is IERC20 {
     error EpochOutOfOrder(uint64 epoch, uint64 expected);
     error EpochPending(uint64 pendingEpoch);
     error EpochNonePending();
+    error EpochEmptyRoot();
+    error EpochRevokeWindowClosed(uint64 epoch, uint256 acceptableAt);
     error EpochTimelocked(uint64 epoch, uint256 acceptableAt);
     error EpochDebitsLengthMismatch(uint256 datasetIds, uint256 debits);
     error EpochDebitsMismatch(bytes32 expected, bytes32 given);
@@ -108,7 +109,9 @@ interface ILabelLedger is IERC20 {
     /// (admin). At most `MAX_FEE_BPS`.
     function setFeeBps(uint16 newFeeBps) external;
 
-    /// @notice Sends the fees accrued in `token` to `treasury` (admin).
+    /// @notice Sends the fees accrued in `token` to `treasury` (admin), except those the pending
+    /// epoch took while the guardian may still revoke it (within the timelock; a revoke returns
+    /// them to the datasets).
     function withdrawFees(uint16 token, address treasury) external returns (uint256 amount);
 
     /// @notice Stops deposits and claims (pauser). Refunds and epochs are never paused.
@@ -150,7 +153,8 @@ interface ILabelLedger is IERC20 {
     /// @notice Proposes epoch `acceptedEpoch + 1` (root proposer): debits each dataset by its
     /// debit (plus its fee) and makes the payout root acceptable after `TIMELOCK`. A pending epoch
     /// whose timelock has passed is accepted first, so steady-state posting is one transaction;
-    /// one still inside its timelock makes this revert with `EpochPending`.
+    /// one still inside its timelock makes this revert with `EpochPending`. The payout root must
+    /// not be zero.
     function proposeEpoch(
         uint64 epoch,
         bytes32 newPayoutRoot,
@@ -164,8 +168,9 @@ interface ILabelLedger is IERC20 {
     /// are checked against.
     function acceptEpoch() external;
 
-    /// @notice Guardian, before acceptance: drops the pending epoch and returns its debits (and
-    /// fees) to the datasets. The lists must be the ones proposed.
+    /// @notice Guardian, within the timelock: drops the pending epoch and returns its debits (and
+    /// fees) to the datasets. The lists must be the ones proposed. After the timelock the epoch is
+    /// final whether or not anyone has accepted it yet (`EpochRevokeWindowClosed`).
     function revokeEpoch(uint256[] calldata datasetIds, uint256[] calldata debits) external;
 
     // ---- claims ------------------------------------------------------------------------------

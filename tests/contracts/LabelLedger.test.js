@@ -26,6 +26,7 @@ const OPEN = 1n;
 const CLOSING = 2n;
 const CLOSED = 3n;
 const ZERO_HASH = ethers.ZeroHash;
+const SOME_ROOT = ethers.id("a payout root nobody claims against");
 const LABEL_ROOT = ethers.id("label root");
 const CONTENT_HASH = ethers.id("published files");
 
@@ -290,7 +291,7 @@ describe("LabelLedger", function () {
     it("setFeeBps: a dataset keeps the fee it was created with", async function () {
       const f = await loadFixture(fundedFixture);
       await f.ledger.connect(f.admin).setFeeBps(1000);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
       expect((await f.ledger.tokenState(DUSD)).fees).to.equal(feeOf(100_000n));
       await expectSolvent(f);
     });
@@ -361,7 +362,7 @@ describe("LabelLedger", function () {
       await claimOf(f, f.tree, f.alice.address, DUSD);
       await f.ledger.connect(f.pauser).pause();
       await f.ledger.connect(f.alice).transfer(f.bob.address, 1n);
-      await f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, SOME_ROOT, ZERO_HASH, ZERO_HASH, [], []);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
       await f.ledger.connect(f.buyer).requestClose(f.ds1);
@@ -677,7 +678,7 @@ describe("LabelLedger", function () {
 
     it("proposeEpoch: root proposer only", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.stranger).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []))
+      await expect(f.ledger.connect(f.stranger).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [], []))
         .to.be.revertedWithCustomError(f.ledger, "AccessControlUnauthorizedAccount")
         .withArgs(f.stranger.address, ROLES.rootProposer);
     });
@@ -685,7 +686,7 @@ describe("LabelLedger", function () {
     it("proposeEpoch: reverts EpochOutOfOrder unless it is acceptedEpoch + 1", async function () {
       const f = await loadFixture(fundedFixture);
       for (const epoch of [0, 2]) {
-        await expect(f.ledger.connect(f.proposer).proposeEpoch(epoch, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []))
+        await expect(f.ledger.connect(f.proposer).proposeEpoch(epoch, SOME_ROOT, ZERO_HASH, ZERO_HASH, [], []))
           .to.be.revertedWithCustomError(f.ledger, "EpochOutOfOrder")
           .withArgs(epoch, 1);
       }
@@ -693,10 +694,10 @@ describe("LabelLedger", function () {
 
     it("proposeEpoch: reverts EpochPending while the pending one is inside its timelock", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [], []);
       // the next block's timestamp is one second short of the end of the timelock
       await time.setNextBlockTimestamp(BigInt(await time.latest()) + TIMELOCK - 1n);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [], []))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, SOME_ROOT, ZERO_HASH, ZERO_HASH, [], []))
         .to.be.revertedWithCustomError(f.ledger, "EpochPending")
         .withArgs(1);
     });
@@ -723,17 +724,17 @@ describe("LabelLedger", function () {
 
     it("proposeEpoch: reverts EpochDebitsLengthMismatch", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1, f.ds2], [1n]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1, f.ds2], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "EpochDebitsLengthMismatch")
         .withArgs(2, 1);
     });
 
     it("proposeEpoch: reverts DatasetUnknown and DatasetInsufficientFunds", async function () {
       const f = await loadFixture(fundedFixture);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.unknown], [1n]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.unknown], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetUnknown")
         .withArgs(f.unknown);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [FUNDING]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [FUNDING]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetInsufficientFunds")
         .withArgs(f.ds1, FUNDING, FUNDING + feeOf(FUNDING));
     });
@@ -741,11 +742,11 @@ describe("LabelLedger", function () {
     it("proposeEpoch: debits a closing dataset, refuses a closed one with DatasetIsClosed", async function () {
       const f = await loadFixture(fundedFixture);
       await f.ledger.connect(f.buyer).requestClose(f.ds1);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
       await time.increase(GRACE);
       await f.ledger.acceptEpoch();
       await f.ledger.finalizeClose(f.ds1);
-      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1n]))
+      await expect(f.ledger.connect(f.proposer).proposeEpoch(2, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [1n]))
         .to.be.revertedWithCustomError(f.ledger, "DatasetIsClosed")
         .withArgs(f.ds1);
       await expectSolvent(f);
@@ -787,7 +788,7 @@ describe("LabelLedger", function () {
       const ids = [f.ds1, f.ds2];
       const debits = [10_000n, 20_000n];
       await f.ledger.connect(f.proposer).proposeEpoch(2, ethers.id("bad"), ZERO_HASH, ZERO_HASH, ids, debits);
-      await time.increase(TIMELOCK); // still revocable until accepted
+      await time.increase(TIMELOCK - 10n); // still inside the window
       await expect(f.ledger.connect(f.guardian).revokeEpoch(ids, debits)).to.emit(f.ledger, "EpochRevoked").withArgs(2);
       const after = await f.ledger.dataset(f.ds1);
       expect(after.available).to.equal(before.available);
@@ -819,7 +820,7 @@ describe("LabelLedger", function () {
 
     it("revokeEpoch: reverts EpochDebitsMismatch for a list other than the proposed one", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
       await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [101n]))
         .to.be.revertedWithCustomError(f.ledger, "EpochDebitsMismatch")
         .withArgs(debitsHash([f.ds1], [100n]), debitsHash([f.ds1], [101n]));
@@ -829,7 +830,7 @@ describe("LabelLedger", function () {
       const f = await loadFixture(fundedFixture);
       await f.ledger.connect(f.buyer).requestClose(f.ds1);
       await time.increase(GRACE);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [1_000n]);
       await f.ledger.finalizeClose(f.ds1);
       await f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [1_000n]);
       const back = 1_000n + feeOf(1_000n);
@@ -837,14 +838,67 @@ describe("LabelLedger", function () {
       await expectSolvent(f);
     });
 
-    it("revokeEpoch: reverts LedgerFeesShortfall when the epoch's fees were already withdrawn", async function () {
+    it("revokeEpoch: reverts EpochRevokeWindowClosed once the timelock has passed, accepted or not", async function () {
       const f = await loadFixture(fundedFixture);
-      await f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
-      await f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address);
-      await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [100_000n]))
-        .to.be.revertedWithCustomError(f.ledger, "LedgerFeesShortfall")
-        .withArgs(DUSD, 0n, feeOf(100_000n));
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
+      const acceptableAt = BigInt(await time.latest()) + TIMELOCK;
+      await time.increaseTo(acceptableAt);
+      await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [100n]))
+        .to.be.revertedWithCustomError(f.ledger, "EpochRevokeWindowClosed")
+        .withArgs(1, acceptableAt);
+      await expect(f.ledger.acceptEpoch()).to.emit(f.ledger, "EpochAccepted").withArgs(1, SOME_ROOT);
       await expectSolvent(f);
+    });
+
+    it("withdrawFees keeps the pending epoch's fees for a revoke, and pays them once it is final", async function () {
+      const f = await loadFixture(fundedFixture);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [100_000n]);
+      await time.increase(TIMELOCK);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, ethers.id("two"), ZERO_HASH, ZERO_HASH, [f.ds1, f.ds2], [200_000n, 40_000n]);
+      // epoch 1 is final: its fee goes; epoch 2's stays, in dUSD (ds1) and in EURC (ds2)
+      await expect(f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address))
+        .to.emit(f.ledger, "FeesWithdrawn")
+        .withArgs(DUSD, f.treasury.address, feeOf(100_000n));
+      await expect(f.ledger.connect(f.admin).withdrawFees(EURC, f.treasury.address))
+        .to.emit(f.ledger, "FeesWithdrawn")
+        .withArgs(EURC, f.treasury.address, 0n);
+      expect((await f.ledger.tokenState(DUSD)).fees).to.equal(feeOf(200_000n));
+      expect((await f.ledger.tokenState(EURC)).fees).to.equal(feeOf(40_000n));
+      const before = await f.ledger.dataset(f.ds1);
+      await f.ledger.connect(f.guardian).revokeEpoch([f.ds1, f.ds2], [200_000n, 40_000n]);
+      expect((await f.ledger.dataset(f.ds1)).available).to.equal(before.available + 200_000n + feeOf(200_000n));
+      expect((await f.ledger.tokenState(DUSD)).fees).to.equal(0n);
+      expect((await f.ledger.tokenState(EURC)).fees).to.equal(0n);
+      // epoch 2 again: after its timelock (accepted or not) its fees are withdrawable
+      await f.ledger.connect(f.proposer).proposeEpoch(2, ethers.id("two again"), ZERO_HASH, ZERO_HASH, [f.ds1], [200_000n]);
+      await expect(f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address))
+        .to.emit(f.ledger, "FeesWithdrawn")
+        .withArgs(DUSD, f.treasury.address, 0n);
+      await time.increase(TIMELOCK); // final, though nobody has accepted it yet
+      await expect(f.ledger.connect(f.admin).withdrawFees(DUSD, f.treasury.address)).to.changeTokenBalances(
+        f.dusd,
+        [f.treasury, f.ledger],
+        [feeOf(200_000n), -feeOf(200_000n)],
+      );
+      await expectSolvent(f);
+    });
+
+    it("revokeEpoch: returns a debit whose fee rounds to zero", async function () {
+      const f = await loadFixture(fundedFixture);
+      const before = await f.ledger.dataset(f.ds1);
+      expect(feeOf(30n)).to.equal(0n);
+      await f.ledger.connect(f.proposer).proposeEpoch(1, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [30n]);
+      await f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [30n]);
+      expect((await f.ledger.dataset(f.ds1)).available).to.equal(before.available);
+      expect(await f.ledger.tokenState(DUSD)).to.deep.equal([0n, 0n]);
+      await expectSolvent(f);
+    });
+
+    it("proposeEpoch: reverts EpochEmptyRoot for a zero payout root", async function () {
+      const f = await loadFixture(fundedFixture);
+      await expect(
+        f.ledger.connect(f.proposer).proposeEpoch(1, ZERO_HASH, LABEL_ROOT, CONTENT_HASH, [f.ds1], [100n]),
+      ).to.be.revertedWithCustomError(f.ledger, "EpochEmptyRoot");
     });
 
     it("revokeEpoch: reverts LedgerOwedShortfall when an over-paying root already spent the owed funds", async function () {
@@ -854,7 +908,7 @@ describe("LabelLedger", function () {
       await f.ledger.connect(f.proposer).proposeEpoch(1, tree.root, ZERO_HASH, ZERO_HASH, [f.ds1], [50n]);
       await time.increase(TIMELOCK);
       await f.ledger.acceptEpoch();
-      await f.ledger.connect(f.proposer).proposeEpoch(2, ZERO_HASH, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
+      await f.ledger.connect(f.proposer).proposeEpoch(2, SOME_ROOT, ZERO_HASH, ZERO_HASH, [f.ds1], [100n]);
       await claimOf(f, tree, f.alice.address, DUSD); // owed 150 -> 30
       await expect(f.ledger.connect(f.guardian).revokeEpoch([f.ds1], [100n]))
         .to.be.revertedWithCustomError(f.ledger, "LedgerOwedShortfall")

@@ -655,7 +655,13 @@ debit_kinds = mostly(
     "unknown dataset",
     "closed dataset",
 )
-PROPOSER_MISTAKES = ("repeat the epoch", "skip an epoch", "length mismatch", "not the proposer")
+PROPOSER_MISTAKES = (
+    "repeat the epoch",
+    "skip an epoch",
+    "length mismatch",
+    "not the proposer",
+    "empty root",
+)
 WAITS = (
     "past the timelock",
     "short of the timelock",
@@ -1150,14 +1156,16 @@ class LedgerAccounting(RuleBasedStateMachine):
         if mistake in ("repeat the epoch", "skip an epoch"):
             epoch += -1 if mistake == "repeat the epoch" else 1
         ids_arg = [*dataset_ids, NOWHERE] if mistake == "length mismatch" else dataset_ids
+        payout_root = ZERO_HASH if mistake == "empty root" else root.root
         call = Call(
             self.ledger,
             "proposeEpoch",
-            (epoch, root.root, LABEL_ROOT, CONTENT_HASH, ids_arg, amounts),
+            (epoch, payout_root, LABEL_ROOT, CONTENT_HASH, ids_arg, amounts),
         )
         # the contract's order of checks
         ordered = [
             self._unauthorized(proposer, ROOT_PROPOSER_ROLE, self.world.proposer),
+            revert("EpochEmptyRoot") if payout_root == ZERO_HASH else None,
             revert("EpochPending", self.pending.epoch)
             if self.pending is not None and not accepting
             else None,
@@ -1310,10 +1318,10 @@ class LedgerAccounting(RuleBasedStateMachine):
         again=st.booleans(),
     )
     def revoke_epoch(self, caller: int | None, mistake: str | None, again: bool) -> None:
-        """The guardian drops the pending epoch with the lists it was proposed with: every
-        debit and its fee go back to their datasets. Other lists, or another sender, are
-        refused; so is a revoke whose fees the admin has withdrawn since the proposal (see the
-        README: nothing can put them back while the epoch is pending)."""
+        """The guardian drops the pending epoch with the lists it was proposed with, within its
+        timelock: every debit and its fee go back to their datasets, even when the admin has
+        withdrawn fees since the proposal (`withdrawFees` leaves the pending epoch's alone).
+        Other lists, another sender, or a revoke after the timelock are refused."""
         pending = self.pending
         if mistake == "fees withdrawn" and pending is not None:
             charged = {self.datasets[d].token for d in pending.dataset_ids if d in self.datasets}
@@ -1333,6 +1341,8 @@ class LedgerAccounting(RuleBasedStateMachine):
         expected = self._unauthorized(sender, GUARDIAN_ROLE, self.world.guardian)
         if expected is None and pending is None:
             expected = revert("EpochNonePending")
+        if expected is None and pending is not None and not self._before(pending.acceptable_at):
+            expected = revert("EpochRevokeWindowClosed", pending.epoch, pending.acceptable_at)
         if expected is None and pending is not None and mistake is not None:
             expected = revert(
                 "EpochDebitsMismatch",
@@ -1370,8 +1380,7 @@ class LedgerAccounting(RuleBasedStateMachine):
             fee = fee_of(debit, record.fee_bps)
             if owed < debit:
                 return revert("LedgerOwedShortfall", record.token, owed, debit)
-            if fees < fee:
-                return revert("LedgerFeesShortfall", record.token, fees, fee)
+            assert fees >= fee, "withdrawFees left the pending epoch's fees in place"
             states[record.token] = (owed - debit, fees - fee)
         return None
 
@@ -1617,8 +1626,8 @@ class LedgerAccounting(RuleBasedStateMachine):
         self.fee_bps = fee_bps
 
     def withdraw_fees(self, token: int, treasury: str, caller: int | None) -> None:
-        """The admin sends a token's accrued fees to the treasury (even while an epoch is
-        pending: its revoke then waits for new fees)."""
+        """The admin sends a token's accrued fees to the treasury, except those the pending
+        epoch took while the guardian may still revoke it."""
         sender = self.world.admin if caller is None else self.world.actors[caller]
         self._begin(sender, "withdraw fees")
         to = self.world.treasury if treasury == "treasury" else ZERO_ADDRESS
@@ -1631,11 +1640,23 @@ class LedgerAccounting(RuleBasedStateMachine):
         if expected is not None:
             self._refused(call, sender, expected)
             return
-        receipt = self._send(call, sender)
         owed, fees = self.states[token]
-        assert self._events(receipt, "FeesWithdrawn") == [(token, to, fees)]
-        self._move(token, self.ledger_address, to, fees)
-        self.states[token] = (owed, 0)
+        reserved = self._revocable_fees(token)
+        receipt = self._send(call, sender)
+        assert self._events(receipt, "FeesWithdrawn") == [(token, to, fees - reserved)]
+        self._move(token, self.ledger_address, to, fees - reserved)
+        self.states[token] = (owed, reserved)
+
+    def _revocable_fees(self, token: int) -> int:
+        """The fees the pending epoch took in `token`, while the guardian may still revoke it."""
+        pending = self.pending
+        if pending is None or not self._before(pending.acceptable_at):
+            return 0
+        return sum(
+            fee_of(debit, self.datasets[dataset_id].fee_bps)
+            for dataset_id, debit in zip(pending.dataset_ids, pending.debits, strict=True)
+            if self.datasets[dataset_id].token == token
+        )
 
     # -- the attacker --
 
