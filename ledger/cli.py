@@ -15,11 +15,13 @@ from pathlib import Path
 import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import Progress
 
 from api.app import create_app
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
 from ledger.jobs import start_background
 from ledger.kit.config import STATE_DIR, Settings
@@ -239,6 +241,39 @@ def cmd_settle(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    runtime = Runtime.from_settings(Settings())
+    if runtime.operator is None:
+        console.print(
+            "[red]set LABEL_LEDGER_OPERATOR_KEY[/]: pushing pays the claims' gas from that key"
+        )
+        return 2
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("pushing payouts", total=None)
+
+        def advance(sent: int, total: int) -> None:
+            progress.update(task, completed=sent, total=total)
+
+        try:
+            sent = push_payouts(
+                runtime.db,
+                runtime.chain,
+                runtime.deployment,
+                runtime.operator,
+                batch_size=args.batch,
+                on_batch=advance,
+            )
+        except NothingToClaim as exc:
+            console.print(f"nothing to push: {exc}")
+            return 0
+    console.print(
+        f"pushed {sent} payout leaves in batches of at most {args.batch}"
+        if sent
+        else "nothing to push: every leaf of the accepted epoch is claimed"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
 
     report = run_demo(
@@ -289,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     settle = commands.add_parser("settle", help="settle one epoch now (needs the operator key)")
     settle.set_defaults(handler=cmd_settle)
+
+    push = commands.add_parser(
+        "push", help="pay every unclaimed leaf of the accepted epoch (claimMany, pusher's gas)"
+    )
+    push.add_argument("--batch", type=int, default=100, help="annotators per transaction")
+    push.set_defaults(handler=cmd_push)
 
     demo = commands.add_parser("demo", help="drive the whole loop against a running instance")
     demo.add_argument("--api", default=f"http://127.0.0.1:{DEFAULT_API_PORT}")

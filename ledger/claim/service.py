@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import ChainClient, Deployment
 from ledger.claim.schemas import ClaimBundle, EntitlementProof, PendingEpoch
+from ledger.kit.db import Database
 from ledger.kit.errors import NotFound
 from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
@@ -144,3 +146,50 @@ def push_batch(session: Session, *, start: int, count: int) -> PushBatch:
     if not indices:
         raise NothingToClaim(f"epoch {epoch.number} has {len(tree)} payout leaves")
     return PushBatch(epoch=epoch.number, multiproof=tree.get_multiproof(list(indices)))
+
+
+def unpaid_push_batches(session: Session, *, batch_size: int) -> list[PushBatch]:
+    """The accepted epoch's payout leaves that still pay something (by the mirror's claimed
+    totals), in tree order, cut into `claimMany` batches of at most `batch_size` leaves. Leaves
+    paid meanwhile are harmless: the ledger pays a cumulative leaf at most once."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    epoch = settlement_repository.latest_accepted_epoch(session)
+    if epoch is None:
+        raise NothingToClaim("no epoch has been accepted on chain yet")
+    tree = payout_tree(epoch)
+    unpaid: list[int] = []
+    for index, (account, token, payment, reward) in tree.entries():
+        claimed_payment, claimed_reward = mirror.claimed(session, str(account), int(token))
+        if int(payment) > claimed_payment or int(reward) > claimed_reward:
+            unpaid.append(index)
+    return [
+        PushBatch(epoch=epoch.number, multiproof=tree.get_multiproof(unpaid[i : i + batch_size]))
+        for i in range(0, len(unpaid), batch_size)
+    ]
+
+
+def push_payouts(
+    db: Database,
+    client: ChainClient,
+    deployment: Deployment,
+    pusher: LocalAccount,
+    *,
+    batch_size: int = 100,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> int:
+    """Pays every annotator the accepted epoch still owes, `batch_size` per `claimMany`, from
+    `pusher`'s gas: for annotators who should not pay gas to be paid. Returns how many leaves
+    were sent. Safe to repeat or to run beside pull claims: amounts are cumulative, so a leaf
+    already paid pays nothing. `on_batch(sent, total)` reports progress."""
+    with db.unit_of_work() as session:
+        batches = unpaid_push_batches(session, batch_size=batch_size)
+    total = sum(len(batch.leaves) for batch in batches)
+    ledger = client.contract("LabelLedger", deployment.ledger)
+    sent = 0
+    for batch in batches:
+        client.transact(ledger.functions.claimMany(*claim_many_args(batch.multiproof)), pusher)
+        sent += len(batch.leaves)
+        if on_batch is not None:
+            on_batch(sent, total)
+    return sent

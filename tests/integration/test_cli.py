@@ -104,7 +104,7 @@ def test_deploy_to_an_unreachable_node_fails_with_advice(tmp_path: Path) -> None
     assert "is the node running" in result.stdout
 
 
-def test_settle_with_nothing_verified_posts_nothing(node: Anvil, tmp_path: Path) -> None:
+def test_settle_and_push_with_nothing_verified_send_nothing(node: Anvil, tmp_path: Path) -> None:
     out = tmp_path / "deployment.json"
     deployed = run(
         "deploy",
@@ -130,6 +130,9 @@ def test_settle_with_nothing_verified_posts_nothing(node: Anvil, tmp_path: Path)
     ledger = ChainClient(node.rpc_url).contract("LabelLedger", deployment.ledger)
     assert ledger.functions.acceptedEpoch().call() == 0
     assert ledger.functions.pendingEpoch().call()[2] == 0
+    pushed = run("push", env=env, cwd=tmp_path)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "nothing to push: no epoch has been accepted on chain yet" in pushed.stdout
 
 
 def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> None:

@@ -29,7 +29,13 @@ from ledger.annotation.schemas import LabelCreate, ReviewCreate, Verdict
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
 from ledger.chain.client import ChainTransactionFailed
-from ledger.claim.service import NothingToClaim, claim_bundle, claim_many_args, push_batch
+from ledger.claim.service import (
+    NothingToClaim,
+    claim_bundle,
+    claim_many_args,
+    push_batch,
+    push_payouts,
+)
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
 from ledger.dataset.schemas import DatasetCreate, ItemIn
@@ -853,6 +859,39 @@ def test_payout_leaves_are_in_account_order_and_a_push_batch_verifies_on_chain(
         assert chain.dusd.functions.balanceOf(account).call() == PRICE
     # a pull claim afterwards pays nothing more
     assert claimed_amounts(chain, send_claim(chain, db, accounts[4])) == {}
+
+
+def test_push_payouts_pays_every_unclaimed_leaf_once_in_batches(chain: Chain, db: Database) -> None:
+    dataset = funded_dataset(db, chain, items=5, fund=20 * PRICE)
+    workers = [annotator() for _ in range(5)]
+    for n, worker in enumerate(workers):
+        verify(db, worker, dataset, f"img-{n}")
+    settled(db, chain)
+    sync(db, chain)
+    # one annotator pulls first: the push leaves them out
+    send_claim(chain, db, workers[0])
+    sync(db, chain)
+    progress: list[tuple[int, int]] = []
+    nonce = nonce_of(chain, chain.operator)
+
+    sent = push_payouts(
+        db,
+        chain.client,
+        chain.deployment,
+        chain.operator,
+        batch_size=3,
+        on_batch=lambda done, total: progress.append((done, total)),
+    )
+
+    assert (sent, progress) == (4, [(3, 4), (4, 4)])
+    assert nonce_of(chain, chain.operator) == nonce + 2  # two claimMany transactions
+    for worker in workers:
+        assert chain.dusd.functions.balanceOf(worker).call() == PRICE
+        assert chain.ledger.functions.balanceOf(worker).call() == REWARD
+    # once the mirror has seen the payments there is nothing left to push
+    sync(db, chain)
+    assert push_payouts(db, chain.client, chain.deployment, chain.operator) == 0
+    assert nonce_of(chain, chain.operator) == nonce + 2
 
 
 def test_build_epoch_before_the_mirror_saw_the_last_refuses_mirror_behind(
