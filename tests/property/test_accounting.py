@@ -192,36 +192,10 @@ def mostly(usual: st.SearchStrategy[T], *rare: T) -> st.SearchStrategy[T]:
 
 def multiproof(
     tree: StandardMerkleTree, values: Sequence[Sequence[object]]
-) -> tuple[list[list[object]], list[str], list[bool]]:
-    """OpenZeppelin's getMultiProof (merkle-tree 1.0.8, core.js) over our tree: the leaves in
-    the order the proof consumes them (descending tree index), the proof and its flags."""
-    dump = tree.dump()
-    nodes = dump["tree"]
-    by_hash = {bytes.fromhex(nodes[e["treeIndex"]][2:]): e for e in dump["values"]}
-    indices = sorted(
-        (by_hash[tree.leaf_hash(value)]["treeIndex"] for value in values), reverse=True
-    )
-    assert len(set(indices)) == len(indices), "a multiproof cannot prove a leaf twice"
-    stack = list(indices)
-    proof: list[str] = []
-    flags: list[bool] = []
-    while stack and stack[0] > 0:
-        j = stack.pop(0)
-        sibling = j + 1 if j % 2 else j - 1
-        parent = (j - 1) // 2
-        if stack and stack[0] == sibling:
-            flags.append(True)
-            stack.pop(0)
-        else:
-            flags.append(False)
-            proof.append(nodes[sibling])
-        stack.append(parent)
-    if not indices:
-        proof.append(nodes[0])
-    leaves: list[list[object]] = [
-        list(next(e["value"] for e in dump["values"] if e["treeIndex"] == i)) for i in indices
-    ]
-    return leaves, proof, flags
+) -> tuple[list[Sequence[object]], list[str], list[bool]]:
+    """claimMany's leaves (in the order the proof consumes them), proof and flags."""
+    proven = tree.get_multiproof(list(values))
+    return list(proven.leaves), list(proven.proof), list(proven.proof_flags)
 
 
 # --- talking to the node: raw transactions with local nonces, reverts decoded exactly ---
