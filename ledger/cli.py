@@ -287,6 +287,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.balances_agree else 1
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="label-ledger", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -328,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     push = commands.add_parser(
         "push", help="pay every unclaimed leaf of the accepted epoch (claimMany, pusher's gas)"
     )
-    push.add_argument("--batch", type=int, default=100, help="annotators per transaction")
+    push.add_argument("--batch", type=_positive_int, default=100, help="annotators per transaction")
     push.set_defaults(handler=cmd_push)
 
     demo = commands.add_parser("demo", help="drive the whole loop against a running instance")

@@ -102,20 +102,20 @@ def verify_multiproof(
         return False
     hashes: list[bytes] = []
     leaf_pos = hash_pos = proof_pos = 0
-    for flag in flags:
+
+    def take() -> bytes:
+        """The next leaf while any is left, then the next hash computed so far."""
+        nonlocal leaf_pos, hash_pos
         if leaf_pos < len(leaves):
-            a = leaves[leaf_pos]
             leaf_pos += 1
-        else:
-            a = hashes[hash_pos]
-            hash_pos += 1
+            return leaves[leaf_pos - 1]
+        hash_pos += 1
+        return hashes[hash_pos - 1]
+
+    for flag in flags:
+        a = take()
         if flag:
-            if leaf_pos < len(leaves):
-                b = leaves[leaf_pos]
-                leaf_pos += 1
-            else:
-                b = hashes[hash_pos]
-                hash_pos += 1
+            b = take()
         else:
             if proof_pos >= len(proof):
                 return False

@@ -73,8 +73,8 @@ def close_steps(
     dataset_id: int, caller: Buyer, session: SessionDep, runtime: RuntimeDep
 ) -> CloseSteps:
     """What your wallet sends to close the dataset on the ledger: `requestClose` (no new labels;
-    labels verified before it are still paid), then after the grace period `finalizeClose`,
-    which refunds what is left."""
+    labels submitted before it are still reviewed and paid), then after the grace period
+    `finalizeClose`, which refunds what is left."""
     dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
     return datasets.close_steps(
         session,

@@ -33,6 +33,7 @@ from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
 
 from ledger.chain.client import (
     ChainClient,
@@ -326,11 +327,12 @@ def _holds_proposal(ledger: Contract, number: int, commitment: bytes) -> bool:
     return bytes(ledger.functions.epochCommitment(number).call()) == commitment
 
 
-def _mined_ok(client: ChainClient, tx_hash: str | None) -> bool:
+def _mined_ok(client: ChainClient, tx_hash: str | None) -> TxReceipt | None:
+    """The receipt of `tx_hash` if it was mined and succeeded, else None."""
     if tx_hash is None:
-        return False
+        return None
     receipt = client.receipt(tx_hash)
-    return receipt is not None and receipt["status"] == 1
+    return receipt if receipt is not None and receipt["status"] == 1 else None
 
 
 def post_epoch(
@@ -444,8 +446,8 @@ def _record_proposed(
         if epoch.status in (EpochStatus.built, EpochStatus.sending):
             epoch.status = EpochStatus.proposed
             epoch.posted_at = utcnow()
-            if epoch.tx_hash and _mined_ok(client, epoch.tx_hash):
-                receipt = client.w3.eth.get_transaction_receipt(epoch.tx_hash)  # type: ignore[arg-type]
+            receipt = _mined_ok(client, epoch.tx_hash)
+            if receipt is not None:
                 epoch.posted_block = int(receipt["blockNumber"])
         if int(pending) == number and int(proposed_at):
             epoch.acceptable_at = int(proposed_at) + deployment.timelock
