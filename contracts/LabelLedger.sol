@@ -417,7 +417,7 @@ contract LabelLedger is ILabelLedger, IERC20Errors, AccessControl, ReentrancyGua
 
     /// @dev Moves `debit` plus the dataset's fee out of `available`: the debit becomes owed to
     /// annotators, the fee accrues to the treasury. Closing datasets may still be debited (labels
-    /// verified before the close request); closed ones may not.
+    /// submitted before the close request); closed ones may not.
     function _debit(uint64 epoch, uint256 datasetId, uint256 debit) private {
         Dataset storage d = _datasets[datasetId];
         DatasetStatus status = d.status;

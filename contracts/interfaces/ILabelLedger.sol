@@ -140,7 +140,7 @@ interface ILabelLedger is IERC20 {
         external;
 
     /// @notice The buyer starts closing: no more funding; epochs may still debit the dataset for
-    /// labels verified before now, until `finalizeClose` after `CLOSE_GRACE_PERIOD`.
+    /// labels submitted before now, until `finalizeClose` after `CLOSE_GRACE_PERIOD`.
     function requestClose(uint256 datasetId) external;
 
     /// @notice Anyone, once the grace period is over: closes the dataset and refunds what is
