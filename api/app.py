@@ -22,4 +22,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     for module in (auth, datasets, labels, epochs, chain):
         app.include_router(module.router)
+    app.include_router(chain.metrics_router)
     return app

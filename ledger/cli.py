@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
+from rich.table import Table
 
 from api.app import create_app
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
@@ -23,10 +24,11 @@ from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
 from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
-from ledger.jobs import start_background
+from ledger.jobs import build_mirror, start_background
 from ledger.kit.config import STATE_DIR, Settings
 from ledger.kit.errors import LedgerError
-from ledger.mirror.service import Mirror
+from ledger.mirror.reconcile import ReconcileReport
+from ledger.mirror.service import Mirror, delete_mirror_state
 from ledger.runtime import Runtime
 from ledger.settlement.models import EpochStatus
 from ledger.settlement.service import settle
@@ -199,20 +201,72 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mirror(_args: argparse.Namespace) -> int:
+def _catch_up(mirror: Mirror) -> None:
+    """Syncs to the head once, with a progress bar over the blocks."""
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("mirroring blocks", total=None)
+        start: list[int] = []
 
-    runtime = Runtime.from_settings(Settings())
-    mirror = Mirror(
-        runtime.db,
-        runtime.chain,
-        runtime.deployment,
-        confirmations=runtime.settings.confirmations,
-        max_block_range=runtime.settings.mirror_max_block_range,
+        def shown(cursor: int, target: int) -> None:
+            if not start:
+                start.append(cursor)
+            bar.update(task, completed=cursor - start[0], total=max(1, target - start[0]))
+
+        report = mirror.sync(should_stop=lambda: False, progress=shown)
+    console.print(
+        f"mirror at block {report.cursor} (head {report.head}): {report.applied} logs applied, "
+        f"{report.reorgs} reorgs undone, {report.pending} pending transfers"
     )
-    stop = threading.Event()
+
+
+def _print_reconciliation(report: ReconcileReport) -> None:
+    if report.ok:
+        console.print(
+            f"[green]reconciled[/]: {report.checked} values agree with the chain at block "
+            f"{report.block_number} ({report.block_hash})"
+        )
+        return
+    table = Table(title=f"drift at block {report.block_number}: mirror vs chain")
+    for column in ("what", "key", "mirror", "chain"):
+        table.add_column(column)
+    for row in report.drift:
+        table.add_row(row["what"], row["key"], row["mirror"], row["chain"])
+    console.print(table)
+    console.print(
+        f"[red]{report.drift_count} of {report.checked} values differ[/]"
+        + (
+            f"; re-synced from block {report.repaired_from}"
+            if report.repaired_from is not None
+            else "; run again without --no-repair to re-sync from the last good point"
+        )
+    )
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    runtime = Runtime.from_settings(Settings())
+    settings = runtime.settings
+    mirror = build_mirror(runtime)
     console.print(f"mirroring chain {runtime.deployment.chain_id} into {runtime.db.engine.url}")
+    if args.rebuild:
+        with runtime.db.unit_of_work() as session:
+            delete_mirror_state(session, runtime.deployment.chain_id)
+        console.print("forgot the mirrored state: re-reading from the deployment block")
+    _catch_up(mirror)
+    if args.reconcile:
+        report = mirror.reconcile(repair=not args.no_repair)
+        _print_reconciliation(report)
+        if report.repaired_from is not None:
+            _catch_up(mirror)
+        return 0 if report.ok else 2
+    if args.once:
+        return 0
+    stop = threading.Event()
     try:
-        mirror.run(stop, poll_seconds=runtime.settings.mirror_poll_seconds)
+        mirror.run(
+            stop,
+            poll_seconds=settings.mirror_poll_seconds,
+            reconcile_every_seconds=settings.mirror_reconcile_seconds,
+        )
     except KeyboardInterrupt:
         stop.set()
     return 0
@@ -330,6 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.set_defaults(handler=cmd_deploy)
 
     mirror = commands.add_parser("mirror", help="run the chain mirror on its own")
+    mirror.add_argument("--once", action="store_true", help="catch up with the chain, then exit")
+    mirror.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="catch up, compare with balanceOf/totalSupply on chain, repair drift; exit 2 on drift",
+    )
+    mirror.add_argument(
+        "--no-repair", action="store_true", help="with --reconcile: report drift, change nothing"
+    )
+    mirror.add_argument(
+        "--rebuild", action="store_true", help="forget the mirrored state and re-read it all"
+    )
     mirror.set_defaults(handler=cmd_mirror)
 
     settle = commands.add_parser("settle", help="settle one epoch now (needs the operator key)")

@@ -35,20 +35,31 @@ def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: floa
             )
 
 
-def start_background(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
+def build_mirror(runtime: Runtime) -> Mirror:
+    """The instance's mirror, configured from its settings."""
     settings = runtime.settings
-    mirror = Mirror(
+    return Mirror(
         runtime.db,
         runtime.chain,
         runtime.deployment,
         confirmations=settings.confirmations,
         max_block_range=settings.mirror_max_block_range,
+        max_reorg_depth=settings.mirror_max_reorg_depth,
+        rpc_timeout=settings.mirror_rpc_timeout,
     )
+
+
+def start_background(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    settings = runtime.settings
+    mirror = build_mirror(runtime)
     threads = [
         threading.Thread(
             target=mirror.run,
             args=(stop,),
-            kwargs={"poll_seconds": settings.mirror_poll_seconds},
+            kwargs={
+                "poll_seconds": settings.mirror_poll_seconds,
+                "reconcile_every_seconds": settings.mirror_reconcile_seconds,
+            },
             name="mirror",
             daemon=True,
         )

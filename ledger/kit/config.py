@@ -43,9 +43,16 @@ class Settings(BaseSettings):
     guardian: str | None = None
     pauser: str | None = None
 
-    confirmations: int = 0
+    # The mirror: blocks this deep below the head count as confirmed (the API shows the rest
+    # as pending); reorgs up to max_reorg_depth blocks are undone and replayed, deeper ones stop
+    # the mirror with an alarm; every reconcile_seconds (0: never) it checks itself against the
+    # chain's balanceOf/totalSupply and repairs drift.
+    confirmations: int = Field(default=0, ge=0)
     mirror_poll_seconds: float = 1.0
-    mirror_max_block_range: int = 2000
+    mirror_max_block_range: int = Field(default=2000, ge=1)
+    mirror_max_reorg_depth: int = Field(default=64, ge=1)
+    mirror_reconcile_seconds: float = Field(default=300.0, ge=0)
+    mirror_rpc_timeout: float = Field(default=10.0, gt=0)
     settle_every_seconds: float = 0.0  # 0 disables the periodic settlement job
 
     def operator_set(self) -> set[str]:

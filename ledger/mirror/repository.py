@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
@@ -22,6 +22,9 @@ from ledger.mirror.models import (
     ClaimedTotal,
     LedgerToken,
     MirrorCursor,
+    MirrorTip,
+    PendingTransfer,
+    Reconciliation,
     TokenBalance,
     TokenSupply,
 )
@@ -85,6 +88,52 @@ def get_chain_epoch(session: Session, epoch: int) -> ChainEpoch | None:
 
 def get_ledger_token(session: Session, token_index: int) -> LedgerToken | None:
     return session.get(LedgerToken, token_index)
+
+
+def pending_balance(session: Session, token: str, account: str) -> int:
+    """The confirmed balance moved by the transfers of blocks above the confirmation depth."""
+    account = checksum(account)
+    token = checksum(token)
+    balance = get_balance(session, token, account)
+    rows = session.execute(
+        select(PendingTransfer.sender, PendingTransfer.recipient, PendingTransfer.value).where(
+            PendingTransfer.token == token,
+            or_(PendingTransfer.sender == account, PendingTransfer.recipient == account),
+        )
+    )
+    for sender, recipient, value in rows:
+        if sender == account:
+            balance -= value
+        if recipient == account:
+            balance += value
+    return balance
+
+
+def mirror_tip(session: Session, chain_id: int) -> MirrorTip | None:
+    return session.get(MirrorTip, chain_id)
+
+
+def last_reconciliation(session: Session, chain_id: int) -> Reconciliation | None:
+    return session.scalar(
+        select(Reconciliation)
+        .where(Reconciliation.chain_id == chain_id)
+        .order_by(Reconciliation.id.desc())
+        .limit(1)
+    )
+
+
+def last_good_reconciliation(session: Session, chain_id: int) -> Reconciliation | None:
+    return session.scalar(
+        select(Reconciliation)
+        .where(Reconciliation.chain_id == chain_id, Reconciliation.drift_count == 0)
+        .order_by(Reconciliation.id.desc())
+        .limit(1)
+    )
+
+
+def last_good_reconciliation_block(session: Session, chain_id: int) -> int | None:
+    good = last_good_reconciliation(session, chain_id)
+    return None if good is None else good.block_number
 
 
 # --- writes for the mirror ------------------------------------------------------------------------
@@ -203,6 +252,10 @@ def supply_row(session: Session, token: str) -> TokenSupply:
         row = TokenSupply(token=token, total_supply=0)
         session.add(row)
     return row
+
+
+def get_claimed_row(session: Session, account: str, token_index: int) -> ClaimedTotal | None:
+    return session.get(ClaimedTotal, (account, token_index))
 
 
 def claimed_row(session: Session, account: str, token_index: int) -> ClaimedTotal:

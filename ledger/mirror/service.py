@@ -1,130 +1,103 @@
 """The chain mirror: the chain's truth copied into SQL from events, never from anyone's word.
 
-`Mirror.sync_once` reads our contracts' logs from the block after the cursor up to the head less
-the confirmations, in chunks of at most `max_block_range` blocks. Each chunk is one transaction:
-its logs are stored (each log once, keyed by block hash and log index, so re-reading a range never
-counts anything twice), their effects applied, the blocks recorded, and the cursor moved. A crash
-between chunks loses nothing and repeats nothing.
+`Mirror.sync_once` brings the mirror up to the chain:
+
+1. It checks that the last applied block (the cursor) is still the chain's block at that height.
+   If not, the chain reorganised: it walks back over the stored block hashes to the newest block
+   the chain still holds (the common ancestor), undoes everything above it in one transaction
+   (`apply.undo_above`) and replays from there. A fork deeper than `max_reorg_depth`, or below
+   what the undo journal still covers, stops the mirror with `MirrorReorgTooDeep` and changes
+   nothing: guessing would publish balances the chain does not hold.
+2. It applies every block up to the head less `confirmations`, in chunks of at most
+   `max_block_range` blocks, each chunk one transaction that stores its logs (each once, keyed by
+   chain id, block hash and log index), applies their effects, records the blocks and moves the
+   cursor. A crash at any point loses nothing and repeats nothing: the next run starts again from
+   the cursor the last committed chunk left.
+   - Blocks within `max_reorg_depth` of the head are read exactly: every header, each linked to
+     its parent, the first to the cursor, and every log checked against its block's hash; their
+     changes are journaled so a reorg can undo them.
+   - Older blocks are final: read by range, with headers only where logs are.
+   - A node that refuses a range as too large makes the range shrink (halving); each success
+     doubles it again, up to `max_block_range`. A log answer is accepted only when a second query
+     from its last block to the end of the range finds nothing the first one lacked, so a
+     provider that silently truncates answers is caught and asked for smaller ranges.
+3. It records the token transfers of the unconfirmed blocks as pending (`pending_transfers`), so
+   the API can show pending balances next to the confirmed ones.
+
+`Mirror.reconcile` compares the mirror with `balanceOf`, `totalSupply` and the ledger's views at
+the cursor block (see `ledger.mirror.reconcile`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from web3.providers import JSONBaseProvider
-from web3.types import RPCEndpoint
 
 from ledger.chain.client import ChainClient, Deployment
-from ledger.kit.db import Database
+from ledger.kit.db import Base, Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, ChainUnavailable
-from ledger.kit.types import Bytes32Hex, ChecksumAddress
+from ledger.kit.types import Bytes32Hex
 from ledger.mirror import repository
-from ledger.mirror.events import ArgValue, DecodedLog, EventDecoder
-from ledger.mirror.models import ChainDataset, ChainEpoch, LedgerToken
+from ledger.mirror.apply import Journal, MirrorReorgDetected, apply_logs, undo_above
+from ledger.mirror.events import DecodedLog, EventDecoder
+from ledger.mirror.models import (
+    JOURNALED_TABLES,
+    ChainBlock,
+    ChainLog,
+    MirrorCursor,
+    MirrorTip,
+    PendingTransfer,
+    UndoEntry,
+)
+from ledger.mirror.rpc import BlockHeader, MirrorRpc, RangeTooLarge, RpcFailed
 
 logger = logging.getLogger(__name__)
 
-ZERO_ADDRESS = ChecksumAddress("0x0000000000000000000000000000000000000000")
-_MAX_BATCH = 100  # JSON-RPC requests per HTTP batch
-BPS = 10_000
+__all__ = ["Mirror", "MirrorReorgDetected", "MirrorReorgTooDeep", "SyncReport"]
 
 
-class MirrorReorgDetected(ChainStateMismatch):
-    """The chain no longer holds a block the mirror has applied: its effects may be wrong."""
+class MirrorReorgTooDeep(MirrorReorgDetected):
+    """The chain forked below what the mirror may or can undo: it stops rather than guess."""
 
-    code = "mirror_reorg_detected"
+    code = "mirror_reorg_too_deep"
+
+
+class _ChainMoved(ChainUnavailable):
+    """The node changed branch while the mirror read a chunk: read it again."""
+
+    code = "chain_moved"
+
+
+class _LinkBroken(Exception):
+    """The first block of a chunk does not build on the cursor block: the chain reorganised."""
 
 
 @dataclass(frozen=True, slots=True)
-class BlockHeader:
-    number: int
-    hash: Bytes32Hex
-    parent_hash: Bytes32Hex
+class _Chunk:
+    first: int
+    last: int
+    logs: list[DecodedLog]
+    headers: dict[int, BlockHeader]
 
 
-class _Rpc:
-    """The few raw JSON-RPC calls the mirror makes, answered as plain JSON (no web3 formatters).
+@dataclass
+class SyncReport:
+    """What one sync did."""
 
-    Every transport or node failure becomes `ChainUnavailable`, which the run loop backs off on.
-    """
-
-    def __init__(self, client: ChainClient) -> None:
-        self._client = client
-
-    def _result(self, method: str, response: Mapping[str, Any]) -> Any:
-        if "error" in response:
-            raise ChainUnavailable(
-                f"{method} failed at {self._client.rpc_url}: {response['error']}"
-            )
-        return response.get("result")
-
-    def call(self, method: str, params: list[Any]) -> Any:
-        try:
-            response = self._client.w3.provider.make_request(RPCEndpoint(method), params)
-        except (OSError, ValueError) as exc:
-            raise ChainUnavailable(f"{method} failed at {self._client.rpc_url}: {exc}") from exc
-        return self._result(method, response)
-
-    def batch(self, method: str, params: list[list[Any]]) -> list[Any]:
-        provider = self._client.w3.provider
-        if len(params) <= 1 or not isinstance(provider, JSONBaseProvider):
-            return [self.call(method, p) for p in params]
-        results: list[Any] = []
-        # hosted nodes cap the size of a batch, so a chunk full of blocks goes in several
-        for start in range(0, len(params), _MAX_BATCH):
-            requests = [(RPCEndpoint(method), p) for p in params[start : start + _MAX_BATCH]]
-            try:
-                responses = provider.make_batch_request(requests)
-            except (OSError, ValueError) as exc:
-                raise ChainUnavailable(
-                    f"{method} batch failed at {self._client.rpc_url}: {exc}"
-                ) from exc
-            if not isinstance(responses, list):  # the node refused the whole batch
-                self._result(method, responses)
-                raise ChainUnavailable(f"{method} batch got no answers from {self._client.rpc_url}")
-            if len(responses) != len(requests):
-                raise ChainUnavailable(
-                    f"{method} batch: {len(responses)} answers to {len(requests)} requests"
-                )
-            results.extend(self._result(method, r) for r in responses)
-        return results
-
-    def head(self) -> int:
-        return int(self.call("eth_blockNumber", []), 16)
-
-    def headers(self, numbers: Iterable[int]) -> dict[int, BlockHeader]:
-        wanted = sorted(set(numbers))
-        blocks = self.batch("eth_getBlockByNumber", [[hex(n), False] for n in wanted])
-        headers: dict[int, BlockHeader] = {}
-        for number, block in zip(wanted, blocks, strict=True):
-            if block is None:
-                raise ChainUnavailable(
-                    f"the node at {self._client.rpc_url} has no block {number}: it is behind the "
-                    "mirror (or the chain was reset); retrying"
-                )
-            headers[number] = BlockHeader(
-                number=number,
-                hash=Bytes32Hex(block["hash"].lower()),
-                parent_hash=Bytes32Hex(block["parentHash"].lower()),
-            )
-        return headers
-
-    def logs(
-        self, addresses: list[ChecksumAddress], topics: list[str], from_block: int, to_block: int
-    ) -> list[dict[str, Any]]:
-        query = {
-            "address": addresses,
-            "topics": [topics],
-            "fromBlock": hex(from_block),
-            "toBlock": hex(to_block),
-        }
-        return cast(list[dict[str, Any]], self.call("eth_getLogs", [query]))
+    applied: int = 0  # logs applied
+    reorgs: int = 0  # forks undone
+    undone_blocks: int = 0
+    head: int = 0
+    cursor: int | None = None
+    pending: int = 0  # transfers above the confirmation depth
 
 
 class Mirror:
@@ -138,27 +111,47 @@ class Mirror:
         *,
         confirmations: int = 0,
         max_block_range: int = 2000,
+        max_reorg_depth: int = 64,
+        rpc_url: str | None = None,
+        rpc_timeout: float = 10.0,
+        rpc_attempts: int = 8,
+        backoff_base_seconds: float = 0.25,
+        backoff_max_seconds: float = 30.0,
     ) -> None:
         if confirmations < 0:
             raise ValueError(f"confirmations must be >= 0, got {confirmations}")
         if max_block_range < 1:
             raise ValueError(f"max_block_range must be >= 1, got {max_block_range}")
+        if max_reorg_depth <= confirmations:
+            raise ValueError(
+                f"max_reorg_depth ({max_reorg_depth}) must exceed confirmations "
+                f"({confirmations}): confirmed blocks must stay undoable"
+            )
         self.db = db
         self.client = client
         self.deployment = deployment
         self.confirmations = confirmations
         self.max_block_range = max_block_range
+        self.max_reorg_depth = max_reorg_depth
         self.chain_id = deployment.chain_id
         self.decoder = EventDecoder(deployment)
-        self._rpc = _Rpc(client)
-        self._addresses = self.decoder.addresses
+        self.rpc = MirrorRpc(
+            rpc_url or client.rpc_url,
+            timeout=rpc_timeout,
+            attempts=rpc_attempts,
+            backoff_base=backoff_base_seconds,
+            backoff_max=backoff_max_seconds,
+        )
+        self.block_range = max_block_range  # adapts to what the node accepts
+        self._addresses = [str(a) for a in self.decoder.addresses]
         self._topics = self.decoder.topics
+        self._chain_checked = False
 
     # --- the loop ---------------------------------------------------------------------------------
 
     def sync_once(self) -> int:
         """Applies everything confirmed since the cursor; returns how many logs were applied."""
-        return self._sync(should_stop=lambda: False)
+        return self.sync(should_stop=lambda: False).applied
 
     def run(
         self,
@@ -166,20 +159,27 @@ class Mirror:
         *,
         poll_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
+        reconcile_every_seconds: float = 0.0,
     ) -> None:
-        """Syncs until `stop` is set. A node or database outage is logged and waited out.
+        """Syncs until `stop` is set; reconciles with the chain every `reconcile_every_seconds`
+        (0: never). A node or database outage is logged and waited out.
 
-        A detected reorg or any other disagreement with the chain stops the loop with the error:
-        carrying on would build on effects that may no longer be true.
+        A reorg deeper than the mirror may undo, or any other disagreement with the chain it
+        cannot explain, stops the loop with the error: carrying on would publish wrong balances.
         """
         failures = 0
+        next_reconcile = time.monotonic() + reconcile_every_seconds
         while not stop.is_set():
             try:
-                applied = self._sync(should_stop=stop.is_set)
+                report = self.sync(should_stop=stop.is_set)
+                if reconcile_every_seconds > 0 and time.monotonic() >= next_reconcile:
+                    self.reconcile(repair=True)
+                    next_reconcile = time.monotonic() + reconcile_every_seconds
             except ChainStateMismatch:
                 logger.critical(
-                    "mirror stopped: the chain disagrees with what the mirror applied; "
-                    "inspect the chain at the cursor block before restarting the mirror",
+                    "ALARM: mirror stopped: the chain disagrees with what the mirror applied and "
+                    "it cannot repair that itself. Inspect the chain at the cursor block; "
+                    "`label-ledger mirror --rebuild` re-reads everything from the deployment block",
                     exc_info=True,
                 )
                 raise
@@ -192,7 +192,7 @@ class Mirror:
                         "the node at %s and the database are reachable",
                         exc,
                         delay,
-                        self.client.rpc_url,
+                        self.rpc.url,
                     )
                 else:
                     logger.exception(
@@ -205,289 +205,350 @@ class Mirror:
             if failures:
                 logger.info("mirror sync recovered after %d failed attempts", failures)
             failures = 0
-            if applied:
-                logger.info("mirror applied %d logs", applied)
+            if report.applied or report.reorgs:
+                logger.info(
+                    "mirror at block %s (head %d): %d logs applied, %d reorgs undone",
+                    report.cursor,
+                    report.head,
+                    report.applied,
+                    report.reorgs,
+                )
             stop.wait(poll_seconds)
 
-    def _sync(self, *, should_stop: Callable[[], bool]) -> int:
-        if self.client.chain_id != self.chain_id:
+    def reconcile(self, *, repair: bool = True) -> Any:
+        """Compares the mirror with the chain at its cursor block; see `ledger.mirror.reconcile`."""
+        from ledger.mirror.reconcile import reconcile  # noqa: PLC0415 (it imports this module)
+
+        return reconcile(self, repair=repair)
+
+    # --- one sync ---------------------------------------------------------------------------------
+
+    def sync(
+        self,
+        *,
+        should_stop: Callable[[], bool],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SyncReport:
+        """One pass up to the head; `progress(cursor, target)` is told after each chunk."""
+        self._check_chain()
+        head = self.rpc.head()
+        report = SyncReport(head=head)
+        confirmed = head - self.confirmations
+        final = head - self.max_reorg_depth  # blocks at or below are final: not journaled
+
+        position = self._position()
+        if position is not None and not self._still_canonical(*position, head=head):
+            position = self._rewind(head, report)
+
+        last, last_hash = position if position is not None else (self._start_block(), None)
+        while last < confirmed and not should_stop():
+            exact = last + 1 > final
+            upper = confirmed if exact else min(confirmed, final)
+            first = last + 1
+            to = min(first + self.block_range - 1, upper)
+            try:
+                chunk = self._read(first, to, last_hash, exact=exact)
+            except RangeTooLarge as exc:
+                if to == first:
+                    raise RpcFailed(
+                        f"the node at {self.rpc.url} refuses the logs of block {first} even "
+                        f"alone ({exc}): use a node without that cap"
+                    ) from exc
+                self.block_range = max(1, (to - first + 1) // 2)
+                logger.info(
+                    "log range %d..%d refused (%s); trying %d blocks",
+                    first,
+                    to,
+                    exc,
+                    self.block_range,
+                )
+                continue
+            except _LinkBroken:
+                position = self._rewind(head, report)
+                if position is None:
+                    last, last_hash = self._start_block(), None
+                else:
+                    last, last_hash = position
+                continue
+            report.applied += self._store(chunk, final=final, head=head)
+            last, last_hash = to, chunk.headers[to].hash
+            self.block_range = min(self.max_block_range, self.block_range * 2)
+            if progress is not None:
+                progress(last, confirmed)
+
+        report.cursor = last
+        if last >= confirmed and not should_stop():
+            report.pending = self._refresh_pending(confirmed, head)
+        self._prune(final)
+        return report
+
+    def _check_chain(self) -> None:
+        if self._chain_checked:
+            return
+        chain_id = int(self.rpc.call("eth_chainId", []), 16)
+        if chain_id != self.chain_id:
             raise ChainStateMismatch(
-                f"the node at {self.client.rpc_url} is chain {self.client.chain_id}, but the "
-                f"deployment is on chain {self.chain_id}: point the mirror at the right node"
+                f"the node at {self.rpc.url} is chain {chain_id}, but the deployment is on chain "
+                f"{self.chain_id}: point the mirror at the right node"
             )
+        self._chain_checked = True
+
+    def _start_block(self) -> int:
+        return self.deployment.deployment_block - 1
+
+    def _position(self) -> tuple[int, Bytes32Hex] | None:
         with self.db.unit_of_work() as session:
             cursor = repository.get_cursor(session, self.chain_id)
-            position = None if cursor is None else (cursor.block_number, cursor.block_hash)
+            if cursor is None:
+                return None
+            return cursor.block_number, Bytes32Hex(cursor.block_hash)
 
-        if position is None:
-            last_applied = self.deployment.deployment_block - 1
-        else:
-            last_applied, last_hash = position
-            self._check_still_canonical(last_applied, last_hash)
+    def _still_canonical(self, number: int, stored_hash: str, *, head: int) -> bool:
+        if number > head:
+            return False  # the chain is shorter than what we applied: rolled back
+        on_chain = self.rpc.headers([number]).get(number)
+        if on_chain is None:
+            raise ChainUnavailable(f"the node at {self.rpc.url} does not have block {number} yet")
+        return on_chain.hash == stored_hash.lower()
 
-        target = self._rpc.head() - self.confirmations
-        applied = 0
-        while last_applied < target and not should_stop():
-            first = last_applied + 1
-            last = min(last_applied + self.max_block_range, target)
-            applied += self._apply_chunk(first, last)
-            last_applied = last
-        return applied
+    # --- reorgs -----------------------------------------------------------------------------------
 
-    def _check_still_canonical(self, number: int, stored_hash: str) -> None:
-        on_chain = self._rpc.headers([number])[number].hash
-        if on_chain != stored_hash.lower():
-            raise MirrorReorgDetected(
-                f"block {number} is {on_chain} on chain but the mirror applied {stored_hash}: "
-                "the chain reorganised below the cursor. Stop writers that trust the mirror, "
-                "then rebuild the mirror from the deployment block (reorg handling is not "
-                "automatic yet)"
+    def _rewind(self, head: int, report: SyncReport) -> tuple[int, Bytes32Hex] | None:
+        """Walks back to the newest stored block the chain still holds and undoes everything
+        above it, in one transaction. Returns the new cursor."""
+        with self.db.unit_of_work() as session:
+            cursor = repository.get_cursor(session, self.chain_id)
+            assert cursor is not None
+            tip = session.get(MirrorTip, self.chain_id)
+            undo_floor = tip.undo_floor if tip is not None else self._start_block()
+            stored = session.execute(
+                select(ChainBlock.number, ChainBlock.hash)
+                .where(
+                    ChainBlock.chain_id == self.chain_id,
+                    ChainBlock.number <= min(cursor.block_number, head),
+                    ChainBlock.number >= undo_floor,
+                )
+                .order_by(ChainBlock.number.desc())
+            ).all()
+            cursor_number = cursor.block_number
+
+        ancestor: tuple[int, Bytes32Hex] | None = None
+        for start in range(0, len(stored), 32):
+            page = stored[start : start + 32]
+            canonical = self.rpc.headers([n for n, _ in page])
+            for number, stored_hash in page:
+                found = canonical.get(number)
+                if found is not None and found.hash == stored_hash.lower():
+                    ancestor = (number, Bytes32Hex(stored_hash))
+                    break
+            if ancestor is not None or cursor_number - page[-1][0] > self.max_reorg_depth:
+                break
+
+        depth = cursor_number - ancestor[0] if ancestor is not None else None
+        if ancestor is None or depth is None or depth > self.max_reorg_depth:
+            raise MirrorReorgTooDeep(
+                f"the chain no longer holds block {cursor_number} as the mirror applied it, and "
+                + (
+                    f"the common ancestor is block {ancestor[0]}, {depth} blocks back"
+                    if ancestor is not None
+                    else f"no block the mirror stored since block {undo_floor} is still on chain"
+                )
+                + f": deeper than the mirror may undo (max_reorg_depth {self.max_reorg_depth}). "
+                "Nothing was changed. Check the node (is it on the right network?); if the reorg "
+                "is real, `label-ledger mirror --rebuild` re-reads everything"
             )
 
-    # --- one chunk, one transaction ---------------------------------------------------------------
-
-    def _apply_chunk(self, first: int, last: int) -> int:
-        raw_logs = self._rpc.logs(self._addresses, self._topics, first, last)
-        decoded = [d for d in (self.decoder.decode(raw) for raw in raw_logs) if d is not None]
-        headers = self._rpc.headers({*(log.block_number for log in decoded), last})
-
-        for log in decoded:
-            if headers[log.block_number].hash != log.block_hash:
-                # the node switched branches between answering for the logs and for the blocks
-                raise ChainUnavailable(
-                    f"block {log.block_number} changed while the mirror read it; retrying"
-                )
-        decoded.sort(key=lambda log: (log.block_number, log.log_index))
-
-        applied = 0
         with self.db.unit_of_work() as session:
-            for header in headers.values():
+            restored = undo_above(session, self.chain_id, ancestor[0])
+            repository.move_cursor(session, self.chain_id, ancestor[0], ancestor[1])
+        report.reorgs += 1
+        report.undone_blocks += depth
+        logger.warning(
+            "chain reorganised: block %d..%d replaced; undid %d rows back to block %d (%s), "
+            "replaying",
+            ancestor[0] + 1,
+            cursor_number,
+            restored,
+            ancestor[0],
+            ancestor[1],
+        )
+        return ancestor
+
+    # --- reading a chunk --------------------------------------------------------------------------
+
+    def _read(self, first: int, last: int, parent: str | None, *, exact: bool) -> _Chunk:
+        if exact:
+            # headers first: logs read afterwards must belong to exactly these blocks
+            headers = self.rpc.headers(range(first, last + 1))
+            _check_linked(headers, first, last, parent)
+            logs = self._decoded_logs(first, last)
+        else:
+            logs = self._decoded_logs(first, last)
+            headers = self.rpc.headers({first, last, *(log.block_number for log in logs)})
+            if first not in headers or last not in headers:
+                raise ChainUnavailable(f"the node at {self.rpc.url} lacks block {first}..{last}")
+            if parent is not None and headers[first].parent_hash != parent.lower():
+                raise _LinkBroken
+        for log in logs:
+            header = headers.get(log.block_number)
+            if header is None or header.hash != log.block_hash:
+                raise _ChainMoved(f"block {log.block_number} changed while the mirror read it")
+        return _Chunk(first, last, logs, headers)
+
+    def _decoded_logs(self, first: int, last: int) -> list[DecodedLog]:
+        raw = self.rpc.logs(self._addresses, self._topics, first, last)
+        if raw:
+            # A provider may cut an answer short without saying so. Ask again from the last
+            # block it reached: a complete answer holds everything that query finds.
+            reached = max(int(log["blockNumber"], 16) for log in raw)
+            seen = {(log["blockHash"], log["logIndex"]) for log in raw}
+            probe = self.rpc.logs(self._addresses, self._topics, reached, last)
+            if any((log["blockHash"], log["logIndex"]) not in seen for log in probe):
+                self.rpc.stats.range_refusals += 1
+                raise RangeTooLarge(f"eth_getLogs {first}..{last} was cut short at block {reached}")
+        decoded = [d for d in map(self.decoder.decode, raw) if d is not None]
+        decoded.sort(key=lambda log: (log.block_number, log.log_index))
+        return decoded
+
+    # --- writing a chunk ----------------------------------------------------------------------
+
+    def _store(self, chunk: _Chunk, *, final: int, head: int) -> int:
+        journal = Journal(self.chain_id, floor=final)
+        with self.db.unit_of_work() as session:
+            for header in chunk.headers.values():
                 stored = repository.get_block(session, self.chain_id, header.number)
                 if stored is not None and stored.hash != header.hash:
-                    raise MirrorReorgDetected(
-                        f"block {header.number} is {header.hash} on chain but the mirror recorded "
-                        f"{stored.hash}: rebuild the mirror from the deployment block"
+                    # above the cursor nothing is stored, so this is a bug, not a reorg
+                    raise ChainStateMismatch(
+                        f"block {header.number} above the cursor was stored as {stored.hash}"
                     )
-                repository.put_block(
-                    session, self.chain_id, header.number, header.hash, header.parent_hash
+            new_blocks = [
+                {
+                    "chain_id": self.chain_id,
+                    "number": h.number,
+                    "hash": h.hash,
+                    "parent_hash": h.parent_hash,
+                }
+                for h in chunk.headers.values()
+                if repository.get_block(session, self.chain_id, h.number) is None
+            ]
+            if new_blocks:
+                session.execute(insert(ChainBlock), new_blocks)
+            applied = apply_logs(session, self.chain_id, chunk.logs, journal)
+            repository.move_cursor(
+                session, self.chain_id, chunk.last, chunk.headers[chunk.last].hash
+            )
+            tip = session.get(MirrorTip, self.chain_id)
+            if tip is None:
+                floor = chunk.last if chunk.last <= final else self._start_block()
+                session.add(
+                    MirrorTip(
+                        chain_id=self.chain_id,
+                        head_block=head,
+                        undo_floor=floor,
+                        synced_at=utcnow(),
+                    )
                 )
-
-            stored_keys = repository.stored_log_keys(session, self.chain_id, first, last)
-            for log in decoded:
-                if (log.block_hash, log.log_index) in stored_keys:
-                    continue
-                repository.add_log(session, self.chain_id, log)
-                self._apply(session, log)
-                applied += 1
-
-            repository.move_cursor(session, self.chain_id, last, headers[last].hash)
-
-        logger.debug("mirror applied blocks %d..%d: %d new logs", first, last, applied)
+            else:
+                if chunk.last <= final:
+                    tip.undo_floor = max(tip.undo_floor, chunk.last)
+                tip.head_block = head
+                tip.synced_at = utcnow()
+        logger.debug("mirror applied blocks %d..%d: %d new logs", chunk.first, chunk.last, applied)
         return applied
 
-    def _apply(self, session: Session, log: DecodedLog) -> None:
-        args = log.args
-        match log.event:
-            case "Transfer":
-                self._apply_transfer(
-                    session,
-                    token=log.address,
-                    sender=_address(args["from"]),
-                    recipient=_address(args["to"]),
-                    value=_uint(args["value"]),
-                )
-            case "TokenListed":
-                index = _uint(args["index"])
-                repository.put_ledger_token(
-                    session, token_index=index, token=_address(args["token"])
-                )
-            case "FeesWithdrawn":
-                row = self._ledger_token(session, _uint(args["token"]), log)
-                row.fees -= min(row.fees, _uint(args["amount"]))
-            case "DatasetCreated":
-                dataset_id = _id_hex(args["datasetId"])
-                if repository.get_chain_dataset(session, dataset_id) is not None:
-                    raise ChainStateMismatch(f"dataset {dataset_id} created twice on chain")
-                index = _uint(args["token"])
-                repository.add_chain_dataset(
-                    session,
-                    dataset_id=dataset_id,
-                    buyer=_address(args["buyer"]),
-                    salt=_bytes32(args["salt"]),
-                    token_index=index,
-                    token=self._ledger_token(session, index, log).token,
-                    fee_bps=_uint(args["feeBps"]),
-                )
-            case "DatasetFunded":
-                record = self._dataset(session, log, args["datasetId"])
-                record.funded += _uint(args["amount"])
-                record.available = _uint(args["available"])
-            case "DatasetCloseRequested":
-                record = self._dataset(session, log, args["datasetId"])
-                record.status = "closing"
-                record.close_due_at = _uint(args["dueAt"])
-            case "DatasetClosed":
-                record = self._dataset(session, log, args["datasetId"])
-                record.status = "closed"
-                record.refunded += _uint(args["refund"])
-                record.available = 0
-            case "EpochProposed":
-                self._apply_proposal(session, log)
-            case "EpochAccepted" | "EpochRevoked":
-                self._apply_decision(session, log)
-            case "Claimed":
-                claimed = repository.claimed_row(
-                    session, _address(args["account"]), _uint(args["token"])
-                )
-                claimed.payment += _uint(args["payment"])
-                claimed.reward += _uint(args["reward"])
-            case _:
-                raise AssertionError(f"decoder produced an event the mirror does not apply: {log}")
-
-    def _apply_token_event(self, session: Session, log: DecodedLog) -> None:
-        args = log.args
-        if log.event == "TokenListed":
-            index = _uint(args["index"])
-            repository.put_ledger_token(session, token_index=index, token=_address(args["token"]))
-        else:
-            row = self._ledger_token(session, _uint(args["token"]), log)
-            row.fees -= min(row.fees, _uint(args["amount"]))
-
-    def _apply_decision(self, session: Session, log: DecodedLog) -> None:
-        """EpochAccepted or EpochRevoked: a revocation returns the epoch's debits and fees."""
-        number = _uint(log.args["epoch"])
-        epoch = repository.get_chain_epoch(session, number)
-        if log.event == "EpochAccepted":
-            if epoch is None or epoch.payout_root != _bytes32(log.args["payoutRoot"]):
-                raise ChainStateMismatch(
-                    f"epoch {number} accepted in tx {log.tx_hash} with a root the mirror never "
-                    "saw proposed: is deployment_block too late?"
-                )
-            epoch.status = "accepted"
-            epoch.accepted_block = log.block_number
-            return
-        if epoch is None or epoch.status != "pending":
-            raise ChainStateMismatch(
-                f"epoch {number} revoked in tx {log.tx_hash}, but the mirror holds no pending "
-                "proposal of it"
+    def _refresh_pending(self, confirmed: int, head: int) -> int:
+        """Replaces the pending transfers with those of blocks confirmed+1..head."""
+        rows: list[dict[str, Any]] = []
+        if head > confirmed:
+            try:
+                logs = self._decoded_logs(confirmed + 1, head)
+            except RangeTooLarge:
+                logs = []  # pending is a courtesy: never worth failing a sync for
+                logger.info("pending blocks %d..%d not read: range refused", confirmed + 1, head)
+            rows = [
+                {
+                    "chain_id": self.chain_id,
+                    "block_hash": log.block_hash,
+                    "log_index": log.log_index,
+                    "block_number": log.block_number,
+                    "token": log.address,
+                    "sender": log.args["from"],
+                    "recipient": log.args["to"],
+                    "value": log.args["value"],
+                }
+                for log in logs
+                if log.event == "Transfer"
+            ]
+        with self.db.unit_of_work() as session:
+            session.execute(
+                delete(PendingTransfer).where(PendingTransfer.chain_id == self.chain_id)
             )
-        epoch.status = "revoked"
-        for dataset_id, debit in epoch.debits:
-            record = self._dataset(session, log, dataset_id)
-            fee = int(debit) * record.fee_bps // BPS
-            record.available += int(debit) + fee
-            record.debited -= int(debit)
-            record.fees -= fee
-            self._ledger_token(session, record.token_index, log).fees -= fee
+            if rows:
+                session.execute(insert(PendingTransfer), rows)
+            tip = session.get(MirrorTip, self.chain_id)
+            if tip is not None:
+                tip.head_block = head
+                tip.synced_at = utcnow()
+        return len(rows)
 
-    def _apply_proposal(self, session: Session, log: DecodedLog) -> None:
-        args = log.args
-        number = _uint(args["epoch"])
-        dataset_ids, debits = args["datasetIds"], args["debits"]
-        assert isinstance(dataset_ids, list)
-        assert isinstance(debits, list)
-        existing = repository.get_chain_epoch(session, number)
-        if existing is not None and existing.status != "revoked":
-            raise MirrorReorgDetected(
-                f"epoch {number} was mirrored as {existing.status} with root "
-                f"{existing.payout_root}, now proposed again: rebuild the mirror from the "
-                "deployment block"
+    def _prune(self, final: int) -> None:
+        """Forgets undo entries and log-less block headers of blocks that are final, keeping
+        what a repair back to the last good reconciliation needs."""
+        with self.db.unit_of_work() as session:
+            tip = session.get(MirrorTip, self.chain_id)
+            if tip is None or final <= tip.undo_floor:
+                return
+            keep_from = repository.last_good_reconciliation_block(session, self.chain_id)
+            target = (
+                final if keep_from is None or keep_from < tip.undo_floor else min(final, keep_from)
             )
-        listed = [[_id_hex(i), str(d)] for i, d in zip(dataset_ids, debits, strict=True)]
-        for dataset_id, debit in listed:
-            record = self._dataset(session, log, dataset_id)
-            fee = int(debit) * record.fee_bps // BPS
-            record.available -= int(debit) + fee
-            record.debited += int(debit)
-            record.fees += fee
-            self._ledger_token(session, record.token_index, log).fees += fee
-        fields = {
-            "status": "pending",
-            "payout_root": _bytes32(args["payoutRoot"]),
-            "label_root": _bytes32(args["labelRoot"]),
-            "content_hash": _bytes32(args["contentHash"]),
-            "debits": listed,
-            "acceptable_at": _uint(args["acceptableAt"]),
-            "block_number": log.block_number,
-            "tx_hash": log.tx_hash,
-            "accepted_block": None,
-        }
-        if existing is None:
-            repository.add_chain_epoch(session, ChainEpoch(epoch=number, **fields))
-        else:
-            for name, value in fields.items():
-                setattr(existing, name, value)
-
-    def _dataset(self, session: Session, log: DecodedLog, dataset_id: ArgValue) -> ChainDataset:
-        hex_id = _id_hex(dataset_id)
-        record = repository.get_chain_dataset(session, hex_id)
-        if record is None:
-            raise ChainStateMismatch(
-                f"{log.event} in tx {log.tx_hash} names dataset {hex_id}, which the mirror "
-                "never saw created: is deployment_block "
-                f"({self.deployment.deployment_block}) too late?"
-            )
-        return record
-
-    def _ledger_token(self, session: Session, index: int, log: DecodedLog) -> LedgerToken:
-        row = repository.get_ledger_token(session, index)
-        if row is None:
-            raise ChainStateMismatch(
-                f"{log.event} in tx {log.tx_hash} names payment token {index}, which the mirror "
-                "never saw listed: is deployment_block too late?"
-            )
-        return row
-
-    @staticmethod
-    def _apply_transfer(
-        session: Session,
-        *,
-        token: ChecksumAddress,
-        sender: ChecksumAddress,
-        recipient: ChecksumAddress,
-        value: int,
-    ) -> None:
-        if sender == ZERO_ADDRESS:
-            repository.supply_row(session, token).total_supply += value
-        else:
-            row = repository.balance_row(session, token, sender)
-            if row.balance < value:
-                raise ChainStateMismatch(
-                    f"{sender} sent {value} of {token} holding {row.balance} by the mirror's "
-                    "count: the token has history before the deployment block, which the "
-                    "mirror cannot see"
+            # the new floor must be a stored block: a rewind needs its hash
+            floor = session.scalar(
+                select(func.max(ChainBlock.number)).where(
+                    ChainBlock.chain_id == self.chain_id, ChainBlock.number <= target
                 )
-            row.balance -= value
-        if recipient == ZERO_ADDRESS:
-            supply = repository.supply_row(session, token)
-            if supply.total_supply < value:
-                raise ChainStateMismatch(
-                    f"{value} of {token} burned with {supply.total_supply} minted by the "
-                    "mirror's count: the token has history before the deployment block"
+            )
+            if floor is None or floor <= tip.undo_floor:
+                return
+            session.execute(
+                delete(UndoEntry).where(
+                    UndoEntry.chain_id == self.chain_id, UndoEntry.block_number <= floor
                 )
-            supply.total_supply -= value
-        else:
-            repository.balance_row(session, token, recipient).balance += value
+            )
+            with_logs = select(ChainLog.block_number).where(
+                ChainLog.chain_id == self.chain_id,
+                ChainLog.block_number > tip.undo_floor,
+                ChainLog.block_number < floor,
+            )
+            session.execute(
+                delete(ChainBlock).where(
+                    ChainBlock.chain_id == self.chain_id,
+                    ChainBlock.number > tip.undo_floor,
+                    ChainBlock.number < floor,
+                    ChainBlock.number.not_in(with_logs),
+                )
+            )
+            tip.undo_floor = floor
 
 
-def _id_hex(value: ArgValue) -> Bytes32Hex:
-    """A uint256 dataset id as the 0x + 64 hex the database keys it by."""
-    if isinstance(value, str):
-        return Bytes32Hex(value)
-    assert isinstance(value, int)
-    return Bytes32Hex("0x" + value.to_bytes(32, "big").hex())
+def _check_linked(
+    headers: dict[int, BlockHeader], first: int, last: int, parent: str | None
+) -> None:
+    missing = [n for n in range(first, last + 1) if n not in headers]
+    if missing:
+        raise ChainUnavailable(f"the node does not have blocks {missing[:5]} yet")
+    if parent is not None and headers[first].parent_hash != parent.lower():
+        raise _LinkBroken
+    for number in range(first + 1, last + 1):
+        if headers[number].parent_hash != headers[number - 1].hash:
+            raise _ChainMoved(f"block {number} does not build on block {number - 1}")
 
 
-def _address(value: ArgValue) -> ChecksumAddress:
-    assert isinstance(value, str)
-    return ChecksumAddress(value)
-
-
-def _bytes32(value: ArgValue) -> Bytes32Hex:
-    assert isinstance(value, str)
-    return Bytes32Hex(value)
-
-
-def _uint(value: ArgValue) -> int:
-    assert isinstance(value, int)
-    return value
+def delete_mirror_state(session: Session, chain_id: int) -> None:
+    """Forgets everything the mirror derived for `chain_id`, so it re-reads from the deployment
+    block. One transaction: readers see either the old state or an empty one."""
+    for name in JOURNALED_TABLES:
+        session.execute(delete(Base.metadata.tables[name]))
+    for model in (ChainLog, ChainBlock, UndoEntry, PendingTransfer, MirrorTip, MirrorCursor):
+        session.execute(delete(model).where(model.chain_id == chain_id))

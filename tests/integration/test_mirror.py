@@ -34,7 +34,7 @@ from ledger.mirror.models import (
     TokenBalance,
     TokenSupply,
 )
-from ledger.mirror.service import Mirror, MirrorReorgDetected
+from ledger.mirror.service import Mirror, MirrorReorgTooDeep
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
@@ -268,18 +268,24 @@ def test_revoked_epoch_is_mirrored_with_its_debits_and_fees_returned(
         assert epoch.status == "pending"
 
 
-def test_sync_once_refuses_a_cursor_block_the_chain_no_longer_has(
+def test_sync_once_stops_when_no_stored_block_is_on_chain_any_more(
     chain: Chain, db: Database
 ) -> None:
+    """A fork below everything the mirror can undo is an alarm, and changes nothing."""
+    chain.fund_dataset(b"\x05" * 32, 7)
     mirror = make_mirror(db, chain)
     mirror.sync_once()
     with db.unit_of_work() as session:
         cursor = repository.get_cursor(session, chain.deployment.chain_id)
         assert cursor is not None
         cursor.block_hash = "0x" + "ab" * 32
+        for block in session.scalars(select(ChainBlock)):
+            block.hash = "0x" + "cd" * 32
+    before = mirror_rows(db)
 
-    with pytest.raises(MirrorReorgDetected, match="reorganised"):
+    with pytest.raises(MirrorReorgTooDeep, match="Nothing was changed"):
         mirror.sync_once()
+    assert mirror_rows(db) == before
 
 
 def test_run_syncs_until_stopped_and_backs_off_while_the_node_is_down(
@@ -308,7 +314,7 @@ def test_run_syncs_until_stopped_and_backs_off_while_the_node_is_down(
 
     down = ChainClient(f"http://127.0.0.1:{free_port()}", timeout=1)
     down.w3.provider.exception_retry_configuration = None  # type: ignore[attr-defined]
-    unreachable = Mirror(db, down, chain.deployment)
+    unreachable = Mirror(db, down, chain.deployment, rpc_attempts=2, backoff_base_seconds=0.01)
     stop = threading.Event()
     caplog.set_level(logging.ERROR, logger="ledger.mirror.service")
     runner = threading.Thread(
@@ -325,3 +331,107 @@ def test_run_syncs_until_stopped_and_backs_off_while_the_node_is_down(
     assert not runner.is_alive()
     assert len(caplog.records) >= 2
     assert all("retrying" in record.getMessage() for record in caplog.records)
+
+
+# --- confirmations, pending balances, reconciliation ---
+
+
+def test_blocks_above_the_confirmation_depth_show_as_pending_only(
+    chain: Chain, db: Database
+) -> None:
+    """With 2 confirmations the two newest blocks are not applied: their transfers show in the
+    pending balance, and become confirmed once two more blocks are mined."""
+    dusd, operator = chain.dusd, chain.operator
+    chain.send(dusd.functions.mint(operator.address, 1_000), operator)
+    mirror = make_mirror(db, chain, confirmations=2)
+    chain.send(dusd.functions.transfer(recipient(20), 30), operator)  # head - 1
+    chain.send(dusd.functions.transfer(recipient(20), 12), operator)  # head
+    mirror.sync_once()
+
+    head = chain.head()[0]
+    with db.unit_of_work() as session:
+        cursor = repository.get_cursor(session, chain.deployment.chain_id)
+        assert cursor is not None
+        assert cursor.block_number == head - 2
+        assert repository.get_balance(session, dusd.address, operator.address) == 1_000
+        assert repository.pending_balance(session, dusd.address, operator.address) == 958
+        assert repository.get_balance(session, dusd.address, recipient(20)) == 0
+        assert repository.pending_balance(session, dusd.address, recipient(20)) == 42
+
+    chain.rpc("anvil_mine", 2)
+    mirror.sync_once()
+    with db.unit_of_work() as session:
+        assert repository.get_balance(session, dusd.address, recipient(20)) == 42
+        assert repository.pending_balance(session, dusd.address, recipient(20)) == 42
+    assert_balances_match_chain(db, dusd, {operator.address, recipient(20)})
+
+
+def test_reconcile_finds_drift_reports_it_and_repairs_by_resyncing(
+    chain: Chain, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mirrored balance that differs from the chain is drift: reconciliation reports the exact
+    row (report, stored record, log line) and re-syncs from the last good reconciliation, which
+    mends a row that blocks since then changed; the next reconciliation finds none."""
+    dusd, operator = chain.dusd, chain.operator
+    chain.fund_dataset(b"\x06" * 32, 900)
+    chain.send(dusd.functions.mint(operator.address, 500), operator)
+    chain.send(dusd.functions.transfer(recipient(30), 125), operator)
+    mirror = make_mirror(db, chain)
+    mirror.sync_once()
+    clean = mirror.reconcile()
+    assert clean.ok
+    assert clean.checked >= 6  # balances, both supplies, the dataset
+
+    chain.send(dusd.functions.transfer(recipient(31), 5), operator)
+    mirror.sync_once()
+    with db.unit_of_work() as session:
+        row = session.get(TokenBalance, (dusd.address, recipient(31)))
+        assert row is not None
+        row.balance = 4  # what a lost log would leave
+
+    caplog.set_level(logging.ERROR, logger="ledger.mirror.reconcile")
+    drifted = mirror.reconcile(repair=True)
+    assert not drifted.ok
+    assert drifted.drift_count == 1
+    assert drifted.drift == [
+        {
+            "what": "balanceOf",
+            "key": f"{dusd.address}/{recipient(31)}",
+            "mirror": "4",
+            "chain": "5",
+        }
+    ]
+    assert "DRIFT" in caplog.text
+    assert drifted.repaired_from == clean.block_number  # the last good point, still undoable
+    with db.unit_of_work() as session:
+        last = repository.last_reconciliation(session, chain.deployment.chain_id)
+        assert last is not None
+        assert (last.drift_count, last.repaired_from) == (1, clean.block_number)
+
+    mirror.sync_once()
+    assert mirror.reconcile().ok
+    assert_balances_match_chain(db, dusd, {operator.address, recipient(30), recipient(31)})
+
+
+def test_reconcile_rebuilds_from_the_deployment_block_without_an_undoable_good_point(
+    chain: Chain, db: Database
+) -> None:
+    """Drift with no good reconciliation to return to, or older than the last good one (so no
+    replay touches it): everything is re-read from the deployment block."""
+    dusd, operator = chain.dusd, chain.operator
+    chain.send(dusd.functions.mint(operator.address, 500), operator)
+    mirror = make_mirror(db, chain)
+    mirror.sync_once()
+    for _ in range(2):  # first without a good point, then with one the replay cannot mend from
+        with db.unit_of_work() as session:
+            supply = session.get(TokenSupply, dusd.address)
+            assert supply is not None
+            supply.total_supply += 1
+
+        report = mirror.reconcile()
+        assert [row["what"] for row in report.drift] == ["totalSupply"]
+        assert report.repaired_from == chain.deployment.deployment_block
+        with db.unit_of_work() as session:
+            assert repository.get_cursor(session, chain.deployment.chain_id) is None
+        mirror.sync_once()
+        assert mirror.reconcile().ok
