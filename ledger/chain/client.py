@@ -47,10 +47,16 @@ class DeploymentMissing(LedgerError, FileNotFoundError):
 
 @dataclass(frozen=True)
 class PaymentToken:
-    """An allowlisted payment token and the index the ledger gave it (indices start at 1)."""
+    """An allowlisted payment token and the index the ledger gave it (indices start at 1).
+
+    `seed_balances`: the token has holders from before the deployment block, so the mirror takes
+    an account's opening balance from `balanceOf` when it first sees it. False only for a token
+    deployed with the ledger, whose every transfer the mirror reads.
+    """
 
     address: str
     index: int
+    seed_balances: bool = True
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,15 @@ def deploy_all(
     ):
         client.transact(ledger.functions.grantRole(role, holder), deployer)
     listed = []
-    for token in tokens:
+    for position, token in enumerate(tokens):
         client.transact(ledger.functions.listToken(token), deployer)
         listed.append(
-            PaymentToken(address=token, index=int(ledger.functions.tokenIndexOf(token).call()))
+            PaymentToken(
+                address=token,
+                index=int(ledger.functions.tokenIndexOf(token).call()),
+                # the dev token is born in the deployment block: the mirror sees its whole life
+                seed_balances=not (with_dev_token and position == 0),
+            )
         )
     if fee_bps:
         client.transact(ledger.functions.setFeeBps(fee_bps), deployer)

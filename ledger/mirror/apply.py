@@ -52,6 +52,15 @@ class MirrorReorgDetected(ChainStateMismatch):
 
 
 @dataclass
+class Openings:
+    """Opening balances and supplies of accounts first seen in a chunk, for tokens with history
+    before the deployment block: what `balanceOf`/`totalSupply` said just before the chunk."""
+
+    balances: dict[tuple[str, str], int] = field(default_factory=dict)
+    supplies: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class Journal:
     """Collects before-images of rows changed in blocks above `floor`, one per row and block."""
 
@@ -137,7 +146,11 @@ def undo_above(session: Session, chain_id: int, ancestor: int) -> int:
 
 
 def apply_logs(
-    session: Session, chain_id: int, logs: Sequence[DecodedLog], journal: Journal
+    session: Session,
+    chain_id: int,
+    logs: Sequence[DecodedLog],
+    journal: Journal,
+    openings: Openings | None = None,
 ) -> int:
     """Stores `logs` (sorted by block and index) and applies their effects; skips any log already
     stored. Returns how many were applied."""
@@ -167,7 +180,7 @@ def apply_logs(
     )
     transfers = [log for log in fresh if log.event == "Transfer"]
     if transfers:
-        _apply_transfers(session, transfers, journal)
+        _apply_transfers(session, transfers, journal, openings or Openings())
     events = _EventApplier(session, journal)
     for log in fresh:
         if log.event != "Transfer":
@@ -182,7 +195,9 @@ def _in_batches(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield keys[start : start + _IN_BATCH]
 
 
-def _apply_transfers(session: Session, transfers: Sequence[DecodedLog], journal: Journal) -> None:
+def _apply_transfers(
+    session: Session, transfers: Sequence[DecodedLog], journal: Journal, openings: Openings
+) -> None:
     """Moves balances and supplies for a run of Transfer logs, in bulk."""
     session.flush()  # the bulk statements below must see every ORM change before them
     batch = _TransferBatch(journal)
@@ -192,7 +207,7 @@ def _apply_transfers(session: Session, transfers: Sequence[DecodedLog], journal:
         assert isinstance(recipient, str)
         assert isinstance(value, int)
         batch.moves.append((log.block_number, log.address, sender, recipient, value))
-    batch.load(session)
+    batch.load(session, openings)
     for move in batch.moves:
         batch.move(*move)
     batch.check()
@@ -209,8 +224,10 @@ class _TransferBatch:
     supplies: dict[str, int] = field(default_factory=dict)
     stored_balances: set[tuple[str, str]] = field(default_factory=set)  # rows in the table
     stored_supplies: set[str] = field(default_factory=set)
+    _rows_b: set[tuple[str, str]] = field(default_factory=set)  # rows that exist by this move
+    _rows_s: set[str] = field(default_factory=set)
 
-    def load(self, session: Session) -> None:
+    def load(self, session: Session, openings: Openings) -> None:
         keys: set[tuple[str, str]] = set()
         tokens: set[str] = set()
         for _, token, sender, recipient, _ in self.moves:
@@ -233,20 +250,30 @@ class _TransferBatch:
         )
         self.supplies = {token: supply for token, supply in supply_rows}  # noqa: C416 (Row pairs)
         self.stored_balances, self.stored_supplies = set(self.balances), set(self.supplies)
+        self._rows_b, self._rows_s = set(self.balances), set(self.supplies)  # rows as of now
+        for key, opening in openings.balances.items():
+            self.balances.setdefault(key, opening)
+        for token, opening in openings.supplies.items():
+            self.supplies.setdefault(token, opening)
 
     def _journal(self, block: int, token: str, account: str) -> None:
         if account == ZERO_ADDRESS:
-            supply = self.supplies.get(token)
-            before = None if supply is None else {"token": token, "total_supply": supply}
-            self.journal.record(block, "token_supplies", (token,), before)
-        else:
-            balance = self.balances.get((token, account))
             before = (
-                None
-                if balance is None
-                else {"token": token, "account": account, "balance": balance}
+                {"token": token, "total_supply": self.supplies[token]}
+                if token in self._rows_s
+                else None
             )
-            self.journal.record(block, "token_balances", (token, account), before)
+            self.journal.record(block, "token_supplies", (token,), before)
+            self._rows_s.add(token)
+        else:
+            key = (token, account)
+            before = (
+                {"token": token, "account": account, "balance": self.balances[key]}
+                if key in self._rows_b
+                else None
+            )
+            self.journal.record(block, "token_balances", key, before)
+            self._rows_b.add(key)
 
     def move(self, block: int, token: str, sender: str, recipient: str, value: int) -> None:
         if block > self.journal.floor:
@@ -265,8 +292,9 @@ class _TransferBatch:
         for (token, account), balance in self.balances.items():
             if balance < 0:
                 raise ChainStateMismatch(
-                    f"{account} would hold {balance} of {token} by the mirror's count: the token "
-                    "has history before the deployment block, which the mirror cannot see"
+                    f"{account} would hold {balance} of {token} by the mirror's count: if the "
+                    "token has holders from before the deployment block, list it in the "
+                    "deployment file with seed_balances true"
                 )
         for token, supply in self.supplies.items():
             if supply < 0:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_utils.crypto import keccak
 from sqlalchemy import select
 
 from ledger.kit.db import utcnow
@@ -33,6 +32,8 @@ from ledger.mirror.models import (
     TokenBalance,
     TokenSupply,
 )
+from ledger.mirror.rpc import BALANCE_OF, TOTAL_SUPPLY, selector
+from ledger.mirror.rpc import word as _word
 
 if TYPE_CHECKING:
     from ledger.mirror.service import Mirror
@@ -43,20 +44,8 @@ _MAX_DRIFT_ROWS = 100  # kept per reconciliation; the count is always exact
 _STATUS = {1: "open", 2: "closing", 3: "closed"}
 
 
-def _selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
-
-
-_BALANCE_OF = _selector("balanceOf(address)")
-_TOTAL_SUPPLY = _selector("totalSupply()")
-_DATASET = _selector("dataset(uint256)")
-_CLAIMED = _selector("claimed(address,uint16)")
-
-
-def _word(value: int | str) -> str:
-    if isinstance(value, str):
-        return value.lower().removeprefix("0x").rjust(64, "0")
-    return f"{value:064x}"
+_DATASET = selector("dataset(uint256)")
+_CLAIMED = selector("claimed(address,uint16)")
 
 
 @dataclass
@@ -116,7 +105,7 @@ def reconcile(mirror: Mirror, *, repair: bool = True) -> ReconcileReport:
                     "balanceOf",
                     f"{token}/{account}",
                     token,
-                    _BALANCE_OF + _word(account),
+                    BALANCE_OF + _word(account),
                     balance,
                     _uint,
                 )
@@ -124,7 +113,7 @@ def reconcile(mirror: Mirror, *, repair: bool = True) -> ReconcileReport:
         supplies = dict(session.execute(select(TokenSupply.token, TokenSupply.total_supply)).all())
         for token in sorted({ledger, *supplies}):
             checks.append(
-                _Check("totalSupply", token, token, _TOTAL_SUPPLY, supplies.get(token, 0), _uint)
+                _Check("totalSupply", token, token, TOTAL_SUPPLY, supplies.get(token, 0), _uint)
             )
         for record in session.scalars(select(ChainDataset)):
             checks.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
@@ -153,6 +153,24 @@ def move_cursor(session: Session, chain_id: int, block_number: int, block_hash: 
     else:
         cursor.block_number = block_number
         cursor.block_hash = block_hash
+
+
+def known_balances(session: Session, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (token, account) pairs already have a balance row."""
+    ordered = sorted(keys)
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(ordered), 500):
+        rows = session.execute(
+            select(TokenBalance.token, TokenBalance.account).where(
+                tuple_(TokenBalance.token, TokenBalance.account).in_(ordered[start : start + 500])
+            )
+        )
+        found.update((token, account) for token, account in rows)
+    return found
+
+
+def known_supplies(session: Session, tokens: set[str]) -> set[str]:
+    return set(session.scalars(select(TokenSupply.token).where(TokenSupply.token.in_(tokens))))
 
 
 def get_block(session: Session, chain_id: int, number: int) -> ChainBlock | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import orjson
+from eth_utils.crypto import keccak
 
 from ledger.kit.errors import ChainUnavailable
 from ledger.kit.types import Bytes32Hex
@@ -252,12 +253,28 @@ class MirrorRpc:
             raise RpcFailed(f"eth_getLogs answered {str(answer)[:200]} instead of a list")
         return answer
 
-    def eth_calls(self, calls: Sequence[tuple[str, str]], block_hash: str) -> list[bytes]:
-        """`eth_call`s of (contract, calldata) at one block, named by hash (EIP-1898), so every
+    def eth_calls(self, calls: Sequence[tuple[str, str]], block: str | int) -> list[bytes]:
+        """`eth_call`s of (contract, calldata) at one block. Named by hash (EIP-1898), every
         answer describes the same block even if the chain moves or reorganises meanwhile."""
-        at = {"blockHash": block_hash, "requireCanonical": True}
+        at: Any = hex(block) if isinstance(block, int) else {"blockHash": block}
         answers = self.batch("eth_call", [[{"to": to, "data": data}, at] for to, data in calls])
         return [bytes.fromhex(str(a).removeprefix("0x")) for a in answers]
+
+
+def selector(signature: str) -> str:
+    """The 4-byte function selector of `signature`, as 0x + 8 hex."""
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+def word(value: int | str) -> str:
+    """An address or uint as one ABI word, 64 hex digits without 0x."""
+    if isinstance(value, str):
+        return value.lower().removeprefix("0x").rjust(64, "0")
+    return f"{value:064x}"
+
+
+BALANCE_OF = selector("balanceOf(address)")
+TOTAL_SUPPLY = selector("totalSupply()")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:

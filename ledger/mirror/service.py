@@ -46,7 +46,14 @@ from ledger.kit.db import Base, Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, ChainUnavailable
 from ledger.kit.types import Bytes32Hex
 from ledger.mirror import repository
-from ledger.mirror.apply import Journal, MirrorReorgDetected, apply_logs, undo_above
+from ledger.mirror.apply import (
+    ZERO_ADDRESS,
+    Journal,
+    MirrorReorgDetected,
+    Openings,
+    apply_logs,
+    undo_above,
+)
 from ledger.mirror.events import DecodedLog, EventDecoder
 from ledger.mirror.models import (
     JOURNALED_TABLES,
@@ -57,7 +64,17 @@ from ledger.mirror.models import (
     PendingTransfer,
     UndoEntry,
 )
-from ledger.mirror.rpc import BlockHeader, MirrorRpc, RangeTooLarge, RpcFailed
+from ledger.mirror.rpc import (
+    BALANCE_OF,
+    TOTAL_SUPPLY,
+    BlockHeader,
+    MirrorRpc,
+    RangeTooLarge,
+    RpcFailed,
+)
+from ledger.mirror.rpc import (
+    word as _word,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +163,7 @@ class Mirror:
         self._addresses = [str(a) for a in self.decoder.addresses]
         self._topics = self.decoder.topics
         self._chain_checked = False
+        self._seeded = {t.address for t in deployment.payment_tokens if t.seed_balances}
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -270,7 +288,8 @@ class Mirror:
                 else:
                     last, last_hash = position
                 continue
-            report.applied += self._store(chunk, final=final, head=head)
+            openings = self._openings(chunk, last_hash)
+            report.applied += self._store(chunk, openings, final=final, head=head)
             last, last_hash = to, chunk.headers[to].hash
             self.block_range = min(self.max_block_range, self.block_range * 2)
             if progress is not None:
@@ -412,7 +431,38 @@ class Mirror:
 
     # --- writing a chunk ----------------------------------------------------------------------
 
-    def _store(self, chunk: _Chunk, *, final: int, head: int) -> int:
+    def _openings(self, chunk: _Chunk, parent: str | None) -> Openings:
+        """Balances and supplies, before this chunk, of seeded tokens' accounts the mirror sees
+        for the first time: `balanceOf`/`totalSupply` at the block before the chunk."""
+        openings = Openings()
+        wanted: set[tuple[str, str]] = set()
+        supplies: set[str] = set()
+        for log in chunk.logs:
+            if log.event != "Transfer" or log.address not in self._seeded:
+                continue
+            for account in (log.args["from"], log.args["to"]):
+                if account == ZERO_ADDRESS:
+                    supplies.add(log.address)
+                else:
+                    wanted.add((log.address, str(account)))
+        if not wanted and not supplies:
+            return openings
+        with self.db.unit_of_work() as session:
+            known = repository.known_balances(session, wanted)
+            supplies -= repository.known_supplies(session, supplies)
+        new = sorted(wanted - known)
+        calls = [(token, BALANCE_OF + _word(account)) for token, account in new]
+        calls += [(token, TOTAL_SUPPLY) for token in sorted(supplies)]
+        if not calls:
+            return openings
+        answers = self.rpc.eth_calls(calls, parent if parent is not None else chunk.first - 1)
+        for key, raw in zip(new, answers, strict=False):
+            openings.balances[key] = int.from_bytes(raw[:32], "big")
+        for token, raw in zip(sorted(supplies), answers[len(new) :], strict=True):
+            openings.supplies[token] = int.from_bytes(raw[:32], "big")
+        return openings
+
+    def _store(self, chunk: _Chunk, openings: Openings, *, final: int, head: int) -> int:
         journal = Journal(self.chain_id, floor=final)
         with self.db.unit_of_work() as session:
             for header in chunk.headers.values():
@@ -434,7 +484,7 @@ class Mirror:
             ]
             if new_blocks:
                 session.execute(insert(ChainBlock), new_blocks)
-            applied = apply_logs(session, self.chain_id, chunk.logs, journal)
+            applied = apply_logs(session, self.chain_id, chunk.logs, journal, openings)
             repository.move_cursor(
                 session, self.chain_id, chunk.last, chunk.headers[chunk.last].hash
             )

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from web3.contract import Contract
 
 from ledger.chain.client import ChainClient
+from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import free_port
 from ledger.kit.db import Database
 from ledger.merkle import StandardMerkleTree
@@ -435,3 +436,28 @@ def test_reconcile_rebuilds_from_the_deployment_block_without_an_undoable_good_p
             assert repository.get_cursor(session, chain.deployment.chain_id) is None
         mirror.sync_once()
         assert mirror.reconcile().ok
+
+
+def test_a_token_with_holders_from_before_the_deployment_is_seeded_from_balance_of(
+    chain: Chain, db: Database
+) -> None:
+    """A payment token that existed before the ledger (as USDC would): an account's opening
+    balance comes from balanceOf just before the mirror first sees it, so a transfer from an
+    old holder neither stops the mirror nor leaves its balance wrong."""
+    operator, client = chain.operator, chain.client
+    nonce = client.w3.eth.get_transaction_count(operator.address, "pending")
+    old_token = client.contract(
+        "DevStablecoin", client.deploy("DevStablecoin", operator, nonce=nonce)
+    )
+    chain.send(old_token.functions.mint(operator.address, 10_000), operator)
+    chain.send(old_token.functions.transfer(recipient(40), 2_500), operator)
+    deployment = deploy_all(client, operator, payment_tokens=(old_token.address,))
+    assert deployment.payment_tokens[0].seed_balances
+
+    chain.send(old_token.functions.transfer(recipient(41), 700), operator)  # an old holder
+    chain.send(old_token.functions.mint(recipient(40), 1), operator)  # supply moves too
+    mirror = Mirror(db, client, deployment, max_block_range=1)
+    mirror.sync_once()
+
+    assert_balances_match_chain(db, old_token, {operator.address, recipient(41), recipient(40)})
+    assert mirror.reconcile().ok
