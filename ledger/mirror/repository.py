@@ -13,7 +13,6 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
-from ledger.mirror.events import DecodedLog
 from ledger.mirror.models import (
     ChainBlock,
     ChainDataset,
@@ -177,19 +176,6 @@ def get_block(session: Session, chain_id: int, number: int) -> ChainBlock | None
     return session.get(ChainBlock, (chain_id, number))
 
 
-def put_block(
-    session: Session, chain_id: int, number: int, block_hash: str, parent_hash: str
-) -> None:
-    block = session.get(ChainBlock, (chain_id, number))
-    if block is None:
-        session.add(
-            ChainBlock(chain_id=chain_id, number=number, hash=block_hash, parent_hash=parent_hash)
-        )
-    else:
-        block.hash = block_hash
-        block.parent_hash = parent_hash
-
-
 def stored_log_keys(
     session: Session, chain_id: int, from_block: int, to_block: int
 ) -> set[tuple[Bytes32Hex, int]]:
@@ -202,21 +188,6 @@ def stored_log_keys(
         )
     )
     return {(Bytes32Hex(block_hash), log_index) for block_hash, log_index in rows}
-
-
-def add_log(session: Session, chain_id: int, log: DecodedLog) -> None:
-    session.add(
-        ChainLog(
-            chain_id=chain_id,
-            block_hash=log.block_hash,
-            log_index=log.log_index,
-            block_number=log.block_number,
-            tx_hash=log.tx_hash,
-            address=log.address,
-            event=log.event,
-            args=dict(log.args),
-        )
-    )
 
 
 def add_chain_dataset(
@@ -251,23 +222,6 @@ def put_ledger_token(session: Session, *, token_index: int, token: str) -> Ledge
     row = session.get(LedgerToken, token_index)
     if row is None:
         row = LedgerToken(token_index=token_index, token=token, fees=0)
-        session.add(row)
-    return row
-
-
-def balance_row(session: Session, token: str, account: str) -> TokenBalance:
-    """The balance row, created at zero the first time the account is seen for the token."""
-    row = session.get(TokenBalance, (token, account))
-    if row is None:
-        row = TokenBalance(token=token, account=account, balance=0)
-        session.add(row)
-    return row
-
-
-def supply_row(session: Session, token: str) -> TokenSupply:
-    row = session.get(TokenSupply, token)
-    if row is None:
-        row = TokenSupply(token=token, total_supply=0)
         session.add(row)
     return row
 
