@@ -139,8 +139,9 @@ def last_good_reconciliation_block(session: Session, chain_id: int) -> int | Non
 # The mirror passes addresses exactly as the decoder produced them (already checksummed).
 
 
-def get_cursor(session: Session, chain_id: int) -> MirrorCursor | None:
-    return session.get(MirrorCursor, chain_id)
+def get_cursor(session: Session, chain_id: int, *, for_update: bool = False) -> MirrorCursor | None:
+    """The cursor; `for_update` locks its row until the transaction ends (PostgreSQL)."""
+    return session.get(MirrorCursor, chain_id, with_for_update=for_update)
 
 
 def move_cursor(session: Session, chain_id: int, block_number: int, block_hash: str) -> None:

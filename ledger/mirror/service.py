@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import ChainClient, Deployment
@@ -78,7 +78,13 @@ from ledger.mirror.rpc import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Mirror", "MirrorReorgDetected", "MirrorReorgTooDeep", "SyncReport"]
+__all__ = [
+    "Mirror",
+    "MirrorCursorMoved",
+    "MirrorReorgDetected",
+    "MirrorReorgTooDeep",
+    "SyncReport",
+]
 
 
 class MirrorReorgTooDeep(MirrorReorgDetected):
@@ -91,6 +97,12 @@ class _ChainMoved(ChainUnavailable):
     """The node changed branch while the mirror read a chunk: read it again."""
 
     code = "chain_moved"
+
+
+class MirrorCursorMoved(ChainUnavailable):
+    """Another writer (a repair, a second mirror) moved the cursor while this one worked."""
+
+    code = "mirror_cursor_moved"
 
 
 class _LinkBroken(Exception):
@@ -289,7 +301,8 @@ class Mirror:
                     last, last_hash = position
                 continue
             openings = self._openings(chunk, last_hash)
-            report.applied += self._store(chunk, openings, final=final, head=head)
+            parent = None if last_hash is None else (last, last_hash)
+            report.applied += self._store(chunk, openings, parent, final=final, head=head)
             last, last_hash = to, chunk.headers[to].hash
             self.block_range = min(self.max_block_range, self.block_range * 2)
             if progress is not None:
@@ -349,7 +362,7 @@ class Mirror:
                 )
                 .order_by(ChainBlock.number.desc())
             ).all()
-            cursor_number = cursor.block_number
+            cursor_number, cursor_hash = cursor.block_number, cursor.block_hash
 
         ancestor: tuple[int, Bytes32Hex] | None = None
         for start in range(0, len(stored), 32):
@@ -378,6 +391,7 @@ class Mirror:
             )
 
         with self.db.unit_of_work() as session:
+            _expect_cursor(session, self.chain_id, (cursor_number, cursor_hash))
             restored = undo_above(session, self.chain_id, ancestor[0])
             repository.move_cursor(session, self.chain_id, ancestor[0], ancestor[1])
         report.reorgs += 1
@@ -462,9 +476,33 @@ class Mirror:
             openings.supplies[token] = int.from_bytes(raw[:32], "big")
         return openings
 
-    def _store(self, chunk: _Chunk, openings: Openings, *, final: int, head: int) -> int:
+    def _store(
+        self,
+        chunk: _Chunk,
+        openings: Openings,
+        parent: tuple[int, str] | None,
+        *,
+        final: int,
+        head: int,
+    ) -> int:
+        try:
+            return self._write_chunk(chunk, openings, parent, final=final, head=head)
+        except IntegrityError as exc:
+            # two writers both started from no cursor: the loser's inserts collide
+            raise MirrorCursorMoved(f"another writer stored this chunk first ({exc.orig})") from exc
+
+    def _write_chunk(
+        self,
+        chunk: _Chunk,
+        openings: Openings,
+        parent: tuple[int, str] | None,
+        *,
+        final: int,
+        head: int,
+    ) -> int:
         journal = Journal(self.chain_id, floor=final)
         with self.db.unit_of_work() as session:
+            _expect_cursor(session, self.chain_id, parent)
             for header in chunk.headers.values():
                 stored = repository.get_block(session, self.chain_id, header.number)
                 if stored is not None and stored.hash != header.hash:
@@ -580,6 +618,19 @@ class Mirror:
                 )
             )
             tip.undo_floor = floor
+
+
+def _expect_cursor(session: Session, chain_id: int, expected: tuple[int, str] | None) -> None:
+    """Locks the cursor row for this transaction and checks nobody moved it since it was read:
+    a repair or a second mirror may write between this mirror's read and its write."""
+    cursor = repository.get_cursor(session, chain_id, for_update=True)
+    found = None if cursor is None else (cursor.block_number, cursor.block_hash.lower())
+    wanted = None if expected is None else (expected[0], expected[1].lower())
+    if found != wanted:
+        raise MirrorCursorMoved(
+            f"the mirror's cursor is at {found}, not {wanted} as read: another writer moved it; "
+            "retrying from where it is now"
+        )
 
 
 def _check_linked(
