@@ -1124,3 +1124,42 @@ def test_claims_are_unavailable_until_the_epoch_is_accepted(
     assert "0x" + keccak(manifest.content).hex() == accepted["epoch"]["content_hash"]
     labels = auditor.get("/v1/epochs/1/label-tree")
     assert labels["tree"][0] == accepted["epoch"]["label_root"]
+
+
+# --- the mirror's own state ---
+
+
+def test_mirror_status_metrics_and_reconcile_on_demand(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    """The operator sees how far the mirror is and what reconciliation found; anyone reads
+    confirmed and pending balances; a reconcile on demand is operator-only and finds no drift."""
+    buyer = user(http, chain, "buyer")
+    fund(chain, buyer, create_dataset(buyer, chain))
+    head = chain.head()[0]
+    wait_until(
+        "the mirror to reach the head",
+        lambda: http.get("/v1/mirror/status").json()["cursor_block"] == head,
+    )
+
+    balances = http.get(f"/v1/balances/{chain.deployment.ledger}").json()
+    dusd_row = next(row for row in balances["balances"] if row["token"] == chain.dusd.address)
+    assert dusd_row["balance"] == dusd_row["pending_balance"] == FUNDS
+    assert (balances["confirmations"], balances["mirrored_block"]) == (0, head)
+
+    with pytest.raises(ApiError) as refused:
+        buyer.post("/v1/mirror/reconcile")
+    assert refused.value.status == 403
+    operator = ApiUser(http, chain.operator).sign_in()
+    report = operator.post("/v1/mirror/reconcile")
+    assert report["drift_count"] == 0
+    assert report["checked"] >= 3  # the ledger's and the buyer's dUSD, supplies, the dataset
+    assert report["block_number"] >= head
+
+    status = http.get("/v1/mirror/status").json()
+    assert status["status"] == "ok"
+    assert status["last_reconciliation"]["checked"] == report["checked"]
+    assert status["max_reorg_depth"] == 64
+    metrics = http.get("/metrics").text
+    assert "label_ledger_mirror_drift_values 0\n" in metrics
+    assert f"label_ledger_mirror_reconciled_block {report['block_number']}\n" in metrics
