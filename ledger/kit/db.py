@@ -31,19 +31,19 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
 UINT256_MAX = 2**256 - 1
-_UINT256_DIGITS = 78  # len(str(2**256 - 1))
+UINT256_DIGITS = 78  # len(str(2**256 - 1))
 
 
 class UInt256(TypeDecorator[int]):
     """An exact uint256: NUMERIC(78,0) on PostgreSQL, 78-digit zero-padded text elsewhere."""
 
-    impl = String(_UINT256_DIGITS)
+    impl = String(UINT256_DIGITS)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(_UINT256_DIGITS, 0, asdecimal=True))
-        return dialect.type_descriptor(CHAR(_UINT256_DIGITS))
+            return dialect.type_descriptor(Numeric(UINT256_DIGITS, 0, asdecimal=True))
+        return dialect.type_descriptor(CHAR(UINT256_DIGITS))
 
     def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
         if value is None:
@@ -54,7 +54,7 @@ class UInt256(TypeDecorator[int]):
             raise ValueError(f"{value} is outside uint256")
         if dialect.name == "postgresql":
             return Decimal(value)
-        return str(value).zfill(_UINT256_DIGITS)
+        return str(value).zfill(UINT256_DIGITS)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:

@@ -433,8 +433,13 @@ class Mirror:
         if raw:
             # A provider may cut an answer short without saying so. Ask again from the last
             # block it reached: a complete answer holds everything that query finds.
-            reached = max(int(log["blockNumber"], 16) for log in raw)
-            seen = {(log["blockHash"], log["logIndex"]) for log in raw}
+            numbers = [int(log["blockNumber"], 16) for log in raw]
+            reached = max(numbers)
+            seen = {
+                (log["blockHash"], log["logIndex"])
+                for log, number in zip(raw, numbers, strict=True)
+                if number == reached
+            }
             probe = self.rpc.logs(self._addresses, self._topics, reached, last)
             if any((log["blockHash"], log["logIndex"]) not in seen for log in probe):
                 self.rpc.stats.range_refusals += 1
