@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, select, tuple_, update
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.kit.db import UINT256_DIGITS, Base
@@ -172,12 +172,29 @@ def apply_logs(
     stored. Returns how many were applied."""
     if not logs:
         return 0
-    stored = repository.stored_log_keys(
-        session, chain_id, logs[0].block_number, logs[-1].block_number
-    )
-    fresh = [log for log in logs if (log.block_hash, log.log_index) not in stored]
-    if not fresh:
-        return 0
+    # Nothing above the cursor is normally stored (a chunk's logs, blocks and cursor commit
+    # together, and an undo removes all three). Should a range be read again anyway, each log
+    # it already holds is skipped rather than counted twice.
+    fresh = list(logs)
+    first, last = logs[0].block_number, logs[-1].block_number
+    mark = _placeholder(session)
+    connection = session.connection()
+    held = connection.exec_driver_sql(
+        f"SELECT 1 FROM chain_logs WHERE chain_id = {mark} "  # noqa: S608 (fixed names)
+        f"AND block_number BETWEEN {mark} AND {mark} LIMIT 1",
+        (chain_id, first, last),
+    ).first()
+    if held is not None:
+        stored = set(
+            connection.exec_driver_sql(
+                f"SELECT block_hash, log_index FROM chain_logs WHERE chain_id = {mark} "  # noqa: S608
+                f"AND block_number BETWEEN {mark} AND {mark}",
+                (chain_id, first, last),
+            ).all()
+        )
+        fresh = [log for log in logs if (log.block_hash, log.log_index) not in stored]
+        if not fresh:
+            return 0
     _insert_many(
         session,
         "chain_logs",
@@ -200,7 +217,7 @@ def apply_logs(
                 log.tx_hash,
                 log.address,
                 log.event,
-                _json(log.args),
+                _args_json(log.args),
             )
             for log in fresh
         ],
@@ -251,6 +268,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _args_json(args: dict[str, ArgValue]) -> str:
+    """A decoded log's arguments as JSON, the same text json.dumps would give (compact): they are
+    only hex strings, ints and int lists, so no escaping is needed, and this is ~5x faster."""
+    return "{" + ",".join(f'"{name}":{_json_value(value)}' for name, value in args.items()) + "}"
+
+
+def _json_value(value: ArgValue) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
 def _in_batches(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(keys), _IN_BATCH):
         yield keys[start : start + _IN_BATCH]
@@ -297,13 +328,20 @@ class _TransferBatch:
                     tokens.add(token)
                 else:
                     keys.add((token, account))
-        for part in _in_batches(sorted(keys)):
-            rows = session.execute(
-                select(TokenBalance.token, TokenBalance.account, TokenBalance.balance).where(
-                    tuple_(TokenBalance.token, TokenBalance.account).in_(part)
+        by_token: dict[str, list[str]] = {}
+        for token, account in sorted(keys):
+            by_token.setdefault(token, []).append(account)
+        mark = _placeholder(session)
+        connection = session.connection()
+        for token, accounts in by_token.items():
+            for part in _in_batches(accounts):
+                rows = connection.exec_driver_sql(
+                    "SELECT account, balance FROM token_balances "  # noqa: S608 (fixed names)
+                    f"WHERE token = {mark} AND account IN ({', '.join([mark] * len(part))})",
+                    (token, *part),
                 )
-            )
-            self.balances.update({(token, account): balance for token, account, balance in rows})
+                # int() reads both stored forms: PostgreSQL's Decimal and SQLite's padded text
+                self.balances.update({(token, account): int(value) for account, value in rows})
         supply_rows = session.execute(
             select(TokenSupply.token, TokenSupply.total_supply).where(
                 TokenSupply.token.in_(sorted(tokens))

@@ -81,9 +81,10 @@ class EventSpec:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecodedLog:
-    """One applied-or-to-apply log: where it sits on chain and what it says."""
+    """One applied-or-to-apply log: where it sits on chain and what it says. (Not frozen: a
+    frozen dataclass sets each field through object.__setattr__, which shows at 100k logs.)"""
 
     event: str
     address: ChecksumAddress
@@ -111,23 +112,28 @@ def _checksummed(lower_hex: str) -> ChecksumAddress:
     )
 
 
-def _word_value(word: bytes, kind: str, where: str) -> ArgValue:
+_HIGH_ZEROS = "0" * 24
+
+
+def _word_value(word: str, kind: str, spec: EventSpec, log: Mapping[str, Any]) -> ArgValue:
+    """One 32-byte word, given as its 64 lowercase hex digits, as the ABI type says."""
     if kind == "bytes32":
-        return Bytes32Hex("0x" + word.hex())
+        return Bytes32Hex("0x" + word)
     if kind == "address":
-        if any(word[:12]):
-            raise LogDecodeError(f"{where}: address word 0x{word.hex()} has high bytes set")
-        return _checksummed("0x" + word[12:].hex())
-    value = int.from_bytes(word, "big")
-    if value >= 2 ** _UINT_BITS[kind]:
-        raise LogDecodeError(f"{where}: {value} does not fit {kind}")
+        if not word.startswith(_HIGH_ZEROS):
+            raise LogDecodeError(f"{_where(spec, log)}: address word 0x{word} has high bytes set")
+        return _checksummed("0x" + word[24:])
+    value = int(word, 16)
+    if value >> _UINT_BITS[kind]:
+        raise LogDecodeError(f"{_where(spec, log)}: {value} does not fit {kind}")
     return value
 
 
-def _as_bytes(value: str | bytes) -> bytes:
+def _digits(value: str | bytes) -> str:
+    """Hex text (0x-prefixed or not) or bytes as lowercase hex digits without 0x."""
     if isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return bytes(value)
+        return value.removeprefix("0x").lower()
+    return bytes(value).hex()
 
 
 def _as_int(value: str | int) -> int:
@@ -173,6 +179,8 @@ class EventDecoder:
         """Decodes one eth_getLogs entry (hex strings as nodes send them, or bytes and ints).
 
         Returns None for a log of ours that the mirror does not follow (an Approval, say).
+        Works on hex text throughout: an address is the last 40 digits of its word, a uint the
+        word read in base 16, so no log is turned into bytes and back.
         """
         address = str(log["address"]).lower()
         specs = self._by_address.get(address)
@@ -183,21 +191,24 @@ class EventDecoder:
         if spec is None:
             return None
 
-        where = f"{spec.name} in tx {_as_hex32(log['transactionHash'])}"
         if len(topics) != 1 + len(spec.indexed):
-            raise LogDecodeError(f"{where}: {len(topics)} topics, expected {1 + len(spec.indexed)}")
-        data = _as_bytes(log["data"])
-        if not spec.dynamic and len(data) != 32 * len(spec.data):
-            raise LogDecodeError(f"{where}: {len(data)} data bytes, expected {32 * len(spec.data)}")
+            raise LogDecodeError(
+                f"{_where(spec, log)}: {len(topics)} topics, expected {1 + len(spec.indexed)}"
+            )
+        data = _digits(log["data"])
+        if not spec.dynamic and len(data) != 64 * len(spec.data):
+            raise LogDecodeError(
+                f"{_where(spec, log)}: {len(data) // 2} data bytes, expected {32 * len(spec.data)}"
+            )
 
         args: dict[str, ArgValue] = {}
         for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True):
-            args[name] = _word_value(_as_bytes(topic), kind, where)
+            args[name] = _word_value(_digits(topic), kind, spec, log)
         if spec.dynamic:
-            args.update(_decode_dynamic(spec, data, where))
+            args.update(_decode_dynamic(spec, bytes.fromhex(data), _where(spec, log)))
         else:
             for i, (name, kind) in enumerate(spec.data):
-                args[name] = _word_value(data[32 * i : 32 * (i + 1)], kind, where)
+                args[name] = _word_value(data[64 * i : 64 * (i + 1)], kind, spec, log)
 
         return DecodedLog(
             event=spec.name,
@@ -208,6 +219,10 @@ class EventDecoder:
             log_index=_as_int(log["logIndex"]),
             args=args,
         )
+
+
+def _where(spec: EventSpec, log: Mapping[str, Any]) -> str:
+    return f"{spec.name} in tx {_as_hex32(log['transactionHash'])}"
 
 
 def _decode_dynamic(spec: EventSpec, data: bytes, where: str) -> dict[str, ArgValue]:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from ledger.kit.types import Bytes32Hex, bytes32_hex, checksum
+from ledger.kit.types import bytes32_hex, checksum
 from ledger.mirror.models import (
     ChainBlock,
     ChainDataset,
     ChainEpoch,
-    ChainLog,
     ClaimedTotal,
     LedgerToken,
     MirrorCursor,
@@ -175,20 +174,6 @@ def known_supplies(session: Session, tokens: set[str]) -> set[str]:
 
 def get_block(session: Session, chain_id: int, number: int) -> ChainBlock | None:
     return session.get(ChainBlock, (chain_id, number))
-
-
-def stored_log_keys(
-    session: Session, chain_id: int, from_block: int, to_block: int
-) -> set[tuple[Bytes32Hex, int]]:
-    """(block hash, log index) of every log already stored for blocks in the range."""
-    rows = session.execute(
-        select(ChainLog.block_hash, ChainLog.log_index).where(
-            ChainLog.chain_id == chain_id,
-            ChainLog.block_number >= from_block,
-            ChainLog.block_number <= to_block,
-        )
-    )
-    return {(Bytes32Hex(block_hash), log_index) for block_hash, log_index in rows}
 
 
 def add_chain_dataset(

@@ -34,6 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +116,24 @@ class _Chunk:
     last: int
     logs: list[DecodedLog]
     headers: dict[int, BlockHeader]
+
+
+@dataclass(frozen=True, slots=True)
+class _RawChunk:
+    first: int
+    last: int
+    raw: list[dict[str, Any]]
+    headers: dict[int, BlockHeader]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A chunk being fetched while the one before it is written."""
+
+    first: int
+    to: int
+    parent: str
+    future: Future[_RawChunk]
 
 
 @dataclass
@@ -271,48 +290,66 @@ class Mirror:
             position = self._rewind(head, report)
 
         last, last_hash = position if position is not None else (self._start_block(), None)
-        while last < confirmed and not should_stop():
-            exact = last + 1 > final
-            upper = confirmed if exact else min(confirmed, final)
-            first = last + 1
-            to = min(first + self.block_range - 1, upper)
-            try:
-                chunk = self._read(first, to, last_hash, exact=exact)
-            except RangeTooLarge as exc:
-                if to == first:
-                    raise RpcFailed(
-                        f"the node at {self.rpc.url} refuses the logs of block {first} even "
-                        f"alone ({exc}): use a node without that cap"
-                    ) from exc
-                self.block_range = max(1, (to - first + 1) // 2)
-                logger.info(
-                    "log range %d..%d refused (%s); trying %d blocks",
-                    first,
-                    to,
-                    exc,
-                    self.block_range,
-                )
-                continue
-            except _LinkBroken:
-                position = self._rewind(head, report)
-                if position is None:
-                    last, last_hash = self._start_block(), None
+        ahead: _Ahead | None = None
+        # While a chunk of final blocks is written, the next one is already being read: the
+        # node's work and the database's overlap instead of taking turns.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mirror-read") as reader:
+            while last < confirmed and not should_stop():
+                first = last + 1
+                exact = first > final
+                if ahead is not None and (ahead.first, ahead.parent) == (first, last_hash):
+                    to, future = ahead.to, ahead.future
                 else:
-                    last, last_hash = position
-                continue
-            openings = self._openings(chunk, last_hash)
-            parent = None if last_hash is None else (last, last_hash)
-            report.applied += self._store(chunk, openings, parent, final=final, head=head)
-            last, last_hash = to, chunk.headers[to].hash
-            self.block_range = min(self.max_block_range, self.block_range * 2)
-            if progress is not None:
-                progress(last, confirmed)
+                    upper = confirmed if exact else min(confirmed, final)
+                    to = min(first + self.block_range - 1, upper)
+                    future = reader.submit(self._fetch, first, to, last_hash, exact=exact)
+                ahead = None
+                try:
+                    chunk = self._decode(future.result())
+                except RangeTooLarge as exc:
+                    self._shrink(first, to, exc)
+                    continue
+                except _LinkBroken:
+                    position = self._rewind(head, report)
+                    last, last_hash = (
+                        position if position is not None else (self._start_block(), None)
+                    )
+                    continue
+                self.block_range = min(self.max_block_range, self.block_range * 2)
+                chunk_hash = chunk.headers[to].hash
+                if not exact and to < min(confirmed, final):
+                    upcoming = min(to + self.block_range, confirmed, final)
+                    ahead = _Ahead(
+                        first=to + 1,
+                        to=upcoming,
+                        parent=chunk_hash,
+                        future=reader.submit(
+                            self._fetch, to + 1, upcoming, chunk_hash, exact=False
+                        ),
+                    )
+                openings = self._openings(chunk, last_hash)
+                parent = None if last_hash is None else (last, last_hash)
+                report.applied += self._store(chunk, openings, parent, final=final, head=head)
+                last, last_hash = to, chunk_hash
+                if progress is not None:
+                    progress(last, confirmed)
 
         report.cursor = last
         if last >= confirmed and not should_stop():
             report.pending = self._refresh_pending(confirmed, head)
         self._prune(final)
         return report
+
+    def _shrink(self, first: int, to: int, refusal: RangeTooLarge) -> None:
+        if to == first:
+            raise RpcFailed(
+                f"the node at {self.rpc.url} refuses the logs of block {first} even alone "
+                f"({refusal}): use a node without that cap"
+            ) from refusal
+        self.block_range = max(1, (to - first + 1) // 2)
+        logger.info(
+            "log range %d..%d refused (%s); trying %d blocks", first, to, refusal, self.block_range
+        )
 
     def _check_chain(self) -> None:
         if self._chain_checked:
@@ -409,26 +446,37 @@ class Mirror:
 
     # --- reading a chunk --------------------------------------------------------------------------
 
-    def _read(self, first: int, last: int, parent: str | None, *, exact: bool) -> _Chunk:
+    def _fetch(self, first: int, last: int, parent: str | None, *, exact: bool) -> _RawChunk:
+        """The chunk's logs as the node sends them, and the headers that vouch for them.
+
+        Network only, so it can run in the reader thread: decoding holds the GIL, and a thread
+        holding it makes the writer's executemany wait for it between every two rows.
+        """
         if exact:
             # headers first: logs read afterwards must belong to exactly these blocks
             headers = self.rpc.headers(range(first, last + 1))
             _check_linked(headers, first, last, parent)
-            logs = self._decoded_logs(first, last)
+            raw = self._complete_logs(first, last)
         else:
-            logs = self._decoded_logs(first, last)
-            headers = self.rpc.headers({first, last, *(log.block_number for log in logs)})
+            raw = self._complete_logs(first, last)
+            numbers = {int(n, 16) for n in {log["blockNumber"] for log in raw}}
+            headers = self.rpc.headers({first, last, *numbers})
             if first not in headers or last not in headers:
                 raise ChainUnavailable(f"the node at {self.rpc.url} lacks block {first}..{last}")
             if parent is not None and headers[first].parent_hash != parent.lower():
                 raise _LinkBroken
+        return _RawChunk(first, last, raw, headers)
+
+    def _decode(self, chunk: _RawChunk) -> _Chunk:
+        logs = self._decoded(chunk.raw)
+        headers = chunk.headers
         for log in logs:
             header = headers.get(log.block_number)
             if header is None or header.hash != log.block_hash:
                 raise _ChainMoved(f"block {log.block_number} changed while the mirror read it")
-        return _Chunk(first, last, logs, headers)
+        return _Chunk(chunk.first, chunk.last, logs, headers)
 
-    def _decoded_logs(self, first: int, last: int) -> list[DecodedLog]:
+    def _complete_logs(self, first: int, last: int) -> list[dict[str, Any]]:
         raw = self.rpc.logs(self._addresses, self._topics, first, last)
         if raw:
             # A provider may cut an answer short without saying so. Ask again from the last
@@ -444,6 +492,9 @@ class Mirror:
             if any((log["blockHash"], log["logIndex"]) not in seen for log in probe):
                 self.rpc.stats.range_refusals += 1
                 raise RangeTooLarge(f"eth_getLogs {first}..{last} was cut short at block {reached}")
+        return raw
+
+    def _decoded(self, raw: list[dict[str, Any]]) -> list[DecodedLog]:
         decoded = [d for d in map(self.decoder.decode, raw) if d is not None]
         decoded.sort(key=lambda log: (log.block_number, log.log_index))
         return decoded
@@ -555,7 +606,7 @@ class Mirror:
         rows: list[dict[str, Any]] = []
         if head > confirmed:
             try:
-                logs = self._decoded_logs(confirmed + 1, head)
+                logs = self._decoded(self._complete_logs(confirmed + 1, head))
             except RangeTooLarge:
                 logs = []  # pending is a courtesy: never worth failing a sync for
                 logger.info("pending blocks %d..%d not read: range refused", confirmed + 1, head)
