@@ -247,9 +247,22 @@ def _placeholder(session: Session) -> str:
 def _insert_many(
     session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
+    connection = session.connection()
+    if _postgres(session):
+        # COPY streams the rows in one command: several times faster than any INSERT
+        driver: Any = connection.connection.driver_connection  # a psycopg connection
+        command = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(command) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     marks = ", ".join([_placeholder(session)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (fixed names)
-    session.connection().exec_driver_sql(sql, list(rows))
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _uint_storage(session: Session) -> Callable[[int], Any]:
@@ -334,6 +347,15 @@ class _TransferBatch:
         mark = _placeholder(session)
         connection = session.connection()
         for token, accounts in by_token.items():
+            if _postgres(session):
+                # one array parameter: PostgreSQL plans it once, whatever the count
+                rows = connection.exec_driver_sql(
+                    "SELECT account, balance FROM token_balances "
+                    "WHERE token = %s AND account = ANY(%s)",
+                    (token, accounts),
+                )
+                self.balances.update({(token, account): int(value) for account, value in rows})
+                continue
             for part in _in_batches(accounts):
                 rows = connection.exec_driver_sql(
                     "SELECT account, balance FROM token_balances "  # noqa: S608 (fixed names)
@@ -409,7 +431,20 @@ class _TransferBatch:
             for (token, account), balance in self.balances.items()
             if (token, account) in self.stored_balances
         ]
-        if changed:
+        if changed and _postgres(session):
+            by_token: dict[str, tuple[list[str], list[Any]]] = {}
+            for balance, token, account in changed:
+                accounts, balances = by_token.setdefault(token, ([], []))
+                accounts.append(account)
+                balances.append(balance)
+            for token, (accounts, balances) in by_token.items():
+                session.connection().exec_driver_sql(
+                    "UPDATE token_balances AS b SET balance = v.balance "
+                    "FROM unnest(%s::varchar[], %s::numeric[]) AS v(account, balance) "
+                    "WHERE b.token = %s AND b.account = v.account",
+                    (accounts, balances, token),
+                )
+        elif changed:
             mark = _placeholder(session)
             session.connection().exec_driver_sql(
                 f"UPDATE token_balances SET balance = {mark} "  # noqa: S608 (fixed names)

@@ -116,13 +116,13 @@ _HIGH_ZEROS = "0" * 24
 
 
 def _word_value(word: str, kind: str, spec: EventSpec, log: Mapping[str, Any]) -> ArgValue:
-    """One 32-byte word, given as its 64 lowercase hex digits, as the ABI type says."""
-    if kind == "bytes32":
-        return Bytes32Hex("0x" + word)
+    """One 32-byte word, given as its 64 hex digits, as the ABI type says."""
     if kind == "address":
         if not word.startswith(_HIGH_ZEROS):
             raise LogDecodeError(f"{_where(spec, log)}: address word 0x{word} has high bytes set")
         return _checksummed("0x" + word[24:])
+    if kind == "bytes32":
+        return Bytes32Hex("0x" + word.lower())
     value = int(word, 16)
     if value >> _UINT_BITS[kind]:
         raise LogDecodeError(f"{_where(spec, log)}: {value} does not fit {kind}")
@@ -202,22 +202,26 @@ class EventDecoder:
             )
 
         args: dict[str, ArgValue] = {}
+        word_value = _word_value
         for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True):
-            args[name] = _word_value(_digits(topic), kind, spec, log)
+            # a node's topic is "0x" + 64 lowercase digits: slice it; anything else is normalised
+            word = topic[2:] if type(topic) is str and topic[1:2] == "x" else _digits(topic)
+            args[name] = word_value(word, kind, spec, log)
         if spec.dynamic:
             args.update(_decode_dynamic(spec, bytes.fromhex(data), _where(spec, log)))
         else:
             for i, (name, kind) in enumerate(spec.data):
-                args[name] = _word_value(data[64 * i : 64 * (i + 1)], kind, spec, log)
+                args[name] = word_value(data[64 * i : 64 * (i + 1)], kind, spec, log)
 
+        number, index = log["blockNumber"], log["logIndex"]
         return DecodedLog(
-            event=spec.name,
-            address=_checksummed(address),
-            block_number=_as_int(log["blockNumber"]),
-            block_hash=_as_hex32(log["blockHash"]),
-            tx_hash=_as_hex32(log["transactionHash"]),
-            log_index=_as_int(log["logIndex"]),
-            args=args,
+            spec.name,
+            _checksummed(address),
+            int(number, 16) if type(number) is str else int(number),
+            _as_hex32(log["blockHash"]),
+            _as_hex32(log["transactionHash"]),
+            int(index, 16) if type(index) is str else int(index),
+            args,
         )
 
 
