@@ -22,12 +22,41 @@ from ledger.mirror.events import EventDecoder
 from ledger.mirror.models import (
     ChainBlock,
     ChainDataset,
+    ChainEpoch,
     ChainLog,
     ClaimedTotal,
+    LedgerToken,
+    MirrorCursor,
     TokenBalance,
     TokenSupply,
 )
 from tests.support import Chain
+
+MIRROR_TABLES = (
+    ChainBlock,
+    ChainDataset,
+    ChainEpoch,
+    ChainLog,
+    ClaimedTotal,
+    LedgerToken,
+    MirrorCursor,
+    TokenBalance,
+    TokenSupply,
+)
+
+
+def mirror_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the mirror's state tables as sorted tuples (values as text): to prove
+    that something changed nothing, or applied nothing twice."""
+    with db.unit_of_work() as session:
+        return {
+            model.__tablename__: sorted(
+                tuple(str(getattr(row, c.key)) for c in model.__table__.columns)
+                for row in session.scalars(select(model))
+            )
+            for model in MIRROR_TABLES
+        }
+
 
 # ILabelLedger.DatasetStatus: None, Open, Closing, Closed
 DATASET_STATUS = {1: "open", 2: "closing", 3: "closed"}

@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Operator, RuntimeDep, SessionDep
@@ -15,6 +15,7 @@ from ledger.jobs import build_mirror
 from ledger.kit.types import checksum
 from ledger.kit.units import LABEL_DECIMALS
 from ledger.mirror import repository as mirror
+from ledger.mirror.models import Reconciliation
 from ledger.mirror.reconcile import ReconcileReport
 
 router = APIRouter(prefix="/v1", tags=["chain"], responses=ERROR_RESPONSES)
@@ -46,9 +47,11 @@ class DriftOut(BaseModel):
 
 
 class ReconciliationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     block_number: int
     block_hash: str
-    checked_at: dt.datetime | None
+    checked_at: dt.datetime | None = None  # None: a report of a check made just now
     checked: int  # values compared with the chain
     drift_count: int
     drift: list[DriftOut]  # the first differing values
@@ -137,18 +140,13 @@ def health(session: SessionDep, runtime: RuntimeDep) -> HealthOut:
     )
 
 
-def _reconciliation_out(report: ReconcileReport | None) -> ReconciliationOut | None:
-    if report is None or report.block_number is None or report.block_hash is None:
+def _reconciliation_out(
+    report: ReconcileReport | Reconciliation | None,
+) -> ReconciliationOut | None:
+    """A reconciliation just made, or the last one stored; None before the first sync."""
+    if report is None or report.block_number is None:
         return None
-    return ReconciliationOut(
-        block_number=report.block_number,
-        block_hash=report.block_hash,
-        checked_at=None,
-        checked=report.checked,
-        drift_count=report.drift_count,
-        drift=[DriftOut(**row) for row in report.drift],
-        repaired_from=report.repaired_from,
-    )
+    return ReconciliationOut.model_validate(report)
 
 
 def _status(session: SessionDep, runtime: RuntimeDep) -> MirrorStatusOut:
@@ -156,19 +154,7 @@ def _status(session: SessionDep, runtime: RuntimeDep) -> MirrorStatusOut:
     cursor = mirror.get_cursor(session, chain_id)
     tip = mirror.mirror_tip(session, chain_id)
     last = mirror.last_reconciliation(session, chain_id)
-    reconciliation = (
-        None
-        if last is None
-        else ReconciliationOut(
-            block_number=last.block_number,
-            block_hash=last.block_hash,
-            checked_at=last.checked_at,
-            checked=last.checked,
-            drift_count=last.drift_count,
-            drift=[DriftOut(**row) for row in last.drift],
-            repaired_from=last.repaired_from,
-        )
-    )
+    reconciliation = _reconciliation_out(last)
     if cursor is None:
         status = "not_started"
     elif last is not None and last.drift_count:

@@ -541,63 +541,52 @@ class Mirror:
         final: int,
         head: int,
     ) -> int:
+        journal = Journal(self.chain_id, floor=final)
         try:
-            return self._write_chunk(chunk, openings, parent, final=final, head=head)
+            with self.db.unit_of_work() as session:
+                _expect_cursor(session, self.chain_id, parent)
+                for header in chunk.headers.values():
+                    stored = repository.get_block(session, self.chain_id, header.number)
+                    if stored is not None and stored.hash != header.hash:
+                        # above the cursor nothing is stored, so this is a bug, not a reorg
+                        raise ChainStateMismatch(
+                            f"block {header.number} above the cursor was stored as {stored.hash}"
+                        )
+                new_blocks = [
+                    {
+                        "chain_id": self.chain_id,
+                        "number": h.number,
+                        "hash": h.hash,
+                        "parent_hash": h.parent_hash,
+                    }
+                    for h in chunk.headers.values()
+                    if repository.get_block(session, self.chain_id, h.number) is None
+                ]
+                if new_blocks:
+                    session.execute(insert(ChainBlock), new_blocks)
+                applied = apply_logs(session, self.chain_id, chunk.logs, journal, openings)
+                repository.move_cursor(
+                    session, self.chain_id, chunk.last, chunk.headers[chunk.last].hash
+                )
+                tip = session.get(MirrorTip, self.chain_id)
+                if tip is None:
+                    floor = chunk.last if chunk.last <= final else self._start_block()
+                    session.add(
+                        MirrorTip(
+                            chain_id=self.chain_id,
+                            head_block=head,
+                            undo_floor=floor,
+                            synced_at=utcnow(),
+                        )
+                    )
+                else:
+                    if chunk.last <= final:
+                        tip.undo_floor = max(tip.undo_floor, chunk.last)
+                    tip.head_block = head
+                    tip.synced_at = utcnow()
         except IntegrityError as exc:
             # two writers both started from no cursor: the loser's inserts collide
             raise MirrorCursorMoved(f"another writer stored this chunk first ({exc.orig})") from exc
-
-    def _write_chunk(
-        self,
-        chunk: _Chunk,
-        openings: Openings,
-        parent: tuple[int, str] | None,
-        *,
-        final: int,
-        head: int,
-    ) -> int:
-        journal = Journal(self.chain_id, floor=final)
-        with self.db.unit_of_work() as session:
-            _expect_cursor(session, self.chain_id, parent)
-            for header in chunk.headers.values():
-                stored = repository.get_block(session, self.chain_id, header.number)
-                if stored is not None and stored.hash != header.hash:
-                    # above the cursor nothing is stored, so this is a bug, not a reorg
-                    raise ChainStateMismatch(
-                        f"block {header.number} above the cursor was stored as {stored.hash}"
-                    )
-            new_blocks = [
-                {
-                    "chain_id": self.chain_id,
-                    "number": h.number,
-                    "hash": h.hash,
-                    "parent_hash": h.parent_hash,
-                }
-                for h in chunk.headers.values()
-                if repository.get_block(session, self.chain_id, h.number) is None
-            ]
-            if new_blocks:
-                session.execute(insert(ChainBlock), new_blocks)
-            applied = apply_logs(session, self.chain_id, chunk.logs, journal, openings)
-            repository.move_cursor(
-                session, self.chain_id, chunk.last, chunk.headers[chunk.last].hash
-            )
-            tip = session.get(MirrorTip, self.chain_id)
-            if tip is None:
-                floor = chunk.last if chunk.last <= final else self._start_block()
-                session.add(
-                    MirrorTip(
-                        chain_id=self.chain_id,
-                        head_block=head,
-                        undo_floor=floor,
-                        synced_at=utcnow(),
-                    )
-                )
-            else:
-                if chunk.last <= final:
-                    tip.undo_floor = max(tip.undo_floor, chunk.last)
-                tip.head_block = head
-                tip.synced_at = utcnow()
         logger.debug("mirror applied blocks %d..%d: %d new logs", chunk.first, chunk.last, applied)
         return applied
 

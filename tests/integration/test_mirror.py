@@ -28,49 +28,22 @@ from ledger.merkle import StandardMerkleTree
 from ledger.mirror import repository
 from ledger.mirror.models import (
     ChainBlock,
-    ChainDataset,
-    ChainEpoch,
     ChainLog,
-    ClaimedTotal,
-    LedgerToken,
-    MirrorCursor,
     TokenBalance,
     TokenSupply,
 )
 from ledger.mirror.service import Mirror, MirrorReorgTooDeep
+from tests.mirror_support import mirror_rows
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-MIRROR_TABLES = (
-    ChainBlock,
-    ChainDataset,
-    ChainEpoch,
-    ChainLog,
-    ClaimedTotal,
-    LedgerToken,
-    MirrorCursor,
-    TokenBalance,
-    TokenSupply,
-)
 
 
 def make_mirror(db: Database, chain: Chain, **options: Any) -> Mirror:
     return Mirror(db, chain.client, chain.deployment, **options)
-
-
-def mirror_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every mirror table, as plain sorted tuples."""
-    with db.unit_of_work() as session:
-        return {
-            model.__tablename__: sorted(
-                tuple(getattr(row, c.key) for c in model.__table__.columns)
-                for row in session.scalars(select(model))
-            )
-            for model in MIRROR_TABLES
-        }
 
 
 def assert_balances_match_chain(db: Database, token: Contract, accounts: set[str]) -> None:

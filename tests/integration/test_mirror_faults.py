@@ -30,7 +30,6 @@ import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import select
 from web3.contract.contract import ContractFunction
 
 from ledger.chain.devnode import free_port
@@ -38,23 +37,13 @@ from ledger.kit.db import Database
 from ledger.kit.errors import ChainUnavailable
 from ledger.merkle import StandardMerkleTree
 from ledger.mirror import repository
-from ledger.mirror.models import (
-    ChainBlock,
-    ChainDataset,
-    ChainEpoch,
-    ChainLog,
-    ClaimedTotal,
-    LedgerToken,
-    MirrorCursor,
-    TokenBalance,
-    TokenSupply,
-)
 from ledger.mirror.service import Mirror, MirrorReorgTooDeep
 from tests.mirror_support import (
     assert_logs_match_chain,
     assert_mirror_matches_chain,
     followed_logs,
     mirror_cursor,
+    mirror_rows,
 )
 from tests.rpcproxy import (
     RpcProxy,
@@ -90,20 +79,6 @@ def make_mirror(db: Database, chain: Chain, **options: Any) -> Mirror:
 
 def recipient(name: str) -> str:
     return to_checksum_address(keccak(text=f"mirror-faults-{name}")[:20])
-
-
-def mirror_tables(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the mirror's state tables, as sorted tuples: to prove nothing changed."""
-    models = (ChainBlock, ChainDataset, ChainEpoch, ChainLog, ClaimedTotal, LedgerToken)
-    models += (MirrorCursor, TokenBalance, TokenSupply)
-    with db.unit_of_work() as session:
-        return {
-            model.__tablename__: sorted(
-                tuple(str(getattr(row, c.key)) for c in model.__table__.columns)
-                for row in session.scalars(select(model))
-            )
-            for model in models
-        }
 
 
 def requests_for(
@@ -170,6 +145,13 @@ def busy_chain(chain: Chain, transfer_count: int) -> set[str]:
     calls = transfers(chain, transfer_count, seed=transfer_count, prefix="busy")
     mine_each(chain, operator, calls)
     return {operator.address, chain.buyer.address} | {call.args[0] for call in calls}
+
+
+def assert_mirrored_at_head(db: Database, chain: Chain, accounts: set[str]) -> None:
+    """The mirror reached the head, equals the chain there, and holds each log exactly once."""
+    assert_at_head(db, chain)
+    assert_mirror_matches_chain(db, chain, accounts=accounts)
+    assert_logs_match_chain(db, chain)
 
 
 def assert_at_head(db: Database, chain: Chain) -> None:
@@ -308,7 +290,7 @@ def test_reorg_deeper_than_the_limit_stops_the_mirror_and_changes_nothing(
     mine_each(chain, operator, transfers(chain, 7, seed=2, prefix="deep"))  # 7 blocks to fork in
     mirror = make_mirror(db, chain, max_reorg_depth=4)
     mirror.sync_once()
-    before = mirror_tables(db)
+    before = mirror_rows(db)
     cursor = mirror_cursor(db, chain)
 
     pairs = [[as_request(chain.dusd.functions.transfer(recipient("deep-fork"), 9), operator), 0]]
@@ -317,7 +299,7 @@ def test_reorg_deeper_than_the_limit_stops_the_mirror_and_changes_nothing(
         with pytest.raises(MirrorReorgTooDeep):
             mirror.sync_once()
         assert mirror_cursor(db, chain) == cursor
-        assert mirror_tables(db) == before
+        assert mirror_rows(db) == before
 
 
 # --- a mirror process killed at random moments ----------------------------------------------------
@@ -406,9 +388,7 @@ def test_mirror_process_killed_mid_batch_resumes_without_loss_or_double_count(
         mirror.wait_for(lambda: cursor_block() == head, 60, "the head")
     finally:
         mirror.stop(signal.SIGINT)
-    assert_at_head(db, chain)
-    assert_mirror_matches_chain(db, chain, accounts=accounts)
-    assert_logs_match_chain(db, chain)
+    assert_mirrored_at_head(db, chain, accounts)
     report = make_mirror(db, chain).reconcile(repair=False)  # the mirror's own check agrees
     assert report.ok, report.drift
 
@@ -437,9 +417,7 @@ def test_rate_limits_are_waited_out(chain: Chain, db: Database, proxy: RpcProxy)
 
     assert proxy.fired["http_error"] >= 3
     assert proxy.fired["rpc_error"] >= 1
-    assert_at_head(db, chain)
-    assert_mirror_matches_chain(db, chain, accounts=accounts)
-    assert_logs_match_chain(db, chain)
+    assert_mirrored_at_head(db, chain, accounts)
 
 
 def test_dropped_reset_and_hung_connections_are_retried(
@@ -465,9 +443,7 @@ def test_dropped_reset_and_hung_connections_are_retried(
     assert proxy.fired["reset"] == 2
     assert proxy.fired["hang"] == 2
     assert proxy.fired["delay"] >= 1
-    assert_at_head(db, chain)
-    assert_mirror_matches_chain(db, chain, accounts=accounts)
-    assert_logs_match_chain(db, chain)
+    assert_mirrored_at_head(db, chain, accounts)
 
 
 def test_a_node_that_never_answers_raises_chain_unavailable_after_the_attempts(
@@ -477,7 +453,7 @@ def test_a_node_that_never_answers_raises_chain_unavailable_after_the_attempts(
     call; then sync_once raises ChainUnavailable and the database is untouched."""
     busy_chain(chain, 3)
     make_mirror(db, chain).sync_once()
-    before = mirror_tables(db)
+    before = mirror_rows(db)
     mine_each(chain, chain.operator, transfers(chain, 3, seed=3, prefix="unreachable"))
     proxy.faults = [http_error(503)]
     mirror = make_mirror(db, chain, rpc_url=proxy.url, backoff_base_seconds=0.001, rpc_attempts=3)
@@ -487,7 +463,7 @@ def test_a_node_that_never_answers_raises_chain_unavailable_after_the_attempts(
 
     assert sum(proxy.requests.values()) == 3
     assert proxy.fired["http_error"] == 3
-    assert mirror_tables(db) == before
+    assert mirror_rows(db) == before
 
 
 def test_a_refused_connection_raises_chain_unavailable(chain: Chain, db: Database) -> None:
@@ -495,7 +471,7 @@ def test_a_refused_connection_raises_chain_unavailable(chain: Chain, db: Databas
     raises ChainUnavailable, quickly, and writes nothing."""
     busy_chain(chain, 3)
     make_mirror(db, chain).sync_once()
-    before = mirror_tables(db)
+    before = mirror_rows(db)
     nowhere = f"http://127.0.0.1:{free_port()}"
     mirror = make_mirror(db, chain, rpc_url=nowhere, backoff_base_seconds=0.001, rpc_attempts=3)
     started = time.monotonic()
@@ -504,7 +480,7 @@ def test_a_refused_connection_raises_chain_unavailable(chain: Chain, db: Databas
         mirror.sync_once()
 
     assert time.monotonic() - started < 5
-    assert mirror_tables(db) == before
+    assert mirror_rows(db) == before
 
 
 def test_refused_log_ranges_make_the_mirror_shrink_its_range(
@@ -531,9 +507,7 @@ def test_refused_log_ranges_make_the_mirror_shrink_its_range(
     assert proxy.fired["rpc_error"] == 1
     assert proxy.fired["max_range"] >= 1
     assert proxy.fired["max_logs"] >= 1
-    assert_at_head(db, chain)
-    assert_mirror_matches_chain(db, chain, accounts=accounts)
-    assert_logs_match_chain(db, chain)
+    assert_mirrored_at_head(db, chain, accounts)
 
 
 def test_silently_truncated_log_answers_do_not_lose_logs(
@@ -550,6 +524,4 @@ def test_silently_truncated_log_answers_do_not_lose_logs(
     mirror.sync_once()
 
     assert proxy.fired["truncate_logs"] >= 1
-    assert_at_head(db, chain)
-    assert_mirror_matches_chain(db, chain, accounts=accounts)
-    assert_logs_match_chain(db, chain)
+    assert_mirrored_at_head(db, chain, accounts)
