@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.chain.deploy import GUARDIAN_ROLE, PAUSER_ROLE, ROOT_PROPOSER_ROLE
 from ledger.chain.devnode import DEV_KEYS, Anvil
 
@@ -163,3 +164,46 @@ def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> 
     )
     assert result.returncode == 2
     assert "LABEL_LEDGER_OPERATOR_KEY" in result.stdout
+
+
+def test_mirror_once_reconcile_and_rebuild(node: Anvil, tmp_path: Path) -> None:
+    """`label-ledger mirror --once` catches up; `--reconcile` reports agreement (exit 0), or the
+    drifting row and exit 2 with `--no-repair`; `--rebuild` re-reads everything."""
+    out = tmp_path / "deployment.json"
+    deployed = run(
+        "deploy", "--rpc", node.rpc_url, "--dev-token", "--out", str(out),
+        env={"LABEL_LEDGER_DEPLOYER_KEY": DEV_KEYS[0]}, cwd=tmp_path,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    deployment = Deployment.load(out)
+    client = ChainClient(node.rpc_url)
+    dusd = client.contract("DevStablecoin", deployment.payment_tokens[0].address)
+    client.transact(dusd.functions.mint(deployment.deployer, 1_000), account_from_key(DEV_KEYS[0]))
+    database = tmp_path / "ledger.sqlite"
+    env = {
+        "LABEL_LEDGER_RPC_URL": node.rpc_url,
+        "LABEL_LEDGER_DEPLOYMENT_FILE": str(out),
+        "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{database}",
+    }
+    once = run("mirror", "--once", env=env, cwd=tmp_path)
+    assert once.returncode == 0, once.stdout + once.stderr
+    assert "logs applied" in once.stdout
+
+    agreed = run("mirror", "--reconcile", env=env, cwd=tmp_path)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    assert "values agree with the chain" in agreed.stdout
+
+    with sqlite3.connect(database) as connection:  # a mirrored supply nobody minted
+        changed = connection.execute(
+            "UPDATE token_supplies SET total_supply = ? WHERE token = ?",
+            ("1001".zfill(78), dusd.address),
+        )
+        assert changed.rowcount == 1
+    drifted = run("mirror", "--reconcile", "--no-repair", env=env, cwd=tmp_path)
+    assert drifted.returncode == 2, drifted.stdout + drifted.stderr
+    assert "totalSupply" in drifted.stdout
+    assert "1 of" in drifted.stdout
+
+    rebuilt = run("mirror", "--rebuild", "--reconcile", env=env, cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "re-reading from the deployment block" in rebuilt.stdout
