@@ -12,11 +12,14 @@
    `max_block_range` blocks, each chunk one transaction that stores its logs (each once, keyed by
    chain id, block hash and log index), applies their effects, records the blocks and moves the
    cursor. A crash at any point loses nothing and repeats nothing: the next run starts again from
-   the cursor the last committed chunk left.
+   the cursor the last committed chunk left. The transaction also locks the cursor row and checks
+   it is where the chunk begins, so a repair or a second mirror writing meanwhile makes this one
+   retry rather than apply a chunk twice.
    - Blocks within `max_reorg_depth` of the head are read exactly: every header, each linked to
      its parent, the first to the cursor, and every log checked against its block's hash; their
      changes are journaled so a reorg can undo them.
-   - Older blocks are final: read by range, with headers only where logs are.
+   - Older blocks are final: read by range, with headers only where logs are. While one chunk
+     of them is written, the next is fetched in a reader thread.
    - A node that refuses a range as too large makes the range shrink (halving); each success
      doubles it again, up to `max_block_range`. A log answer is accepted only when a second query
      from its last block to the end of the range finds nothing the first one lacked, so a
