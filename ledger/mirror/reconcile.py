@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAX_DRIFT_ROWS = 100  # kept per reconciliation; the count is always exact
+KEEP_RECONCILIATIONS = 2_000  # about a week at the default 5 minutes
 _STATUS = {1: "open", 2: "closing", 3: "closed"}
 
 
@@ -188,6 +189,8 @@ def reconcile(mirror: Mirror, *, repair: bool = True) -> ReconcileReport:
                 repaired_from=report.repaired_from,
             )
         )
+        session.flush()
+        repository.forget_old_reconciliations(session, chain_id, keep=KEEP_RECONCILIATIONS)
     return report
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.kit.types import bytes32_hex, checksum
@@ -126,6 +126,28 @@ def last_good_reconciliation(session: Session, chain_id: int) -> Reconciliation 
         .where(Reconciliation.chain_id == chain_id, Reconciliation.drift_count == 0)
         .order_by(Reconciliation.id.desc())
         .limit(1)
+    )
+
+
+def forget_old_reconciliations(session: Session, chain_id: int, *, keep: int) -> None:
+    """Deletes all but the newest `keep` reconciliations, never the last good one (a repair
+    returns to its block)."""
+    cutoff = session.scalar(
+        select(Reconciliation.id)
+        .where(Reconciliation.chain_id == chain_id)
+        .order_by(Reconciliation.id.desc())
+        .offset(keep - 1)
+        .limit(1)
+    )
+    if cutoff is None:
+        return
+    good = last_good_reconciliation(session, chain_id)
+    session.execute(
+        delete(Reconciliation).where(
+            Reconciliation.chain_id == chain_id,
+            Reconciliation.id < cutoff,
+            Reconciliation.id != (good.id if good is not None else -1),
+        )
     )
 
 

@@ -25,10 +25,12 @@ from ledger.chain.devnode import free_port
 from ledger.kit.db import Database
 from ledger.kit.errors import ChainUnavailable
 from ledger.merkle import StandardMerkleTree
+from ledger.mirror import reconcile as reconcile_module
 from ledger.mirror import repository
 from ledger.mirror.models import (
     ChainBlock,
     ChainLog,
+    Reconciliation,
     TokenBalance,
     TokenSupply,
 )
@@ -474,3 +476,24 @@ def test_two_mirrors_on_one_database_never_count_a_log_twice(chain: Chain, db: D
     assert_balances_match_chain(
         db, dusd, {operator.address, *(recipient(50 + n) for n in range(4))}
     )
+
+
+def test_old_reconciliations_are_forgotten_but_the_last_good_one_is_kept(
+    chain: Chain, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconcile_module, "KEEP_RECONCILIATIONS", 3)
+    dusd, operator = chain.dusd, chain.operator
+    chain.send(dusd.functions.mint(operator.address, 500), operator)
+    mirror = make_mirror(db, chain)
+    mirror.sync_once()
+    good = mirror.reconcile()
+    for _ in range(4):  # drifting ones, not repaired
+        with db.unit_of_work() as session:
+            supply = session.get(TokenSupply, dusd.address)
+            assert supply is not None
+            supply.total_supply = 501
+        assert not mirror.reconcile(repair=False).ok
+    with db.unit_of_work() as session:
+        rows = session.scalars(select(Reconciliation).order_by(Reconciliation.id)).all()
+        assert [row.drift_count for row in rows] == [0, 1, 1, 1]
+        assert rows[0].block_number == good.block_number
