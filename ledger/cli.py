@@ -243,6 +243,9 @@ def _print_reconciliation(report: ReconcileReport) -> None:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
+    if args.no_repair and not args.reconcile:
+        console.print("[red]--no-repair[/] only applies to [bold]--reconcile[/]")
+        return 2
     runtime = Runtime.from_settings(Settings())
     settings = runtime.settings
     mirror = build_mirror(runtime)

@@ -188,7 +188,11 @@ async def reconcile_now(
 ) -> ReconciliationOut | None:
     """Compares the mirror with balanceOf/totalSupply and the ledger's views at its confirmed
     block now; with `repair` (default) drift makes it re-sync from the last good point."""
-    report = await run_in_threadpool(lambda: build_mirror(runtime).reconcile(repair=repair))
+    mirror_ = build_mirror(runtime)
+    try:
+        report = await run_in_threadpool(lambda: mirror_.reconcile(repair=repair))
+    finally:
+        mirror_.rpc.close()  # its keep-alive connection serves this request only
     return _reconciliation_out(report)
 
 

@@ -194,6 +194,16 @@ def known_supplies(session: Session, tokens: set[str]) -> set[str]:
     return set(session.scalars(select(TokenSupply.token).where(TokenSupply.token.in_(tokens))))
 
 
+def stored_block_hashes(session: Session, chain_id: int, first: int, last: int) -> dict[int, str]:
+    """Number -> hash of the blocks stored between `first` and `last` inclusive."""
+    rows = session.execute(
+        select(ChainBlock.number, ChainBlock.hash).where(
+            ChainBlock.chain_id == chain_id, ChainBlock.number.between(first, last)
+        )
+    )
+    return {number: block_hash for number, block_hash in rows}  # noqa: C416 (Row pairs)
+
+
 def get_block(session: Session, chain_id: int, number: int) -> ChainBlock | None:
     return session.get(ChainBlock, (chain_id, number))
 

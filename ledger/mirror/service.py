@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chain.client import ChainClient, Deployment
 from ledger.kit.db import Base, Database, utcnow
-from ledger.kit.errors import ChainStateMismatch, ChainUnavailable
+from ledger.kit.errors import BadRequest, ChainStateMismatch, ChainUnavailable
 from ledger.kit.types import Bytes32Hex
 from ledger.mirror import repository
 from ledger.mirror.apply import (
@@ -79,6 +79,9 @@ from ledger.mirror.rpc import (
 from ledger.mirror.rpc import (
     word as _word,
 )
+
+if TYPE_CHECKING:
+    from ledger.mirror.reconcile import ReconcileReport
 
 logger = logging.getLogger(__name__)
 
@@ -174,9 +177,10 @@ class Mirror:
         if max_block_range < 1:
             raise ValueError(f"max_block_range must be >= 1, got {max_block_range}")
         if max_reorg_depth <= confirmations:
-            raise ValueError(
-                f"max_reorg_depth ({max_reorg_depth}) must exceed confirmations "
-                f"({confirmations}): confirmed blocks must stay undoable"
+            raise BadRequest(
+                f"LABEL_LEDGER_MIRROR_MAX_REORG_DEPTH ({max_reorg_depth}) must exceed "
+                f"LABEL_LEDGER_CONFIRMATIONS ({confirmations}): confirmed blocks must stay "
+                "undoable. Raise the first or lower the second"
             )
         self.db = db
         self.client = client
@@ -267,7 +271,7 @@ class Mirror:
                 )
             stop.wait(poll_seconds)
 
-    def reconcile(self, *, repair: bool = True) -> Any:
+    def reconcile(self, *, repair: bool = True) -> ReconcileReport:
         """Compares the mirror with the chain at its cursor block; see `ledger.mirror.reconcile`."""
         from ledger.mirror.reconcile import reconcile  # noqa: PLC0415 (it imports this module)
 
@@ -548,12 +552,15 @@ class Mirror:
         try:
             with self.db.unit_of_work() as session:
                 _expect_cursor(session, self.chain_id, parent)
-                for header in chunk.headers.values():
-                    stored = repository.get_block(session, self.chain_id, header.number)
-                    if stored is not None and stored.hash != header.hash:
+                stored = repository.stored_block_hashes(
+                    session, self.chain_id, chunk.first, chunk.last
+                )
+                for number, stored_hash in stored.items():
+                    header = chunk.headers.get(number)
+                    if header is not None and header.hash != stored_hash:
                         # above the cursor nothing is stored, so this is a bug, not a reorg
                         raise ChainStateMismatch(
-                            f"block {header.number} above the cursor was stored as {stored.hash}"
+                            f"block {number} above the cursor was stored as {stored_hash}"
                         )
                 new_blocks = [
                     {
@@ -563,7 +570,7 @@ class Mirror:
                         "parent_hash": h.parent_hash,
                     }
                     for h in chunk.headers.values()
-                    if repository.get_block(session, self.chain_id, h.number) is None
+                    if h.number not in stored
                 ]
                 if new_blocks:
                     session.execute(insert(ChainBlock), new_blocks)
