@@ -27,7 +27,7 @@ from ledger.chain.devnode import DEV_KEYS
 from ledger.kit.errors import LedgerError
 from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
 from ledger.merkle import verify_proof
-from ledger.settlement.service import PAYOUT_LEAF_ENCODING
+from ledger.publication import PAYOUT_LEAF_ENCODING
 
 CLASSES = ["cat", "dog", "bird"]
 DUSD = 10**6  # dUSD has 6 decimals
@@ -142,25 +142,7 @@ def run_demo(
             "reward_per_label": REWARD,
         },
     )
-    budget = PRICE * items * 2  # room for the fee on top of every debit
-    shown = format_units(budget, 6, symbol="dUSD")
-    on_chain = dataset["chain"]
-    say(f"dataset {dataset['id']} created; creating and funding it on the ledger with {shown}")
-    chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
-    chain.transact(token.functions.approve(ledger.address, budget), buyer.wallet)
-    chain.transact(
-        ledger.functions.createAndFund(HexBytes(on_chain["salt"]), on_chain["token_index"], budget),
-        buyer.wallet,
-    )
     dataset_path = f"/v1/datasets/{dataset['id']}"
-    _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
-    on_chain = buyer.get(dataset_path)["chain"]
-    say(
-        "the service saw the deposit on chain: "
-        f"{format_units(on_chain['available'], 6, symbol='dUSD')}, fee {on_chain['fee_bps']} bps "
-        "on top of each debit"
-    )
-
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
     gold_ids = set(list(truth)[:: max(items // 20, 1)])
     lines = [
@@ -175,7 +157,29 @@ def run_demo(
         content="\n".join(lines),
         headers={"Content-Type": "application/x-ndjson"},
     )
-    say(f"uploaded {created['created']} items as JSONL ({created['gold']} gold)")
+    say(
+        f"uploaded {created['created']} items as JSONL ({created['gold']} gold, their answers "
+        "committed in the dataset's terms)"
+    )
+    budget = PRICE * items * 2  # room for the fee on top of every debit
+    shown = format_units(budget, 6, symbol="dUSD")
+    # The salt commits to the dataset's terms, gold answers included: read it after the upload.
+    on_chain = buyer.get(dataset_path)["chain"]
+    say(f"dataset {dataset['id']} created; creating and funding it on the ledger with {shown}")
+    chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
+    chain.transact(token.functions.approve(ledger.address, budget), buyer.wallet)
+    chain.transact(
+        ledger.functions.createAndFund(HexBytes(on_chain["salt"]), on_chain["token_index"], budget),
+        buyer.wallet,
+    )
+    _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
+    on_chain = buyer.get(dataset_path)["chain"]
+    say(
+        "the service saw the deposit on chain: "
+        f"{format_units(on_chain['available'], 6, symbol='dUSD')}, fee {on_chain['fee_bps']} bps "
+        "on top of each debit"
+    )
+
     buyer.post(f"{dataset_path}/reviewers", json={"address": reviewer.address})
 
     _label_items(workers, dataset_path, truth, items=items, rng=rng, say=say, console=console)

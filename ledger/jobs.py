@@ -5,12 +5,25 @@ from __future__ import annotations
 import logging
 import threading
 
+from eth_account.signers.local import LocalAccount
+
 from ledger.kit.errors import LedgerError
 from ledger.mirror.service import Mirror
 from ledger.runtime import Runtime
+from ledger.settlement.models import Epoch
+from ledger.settlement.publish import publish
 from ledger.settlement.service import settle
 
 log = logging.getLogger(__name__)
+
+
+def settle_and_publish(runtime: Runtime, operator: LocalAccount) -> Epoch | None:
+    """One settlement round, then the publication brought up to date (new epochs, terms of new
+    datasets, gold answers of closed ones)."""
+    try:
+        return settle(runtime.db, runtime.chain, runtime.deployment, operator)
+    finally:
+        publish(runtime.db, runtime.deployment, runtime.settings.publish_dir)
 
 
 def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: float) -> None:
@@ -21,7 +34,7 @@ def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: floa
         return
     while not stop.wait(every_seconds):
         try:
-            epoch = settle(runtime.db, runtime.chain, runtime.deployment, operator)
+            epoch = settle_and_publish(runtime, operator)
         except LedgerError as exc:
             # Expected, transient states (mirror behind, chain briefly away): try next round.
             log.warning("settlement round skipped: %s", exc.message)

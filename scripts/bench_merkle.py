@@ -7,7 +7,7 @@ prove, its getProof re-hashing the leaf and verifying each proof); 1.5 minutes f
 What it does, in order:
 
 1. Generates `--leaves` payout leaves in the service's encoding
-   (`ledger.settlement.service.PAYOUT_LEAF_ENCODING`: address account, uint16 token, uint256
+   (`ledger.publication.PAYOUT_LEAF_ENCODING`: address account, uint16 token, uint256
    payment, uint256 reward), in the service's form and layout: EIP-55 addresses, decimal strings,
    ascending by (account, token), two tokens per account, leaves not sorted by hash
    (`sort_leaves=False`, as `build_epoch` builds the payout tree; `--sort-leaves` for the library
@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make `ledger` importable
 
 from ledger.merkle import StandardMerkleTree  # noqa: E402
-from ledger.settlement.service import PAYOUT_LEAF_ENCODING  # noqa: E402
+from ledger.publication import PAYOUT_LEAF_ENCODING  # noqa: E402
 
 JS_SCRIPT = ROOT / "scripts" / "bench_merkle.mjs"
 PHASES = ("build", "dump", "prove")

@@ -25,7 +25,6 @@ from ledger.dataset.schemas import (
     ItemsCreated,
     ReviewerAppoint,
 )
-from ledger.kit.db import utcnow
 from ledger.kit.errors import BadRequest, Unprocessable
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -151,10 +150,11 @@ async def upload_items(
 def set_gold(
     dataset_id: int, body: list[GoldAnswer], caller: Buyer, session: SessionDep
 ) -> ItemsCreated:
-    """Marks existing items as gold; labels already waiting on them are graded at once."""
+    """Marks existing items as gold, before the dataset is created on the ledger: the terms its
+    buyer creates it with commit to the gold answers, so afterwards they are fixed
+    (`gold_committed`). The dataset's salt and ledger id change with each gold answer added."""
     dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
     items = datasets.set_gold(session, dataset=dataset, answers=body)
-    annotation.grade_pending_on_gold(session, dataset=dataset, items=items, now=utcnow())
     return ItemsCreated(created=0, gold=len(items))
 
 

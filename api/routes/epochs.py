@@ -9,10 +9,12 @@ from api.deps import Auditor, Operator, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.audit import service as audit
 from ledger.audit.schemas import EpochPublic, ProofCheck, ProofVerdict
-from ledger.kit.errors import Conflict
+from ledger.jobs import settle_and_publish
+from ledger.kit.errors import Conflict, NotFound
 from ledger.settlement import repository
 from ledger.settlement.models import EpochStatus
-from ledger.settlement.service import label_tree_dump, payout_tree_dump, settle
+from ledger.settlement.publish import published_file
+from ledger.settlement.service import label_tree_dump, payout_tree_dump
 
 router = APIRouter(prefix="/v1", tags=["epochs"], responses=ERROR_RESPONSES)
 
@@ -29,6 +31,10 @@ class EpochsNow(BaseModel):
     pending: EpochPublic | None
 
 
+class PublishedFileNotFound(NotFound):
+    code = "published_file_not_found"
+
+
 class OperatorKeyMissing(Conflict):
     code = "operator_key_missing"
 
@@ -42,7 +48,7 @@ def settle_now(_caller: Operator, runtime: RuntimeDep) -> SettleOut:
             "this instance has no operator key (LABEL_LEDGER_OPERATOR_KEY): it cannot post roots"
         )
     # settle() runs its own units of work: the chain is touched between them.
-    epoch = settle(runtime.db, runtime.chain, runtime.deployment, runtime.operator)
+    epoch = settle_and_publish(runtime, runtime.operator)
     if epoch is None:
         return SettleOut(epoch=None, message="nothing to settle: no verified, unpaid label")
     with runtime.db.unit_of_work() as session:
@@ -107,3 +113,16 @@ def check_proof(
     return audit.check_proof(
         session, check=body, client=runtime.chain, deployment=runtime.deployment
     )
+
+
+@router.get("/published/{path:path}", response_class=Response, tags=["audit"])
+def get_published(path: str, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """The publication auditors check against the chain, file by file, in the layout of the
+    directory each settlement writes (`index.json`, `epochs/<n>/manifest.json`,
+    `payout-tree.json`, `label-tree.json`, `verdicts.json`, `datasets/<id>/terms.json` and, once
+    closed, `gold.json`). Public: it holds hashes, amounts and addresses, no item data or label
+    content. `label-ledger audit --epochs <this URL>/v1/published` reads it."""
+    text = published_file(session, runtime.deployment, path)
+    if text is None:
+        raise PublishedFileNotFound(f"no published file {path!r}")
+    return Response(content=text, media_type="application/json")

@@ -45,4 +45,8 @@ class Label(Base):
     reward: Mapped[int | None] = mapped_column(UInt256, default=None)
     # The epoch that paid it; NULL while verified but unpaid.
     epoch: Mapped[int | None] = mapped_column(ForeignKey("epochs.number"), default=None, index=True)
+    # A gold rejection is published in the verdicts of the first epoch built after it.
+    published_in: Mapped[int | None] = mapped_column(
+        ForeignKey("epochs.number"), default=None, index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -179,18 +178,6 @@ def review_label(
     )
     session.flush()
     return label
-
-
-def grade_pending_on_gold(
-    session: Session, *, dataset: Dataset, items: Sequence[Item], now: dt.datetime
-) -> int:
-    """After items become gold, decides the labels already waiting on them."""
-    by_id = {item.id: item for item in items}
-    pending = repository.pending_labels_on(session, list(by_id))
-    for label in pending:
-        _grade_on_gold(label, dataset, by_id[label.item_id], now)
-    session.flush()
-    return len(pending)
 
 
 def to_public(label: Label, item: Item) -> LabelPublic:

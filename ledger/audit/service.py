@@ -14,9 +14,10 @@ from ledger.chain.client import ChainClient, Deployment
 from ledger.kit.errors import NotFound, Unprocessable
 from ledger.kit.types import checksum
 from ledger.merkle import MerkleTreeError, verify_proof
+from ledger.publication import PAYOUT_LEAF_ENCODING
 from ledger.settlement import repository as settlement_repository
 from ledger.settlement.models import Epoch, EpochStatus
-from ledger.settlement.service import PAYOUT_LEAF_ENCODING, epoch_commitment
+from ledger.settlement.service import epoch_commitment
 
 ZERO_ROOT = "0x" + "00" * 32
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
@@ -22,6 +22,16 @@ class Dataset(Base):
     payment_token: Mapped[str] = mapped_column(AddressColumn)
     price_per_label: Mapped[int] = mapped_column(UInt256)
     reward_per_label: Mapped[int] = mapped_column(UInt256)
+    # The dataset's terms (ledger.publication.terms_document): price, reward, label schema hash
+    # and the commitment to its gold answers. salt = keccak256(terms), so the buyer's own
+    # `createAndFund(salt, ...)` fixes them on chain before any work; until then they follow
+    # the dataset (gold answers may still be added), afterwards they never change.
+    terms: Mapped[str] = mapped_column(Text)
+    terms_nonce: Mapped[str] = mapped_column(Bytes32Column)
+    # The committed gold answers (ledger.publication.gold_document), published once closed; its
+    # nonce stays secret until then, so the commitment gives nothing away.
+    gold_document: Mapped[str | None] = mapped_column(Text, default=None)
+    gold_nonce: Mapped[str] = mapped_column(Bytes32Column)
     # The ledger's `datasetIdOf(buyer, salt)` = uint256(keccak256(abi.encode(buyer, salt))),
     # kept as 0x + 64 hex: known before the buyer touches the chain.
     salt: Mapped[str] = mapped_column(Bytes32Column)

@@ -50,3 +50,13 @@ def items_by_external_id(session: Session, dataset_id: int, ids: Sequence[str]) 
 
 def is_reviewer(session: Session, dataset_id: int, address: str) -> bool:
     return session.get(DatasetReviewer, (dataset_id, address)) is not None
+
+
+def gold_answers(session: Session, dataset_id: int) -> list[tuple[str, str]]:
+    """(external id, gold answer) of every gold item of the dataset."""
+    rows = session.execute(
+        select(Item.external_id, Item.gold_label).where(
+            Item.dataset_id == dataset_id, Item.gold_label.is_not(None)
+        )
+    )
+    return [(external_id, str(answer)) for external_id, answer in rows]

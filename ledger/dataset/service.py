@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 from eth_abi.abi import encode as abi_encode
@@ -29,6 +28,7 @@ from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.kit.types import bytes32_hex, checksum
 from ledger.mirror import repository as mirror
 from ledger.mirror.models import ChainDataset
+from ledger.publication import gold_document, keccak_hex, random_nonce, terms_document
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 
@@ -61,6 +61,10 @@ class NothingPayable(Unprocessable):
     code = "nothing_payable"
 
 
+class GoldCommitted(Conflict):
+    code = "gold_committed"
+
+
 def chain_dataset_id_of(buyer: str, salt: bytes) -> str:
     """The ledger's `datasetIdOf(buyer, salt)`, computed off chain, as 0x + 64 hex."""
     return bytes32_hex(keccak(abi_encode(["address", "bytes32"], [buyer, salt])))
@@ -76,7 +80,6 @@ def create_dataset(
         )
     if spec.price_per_label == 0 and spec.reward_per_label == 0:
         raise NothingPayable("a dataset must pay a price or a reward per verified label")
-    salt = secrets.token_bytes(32)
     dataset = Dataset(
         buyer=buyer,
         name=spec.name,
@@ -84,12 +87,47 @@ def create_dataset(
         payment_token=token,
         price_per_label=spec.price_per_label,
         reward_per_label=spec.reward_per_label,
-        salt=bytes32_hex(salt),
-        chain_dataset_id=chain_dataset_id_of(buyer, salt),
+        terms_nonce=random_nonce(),
+        gold_nonce=random_nonce(),
     )
+    _seal_terms(dataset, gold=[])
     session.add(dataset)
     session.flush()
     return dataset
+
+
+def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
+    """(Re)writes the dataset's terms and the salt they hash to, with `gold` as its (external
+    id, answer) pairs. Only while it is not on the ledger: afterwards the chain holds the salt."""
+    dataset.gold_document = gold_document(dataset.gold_nonce, gold) if gold else None
+    dataset.terms = terms_document(
+        buyer=dataset.buyer,
+        payment_token=dataset.payment_token,
+        price_per_label=dataset.price_per_label,
+        reward_per_label=dataset.reward_per_label,
+        label_schema=dataset.label_schema,
+        verification="review+gold" if gold else "review",
+        gold_commitment=keccak_hex(dataset.gold_document) if dataset.gold_document else None,
+        nonce=dataset.terms_nonce,
+    )
+    salt = keccak(dataset.terms.encode())
+    dataset.salt = bytes32_hex(salt)
+    dataset.chain_dataset_id = chain_dataset_id_of(dataset.buyer, salt)
+
+
+def _commit_gold(session: Session, dataset: Dataset) -> None:
+    """Folds the dataset's gold answers into its terms (and so its salt and ledger id)."""
+    gold = repository.gold_answers(session, dataset.id)
+    _seal_terms(dataset, gold=gold)
+    session.flush()
+
+
+def _refuse_gold_once_on_chain(session: Session, dataset: Dataset) -> None:
+    if mirror.get_chain_dataset(session, dataset.chain_dataset_id) is not None:
+        raise GoldCommitted(
+            f"dataset {dataset.id} is on the ledger: its gold answers were committed with it "
+            "and cannot change; upload these items without gold, or create a new dataset"
+        )
 
 
 def get_dataset(session: Session, dataset_id: int) -> Dataset:
@@ -234,9 +272,11 @@ def upload_items(session: Session, *, dataset: Dataset, items: Sequence[ItemIn])
         if external_id in seen:
             raise DuplicateItem(f"item id {external_id!r} appears twice in the upload")
         seen.add(external_id)
-    for item in items:
-        if item.gold is not None:
-            check_label(dataset, item.gold)
+    gold = [item for item in items if item.gold is not None]
+    for item in gold:
+        check_label(dataset, item.gold)  # type: ignore[arg-type]
+    if gold:
+        _refuse_gold_once_on_chain(session, dataset)
     clash = repository.existing_external_ids(session, dataset.id, ids)
     if clash:
         raise DuplicateItem(
@@ -247,15 +287,19 @@ def upload_items(session: Session, *, dataset: Dataset, items: Sequence[ItemIn])
         Item(dataset_id=dataset.id, external_id=i.id, data=i.data, gold_label=i.gold) for i in items
     )
     session.flush()
+    if gold:
+        _commit_gold(session, dataset)
     return ItemsCreated(created=len(items), gold=sum(1 for i in items if i.gold is not None))
 
 
 def set_gold(session: Session, *, dataset: Dataset, answers: Sequence[GoldAnswer]) -> list[Item]:
-    """Marks existing items as gold; the caller auto-decides labels already on them."""
+    """Marks existing items as gold, before the dataset is on the ledger (its terms commit to
+    the gold answers, so afterwards they are fixed)."""
     if not answers:
         raise Unprocessable("no gold answers given")
     for answer in answers:
         check_label(dataset, answer.label)
+    _refuse_gold_once_on_chain(session, dataset)
     ids = [a.item_id for a in answers]
     items = {i.external_id: i for i in repository.items_by_external_id(session, dataset.id, ids)}
     missing = [i for i in ids if i not in items]
@@ -264,6 +308,7 @@ def set_gold(session: Session, *, dataset: Dataset, answers: Sequence[GoldAnswer
     for answer in answers:
         items[answer.item_id].gold_label = answer.label
     session.flush()
+    _commit_gold(session, dataset)
     return list(items.values())
 
 

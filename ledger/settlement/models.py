@@ -36,6 +36,7 @@ class Epoch(Base):
     payout_tree: Mapped[str] = mapped_column(Text)
     label_tree: Mapped[str] = mapped_column(Text)
     manifest: Mapped[str] = mapped_column(Text)
+    verdicts: Mapped[str] = mapped_column(Text)
     # The signed proposeEpoch: re-broadcasting it after a crash cannot propose twice.
     raw_tx: Mapped[str | None] = mapped_column(Text, default=None)
     tx_hash: Mapped[str | None] = mapped_column(Bytes32Column, default=None)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ledger.annotation.models import Label, LabelStatus
+from ledger.annotation.models import Label, LabelStatus, VerificationMethod
 from ledger.dataset.models import Dataset, Item
 from ledger.kit.errors import Conflict
 from ledger.mirror.models import ChainEpoch
@@ -109,10 +109,47 @@ def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> 
         )
 
 
+def labels_paid_in(
+    session: Session, *, epoch: int, annotator: str
+) -> Sequence[tuple[Label, Dataset, Item]]:
+    return session.execute(
+        select(Label, Dataset, Item)
+        .join(Dataset, Dataset.id == Label.dataset_id)
+        .join(Item, Item.id == Label.item_id)
+        .where(Label.epoch == epoch, Label.annotator == annotator)
+        .order_by(Label.id)
+    ).all()
+
+
+def unpublished_gold_rejections(session: Session) -> Sequence[tuple[Label, Dataset, Item]]:
+    """Labels rejected on gold that no epoch's verdicts have published yet."""
+    return session.execute(
+        select(Label, Dataset, Item)
+        .join(Dataset, Dataset.id == Label.dataset_id)
+        .join(Item, Item.id == Label.item_id)
+        .where(
+            Label.status == LabelStatus.rejected,
+            Label.method == VerificationMethod.gold,
+            Label.published_in.is_(None),
+        )
+        .order_by(Label.id)
+    ).all()
+
+
+def mark_published(session: Session, *, label_ids: Sequence[int], epoch: int) -> None:
+    for start in range(0, len(label_ids), 500):
+        session.execute(
+            update(Label)
+            .where(Label.id.in_(label_ids[start : start + 500]))
+            .values(published_in=epoch)
+        )
+
+
 def discard_epoch(session: Session, number: int) -> None:
     """Removes an epoch the chain will never pay (never proposed, reverted or revoked), freeing
     its labels for the next one."""
     session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
+    session.execute(update(Label).where(Label.published_in == number).values(published_in=None))
     for table in (LedgerEntry, Entitlement, EpochDebit):
         session.execute(delete(table).where(table.epoch == number))
     session.execute(delete(Epoch).where(Epoch.number == number))

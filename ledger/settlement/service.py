@@ -35,17 +35,25 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from ledger.annotation.models import Label, VerificationMethod
 from ledger.chain.client import (
     ChainClient,
     ChainTransactionFailed,
     Deployment,
     StaleTransaction,
 )
-from ledger.dataset.models import Dataset
+from ledger.dataset.models import Dataset, Item
 from ledger.dataset.service import chain_record
 from ledger.kit.db import Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, Conflict
-from ledger.merkle import StandardMerkleTree
+from ledger.publication import (
+    DatasetDebit,
+    EpochFiles,
+    GoldRejection,
+    PaidLabel,
+    build_epoch_files,
+    keccak_hex,
+)
 from ledger.settlement import repository
 from ledger.settlement.models import (
     Entitlement,
@@ -58,16 +66,6 @@ from ledger.settlement.models import (
 
 log = logging.getLogger(__name__)
 
-#: One payout leaf per (annotator, payment token index): `(account, token, cumulativePayment,
-#: cumulativeReward)`, as the ledger's `claim` and `claimMany` hash it.
-PAYOUT_LEAF_ENCODING = ("address", "uint16", "uint256", "uint256")
-#: One label leaf per label an epoch pays: `(datasetId, itemIdHash, annotator, labelHash,
-#: payment, reward)` where `datasetId` is the ledger's uint256 dataset id, `itemIdHash` is
-#: keccak256 of the UTF-8 bytes of the buyer's own item id, `labelHash` keccak256 of the UTF-8
-#: bytes of the label's value, and `payment`/`reward` what the label earns in the dataset's
-#: payment token and in LABEL (6 decimals) base units. Leaves are sorted (standard-v1 default).
-LABEL_LEAF_ENCODING = ("uint256", "bytes32", "address", "bytes32", "uint256", "uint256")
-MANIFEST_FORMAT = "label-ledger-epoch-v1"
 BPS = 10_000
 CLOSE_GRACE_PERIOD = 7 * 24 * 3600  # the ledger's CLOSE_GRACE_PERIOD
 ZERO_HASH = b"\x00" * 32
@@ -96,11 +94,6 @@ def epoch_commitment(payout_root: str, label_root: str, content_hash: str) -> by
     return keccak(abi_encode(["bytes32", "bytes32", "bytes32"], words))
 
 
-def canonical_json(document: object) -> str:
-    """Sorted keys, no spaces, ASCII only: one byte string per document, so one hash."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
 @dataclass
 class _DatasetDebit:
     dataset: Dataset
@@ -122,7 +115,7 @@ class _Payable:
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )
     debits: dict[int, _DatasetDebit] = field(default_factory=dict)  # by dataset id
-    label_leaves: list[list[str]] = field(default_factory=list)
+    paid: list[PaidLabel] = field(default_factory=list)
     # (from ledger account, annotator, token) -> amount
     movements: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -164,15 +157,17 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
         entry = payable.earnings[(label.annotator, debit.token_index)]
         entry[0] += price
         entry[1] += reward
-        payable.label_leaves.append(
-            [
-                str(int(dataset.chain_dataset_id, 16)),
-                "0x" + keccak(text=item.external_id).hex(),
-                label.annotator,
-                "0x" + keccak(text=label.value).hex(),
-                str(price),
-                str(reward),
-            ]
+        payable.paid.append(
+            PaidLabel(
+                dataset_id=dataset.chain_dataset_id,
+                item_id_hash=keccak_hex(item.external_id),
+                annotator=label.annotator,
+                label_hash=keccak_hex(label.value),
+                method=str(label.method or "review"),
+                payment=price,
+                reward=reward,
+                evidence=_evidence(label, item),
+            )
         )
         if price:
             payable.movements[
@@ -182,6 +177,13 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
             payable.movements[("issuance:LABEL", label.annotator, deployment.ledger)] += reward
     payable.debits = {k: d for k, d in payable.debits.items() if d.labels}
     return payable
+
+
+def _evidence(label: Label, item: Item) -> str | None:
+    """What a verdict rests on: the reviewer, or the hash of the gold answer it was graded on."""
+    if label.method is VerificationMethod.gold and item.gold_label is not None:
+        return keccak_hex(item.gold_label)
+    return label.reviewer
 
 
 def _account_order(key: tuple[str, int]) -> tuple[int, int]:
@@ -215,47 +217,51 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     # Ascending (account, token) and unsorted by hash: consecutive annotators sit in adjacent
     # leaves, so a push batch's multiproof stays a handful of hashes.
     leaves = sorted(cumulative.items(), key=lambda item: _account_order(item[0]))
-    payout_tree = StandardMerkleTree.of(
-        [[account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves],
-        PAYOUT_LEAF_ENCODING,
-        sort_leaves=False,
-    )
-    label_tree = StandardMerkleTree.of(payable.label_leaves, LABEL_LEAF_ENCODING)
     debits = sorted(payable.debits.values(), key=lambda d: d.dataset.chain_dataset_id)
-    manifest = canonical_json(
-        {
-            "format": MANIFEST_FORMAT,
-            "chainId": deployment.chain_id,
-            "ledger": deployment.ledger,
-            "epoch": number,
-            "payoutRoot": payout_tree.root,
-            "labelRoot": label_tree.root,
-            "payoutLeafEncoding": list(PAYOUT_LEAF_ENCODING),
-            "labelLeafEncoding": list(LABEL_LEAF_ENCODING),
-            "labelCount": len(payable.label_ids),
-            "debits": [
-                {
-                    "datasetId": d.dataset.chain_dataset_id,
-                    "token": d.token_index,
-                    "debit": str(d.amount),
-                    "feeBps": d.fee_bps,
-                    "fee": str(d.fee),
-                    "labels": d.labels,
-                }
-                for d in debits
-            ],
-        }
+    rejected = repository.unpublished_gold_rejections(session)
+    files = build_epoch_files(
+        chain_id=deployment.chain_id,
+        ledger=deployment.ledger,
+        number=number,
+        previous_payout_root=last.payout_root if last is not None else None,
+        payout_leaves=[
+            [account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves
+        ],
+        paid=payable.paid,
+        gold_rejections=[
+            GoldRejection(
+                dataset_id=dataset.chain_dataset_id,
+                item_id_hash=keccak_hex(item.external_id),
+                annotator=label.annotator,
+                label_hash=keccak_hex(label.value),
+                answer_hash=keccak_hex(item.gold_label or ""),
+            )
+            for label, dataset, item in rejected
+        ],
+        debits=[
+            DatasetDebit(
+                dataset_id=d.dataset.chain_dataset_id,
+                token=d.token_index,
+                fee_bps=d.fee_bps,
+                debit=d.amount,
+                fee=d.fee,
+                labels=d.labels,
+                terms_hash=d.dataset.salt,
+            )
+            for d in debits
+        ],
     )
     epoch = Epoch(
         number=number,
         status=EpochStatus.built,
-        payout_root=payout_tree.root,
-        label_root=label_tree.root,
-        content_hash="0x" + keccak(manifest.encode()).hex(),
+        payout_root=files.payout_root,
+        label_root=files.label_root,
+        content_hash=files.content_hash,
         label_count=len(payable.label_ids),
-        payout_tree=payout_tree.dumps(),
-        label_tree=label_tree.dumps(),
-        manifest=manifest,
+        payout_tree=files.payout_tree,
+        label_tree=files.label_tree,
+        manifest=files.manifest,
+        verdicts=files.verdicts,
         created_at=now,
     )
     session.add(epoch)
@@ -311,6 +317,9 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
             ]
         )
     repository.assign_labels(session, label_ids=payable.label_ids, epoch=number)
+    repository.mark_published(
+        session, label_ids=[label.id for label, _d, _i in rejected], epoch=number
+    )
     session.flush()
     log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.payout_root)
     return epoch
@@ -599,6 +608,19 @@ def _settle(
     if number is None:
         return current  # the epoch just accepted, if any
     return _advance(db, client, deployment, operator, number)
+
+
+def epoch_files(epoch: Epoch) -> EpochFiles:
+    """The epoch's published files, as built."""
+    return EpochFiles(
+        number=epoch.number,
+        manifest=epoch.manifest,
+        payout_tree=epoch.payout_tree,
+        label_tree=epoch.label_tree,
+        verdicts=epoch.verdicts,
+        payout_root=epoch.payout_root,
+        label_root=epoch.label_root,
+    )
 
 
 def payout_tree_dump(epoch: Epoch) -> dict[str, object]:

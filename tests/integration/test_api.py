@@ -118,14 +118,14 @@ def upload_jsonl(buyer: ApiUser, dataset_id: int, text: str) -> Any:
 
 def fund(chain: Chain, buyer: ApiUser, dataset: dict[str, Any], amount: int = FUNDS) -> None:
     """The buyer creates and funds the dataset on the ledger, as the API says to; returns once
-    the API says it is open."""
-    dusd, ledger, on_chain = chain.dusd, chain.ledger, dataset["chain"]
+    the API says it is open. The salt is read afresh: gold answers added since change it."""
+    path = f"/v1/datasets/{dataset['id']}"
+    dusd, ledger, on_chain = chain.dusd, chain.ledger, buyer.get(path)["chain"]
     assert on_chain["ledger"] == ledger.address
     chain.send(dusd.functions.mint(buyer.address, amount), buyer.wallet)
     chain.send(dusd.functions.approve(ledger.address, amount), buyer.wallet)
     salt = HexBytes(on_chain["salt"])
     chain.send(ledger.functions.createAndFund(salt, on_chain["token_index"], amount), buyer.wallet)
-    path = f"/v1/datasets/{dataset['id']}"
     wait_until("the mirror to see the deposit", lambda: buyer.get(path)["status"] == "open")
 
 
@@ -179,6 +179,7 @@ def market(instance: Instance, http: httpx.Client, chain: Chain) -> Market:
     assert upload(buyer, dataset["id"], ITEMS) == {"created": 7, "gold": 2}
     reviewer = user(http, chain)
     buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    dataset = buyer.get(f"/v1/datasets/{dataset['id']}")  # as it is funded: gold in its salt
     fund(chain, buyer, dataset)
     return Market(
         instance=instance,
@@ -823,31 +824,51 @@ def test_label_on_gold_item_is_verified_when_right_and_rejected_when_wrong(
     assert market.reviewer.get("/v1/reviews/queue") == []
 
 
-def test_set_gold_grades_labels_already_pending(
-    market: Market, http: httpx.Client, chain: Chain
+def test_gold_answers_fold_into_the_salt_until_funded_then_are_committed(
+    instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
-    item = market.items["img-0"]
-    right = label(market.annotator, item, "dog")
-    wrong = label(user(http, chain, "annotator"), item, "cat")
-    untouched = label(market.annotator, market.items["img-1"], "cat")
-    assert {right["status"], wrong["status"]} == {"pending"}
+    buyer = user(http, chain, "buyer")
+    dataset = create_dataset(buyer, chain)
+    path = f"/v1/datasets/{dataset['id']}"
+    assert upload(buyer, dataset["id"], ITEMS[:5]) == {"created": 5, "gold": 0}
+    before = buyer.get(path)["chain"]
 
-    graded = market.buyer.post(f"{market.path}/gold", json=[{"item_id": "img-0", "label": "dog"}])
+    # Before funding, gold answers may still be added: the terms, so the salt and ledger id,
+    # follow them.
+    assert buyer.post(f"{path}/gold", json=[{"item_id": "img-0", "label": "dog"}]) == {
+        "created": 0,
+        "gold": 1,
+    }
+    sealed = buyer.get(path)["chain"]
+    assert sealed["salt"] != before["salt"]
+    assert sealed["dataset_id"] != before["dataset_id"]
+    with instance.runtime.db.unit_of_work() as session:
+        stored = session.scalars(select(Dataset).where(Dataset.id == dataset["id"])).one()
+        terms = json.loads(stored.terms)
+        assert "0x" + keccak(stored.terms.encode()).hex() == sealed["salt"]
+        assert stored.gold_document is not None
+        assert terms["goldCommitment"] == "0x" + keccak(stored.gold_document.encode()).hex()
+        assert terms["pricePerLabel"] == str(PRICE)
 
-    assert graded == {"created": 0, "gold": 1}
-    after_right = stored_label(market.instance, right["id"])
-    after_wrong = stored_label(market.instance, wrong["id"])
-    assert (after_right.status, after_right.method, after_right.price) == (
-        "verified",
-        "gold",
-        PRICE,
+    fund(chain, buyer, buyer.get(path))
+    before_items = rows(instance, Item)
+
+    # On the ledger, the buyer's createAndFund fixed the commitment: no more gold.
+    error = refused(
+        409,
+        "gold_committed",
+        lambda: buyer.post(f"{path}/gold", json=[{"item_id": "img-1", "label": "cat"}]),
     )
-    assert (after_wrong.status, after_wrong.method, after_wrong.reason) == (
-        "rejected",
-        "gold",
-        GOLD_MISMATCH,
+    assert "cannot change" in error.message
+    refused(
+        409,
+        "gold_committed",
+        lambda: upload(buyer, dataset["id"], [{"id": "late", "data": 1, "gold": "cat"}]),
     )
-    assert [q["id"] for q in market.reviewer.get("/v1/reviews/queue")] == [untouched["id"]]
+    assert rows(instance, Item) == before_items
+    assert buyer.get(path)["chain"]["salt"] == sealed["salt"]
+    # Items without gold are still welcome.
+    assert upload(buyer, dataset["id"], [{"id": "late", "data": 1}]) == {"created": 1, "gold": 0}
 
 
 def test_review_reject_without_reason_is_refused(market: Market) -> None:

@@ -37,18 +37,17 @@ from ledger.claim.service import (
     push_payouts,
 )
 from ledger.dataset import service as datasets
-from ledger.dataset.models import Item
+from ledger.dataset.models import Dataset, Item
 from ledger.dataset.schemas import DatasetCreate, ItemIn
 from ledger.kit.db import Database, utcnow
 from ledger.merkle import StandardMerkleTree, verify_multiproof
 from ledger.mirror import repository as mirror_repository
 from ledger.mirror.service import Mirror
+from ledger.publication import LABEL_LEAF_ENCODING, METHOD_CODES, PAYOUT_LEAF_ENCODING, keccak_hex
 from ledger.settlement import repository
 from ledger.settlement import service as settlement
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
 from ledger.settlement.service import (
-    LABEL_LEAF_ENCODING,
-    PAYOUT_LEAF_ENCODING,
     EpochNotAcceptableYet,
     MirrorBehind,
     accept_epoch,
@@ -316,7 +315,9 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
     manifest = json.loads(epoch.manifest)
     assert manifest["payoutRoot"] == epoch.payout_root
     assert manifest["labelRoot"] == epoch.label_root
-    assert manifest["debits"] == [
+    with db.unit_of_work() as session:
+        salt = session.get(Dataset, dataset.id).salt  # type: ignore[union-attr]
+    assert manifest["datasets"] == [
         {
             "datasetId": dataset.chain_id,
             "token": chain.dusd_index,
@@ -324,8 +325,16 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
             "feeBps": 0,
             "fee": "0",
             "labels": 2,
+            "termsHash": salt,
         }
     ]
+    assert manifest["files"]["verdicts.json"] == keccak_hex(epoch.verdicts)
+    verdicts = json.loads(epoch.verdicts)
+    gold_answer = keccak_hex("cat")
+    assert verdicts["paid"] == sorted(
+        [dataset.chain_id, keccak_hex(f"img-{n}"), worker, gold_answer, "gold", gold_answer]
+        for n in (0, 2)
+    )
     labels = StandardMerkleTree.loads(epoch.label_tree)
     assert labels.root == epoch.label_root
     assert list(labels.leaf_encoding) == list(LABEL_LEAF_ENCODING)
@@ -335,6 +344,7 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
             "0x" + keccak(text=f"img-{n}").hex(),
             worker,
             "0x" + keccak(text="cat").hex(),
+            str(METHOD_CODES["gold"]),
             str(PRICE),
             str(REWARD),
         )
@@ -940,6 +950,7 @@ def test_assign_labels_refuses_a_label_another_epoch_took_and_stores_nothing(
                     payout_tree=built.payout_tree,
                     label_tree=built.label_tree,
                     manifest=built.manifest,
+                    verdicts=built.verdicts,
                 )
             )
             session.flush()

@@ -1,0 +1,321 @@
+"""What every epoch publishes, so anyone can check it against the chain without our database.
+
+A publication is a directory (or the same layout under a base URL) that can be copied anywhere:
+
+    index.json                 which epochs and datasets it holds
+    epochs/<n>/manifest.json   keccak256 of these exact bytes is the epoch's content hash
+    epochs/<n>/payout-tree.json  OpenZeppelin standard-v1 dump; its root is the payout root
+    epochs/<n>/label-tree.json   standard-v1 dump of every label the epoch paid
+    epochs/<n>/verdicts.json   how each of those labels was verified; the gold rejections
+    datasets/<id>/terms.json   keccak256 of these bytes is the salt the buyer created it with
+    datasets/<id>/gold.json    the gold answers' hashes, revealed once the dataset is closed
+
+`<id>` is the ledger's dataset id as 0x + 64 hex. Nothing in it holds a buyer's item data or an
+annotator's label content: items and labels appear as keccak256 of their UTF-8 bytes only.
+
+The buyer commits to the dataset's terms on chain: `createAndFund(salt, ...)` with
+salt = keccak256(terms.json), so the price, the reward and the gold answers' commitment are fixed
+by the buyer's own transaction before any work is done, and `DatasetCreated` carries the salt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from ledger.kit.types import bytes32_hex
+from ledger.merkle import StandardMerkleTree
+
+PUBLICATION_FORMAT = "label-ledger-publication-v1"
+MANIFEST_FORMAT = "label-ledger-epoch-v2"
+VERDICTS_FORMAT = "label-ledger-verdicts-v1"
+TERMS_FORMAT = "label-ledger-terms-v1"
+GOLD_FORMAT = "label-ledger-gold-v1"
+
+#: One payout leaf per (annotator, payment token index): `(account, token, cumulativePayment,
+#: cumulativeReward)`, as the ledger's `claim` and `claimMany` hash it.
+PAYOUT_LEAF_ENCODING = ("address", "uint16", "uint256", "uint256")
+#: One label leaf per label an epoch pays: `(datasetId, itemIdHash, annotator, labelHash, method,
+#: payment, reward)`: the ledger's uint256 dataset id, keccak256 of the UTF-8 bytes of the buyer's
+#: item id, the annotator, keccak256 of the UTF-8 bytes of the label's value, the verification
+#: method's code (`METHOD_CODES`), and what the label earns in the dataset's payment token and in
+#: LABEL (6 decimals) base units. Leaves are sorted (standard-v1 default).
+LABEL_LEAF_ENCODING = ("uint256", "bytes32", "address", "bytes32", "uint8", "uint256", "uint256")
+#: Verification methods as label leaves carry them.
+METHOD_CODES: dict[str, int] = {"review": 1, "gold": 2, "consensus": 3, "auto": 4}
+METHOD_NAMES: dict[int, str] = {code: name for name, code in METHOD_CODES.items()}
+
+MANIFEST = "manifest.json"
+PAYOUT_TREE = "payout-tree.json"
+LABEL_TREE = "label-tree.json"
+VERDICTS = "verdicts.json"
+TERMS = "terms.json"
+GOLD = "gold.json"
+INDEX = "index.json"
+
+
+def canonical_json(document: object) -> str:
+    """Sorted keys, no spaces, ASCII only: one byte string per document, so one hash."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def keccak_hex(data: str | bytes) -> str:
+    """keccak256 of a text's UTF-8 bytes (or of bytes), as 0x + 64 hex."""
+    return bytes32_hex(keccak(data.encode() if isinstance(data, str) else data))
+
+
+def random_nonce() -> str:
+    return bytes32_hex(secrets.token_bytes(32))
+
+
+# --- dataset terms and gold answers ---------------------------------------------------------
+
+
+def gold_document(nonce: str, answers: Iterable[tuple[str, str]]) -> str:
+    """The gold answers a buyer commits to: (keccak256(item id), keccak256(answer)) per gold item,
+    sorted, behind a random nonce so the commitment reveals nothing before the reveal."""
+    pairs = sorted([keccak_hex(item), keccak_hex(answer)] for item, answer in answers)
+    return canonical_json({"format": GOLD_FORMAT, "nonce": nonce, "answers": pairs})
+
+
+def terms_document(
+    *,
+    buyer: str,
+    payment_token: str,
+    price_per_label: int,
+    reward_per_label: int,
+    label_schema: Mapping[str, Any],
+    verification: str,
+    gold_commitment: str | None,
+    nonce: str,
+) -> str:
+    """A dataset's terms: keccak256 of these bytes is the salt its buyer creates it with."""
+    return canonical_json(
+        {
+            "format": TERMS_FORMAT,
+            "buyer": buyer,
+            "paymentToken": payment_token,
+            "pricePerLabel": str(price_per_label),
+            "rewardPerLabel": str(reward_per_label),
+            "labelSchemaHash": keccak_hex(canonical_json(label_schema)),
+            "verification": verification,
+            "goldCommitment": gold_commitment,
+            "nonce": nonce,
+        }
+    )
+
+
+# --- one epoch --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaidLabel:
+    """One label an epoch pays. `evidence` is the reviewer's address for a review, the keccak256
+    of the committed gold answer for gold."""
+
+    dataset_id: str  # 0x + 64 hex
+    item_id_hash: str
+    annotator: str
+    label_hash: str
+    method: str
+    payment: int
+    reward: int
+    evidence: str | None
+
+    def leaf(self) -> list[str]:
+        return [
+            str(int(self.dataset_id, 16)),
+            self.item_id_hash,
+            self.annotator,
+            self.label_hash,
+            str(METHOD_CODES[self.method]),
+            str(self.payment),
+            str(self.reward),
+        ]
+
+
+@dataclass(frozen=True)
+class GoldRejection:
+    """A label rejected because it differs from the gold answer (`answer_hash`) for its item."""
+
+    dataset_id: str
+    item_id_hash: str
+    annotator: str
+    label_hash: str
+    answer_hash: str
+
+
+@dataclass(frozen=True)
+class DatasetDebit:
+    """What an epoch takes from one dataset's escrow, and the terms it paid under."""
+
+    dataset_id: str
+    token: int
+    fee_bps: int
+    debit: int
+    fee: int
+    labels: int
+    terms_hash: str  # = the salt on chain
+
+
+@dataclass(frozen=True)
+class EpochFiles:
+    number: int
+    manifest: str
+    payout_tree: str
+    label_tree: str
+    verdicts: str
+    payout_root: str
+    label_root: str
+
+    @property
+    def content_hash(self) -> str:
+        return keccak_hex(self.manifest)
+
+
+def build_epoch_files(
+    *,
+    chain_id: int,
+    ledger: str,
+    number: int,
+    payout_leaves: Sequence[list[str]],
+    paid: Sequence[PaidLabel],
+    gold_rejections: Sequence[GoldRejection],
+    debits: Sequence[DatasetDebit],
+    previous_payout_root: str | None = None,
+) -> EpochFiles:
+    """The four files of epoch `number`. `payout_leaves` are the cumulative entitlements after it,
+    in the order they go into the tree (account, then token); they build on the previous epoch's
+    (`previous_payout_root`, None for the first)."""
+    payout_tree = StandardMerkleTree.of(payout_leaves, PAYOUT_LEAF_ENCODING, sort_leaves=False)
+    label_tree = StandardMerkleTree.of([p.leaf() for p in paid], LABEL_LEAF_ENCODING)
+    verdicts = canonical_json(
+        {
+            "format": VERDICTS_FORMAT,
+            "epoch": number,
+            "paid": sorted(
+                [p.dataset_id, p.item_id_hash, p.annotator, p.label_hash, p.method, p.evidence]
+                for p in paid
+            ),
+            "goldRejected": sorted(
+                [r.dataset_id, r.item_id_hash, r.annotator, r.label_hash, r.answer_hash]
+                for r in gold_rejections
+            ),
+        }
+    )
+    payout_dump, label_dump = payout_tree.dumps(), label_tree.dumps()
+    manifest = canonical_json(
+        {
+            "format": MANIFEST_FORMAT,
+            "chainId": chain_id,
+            "ledger": ledger,
+            "epoch": number,
+            "payoutRoot": payout_tree.root,
+            "labelRoot": label_tree.root,
+            "payoutLeafEncoding": list(PAYOUT_LEAF_ENCODING),
+            "labelLeafEncoding": list(LABEL_LEAF_ENCODING),
+            "methods": {str(code): name for code, name in METHOD_NAMES.items()},
+            "previousPayoutRoot": previous_payout_root,
+            "labelCount": len(paid),
+            "goldRejectedCount": len(gold_rejections),
+            "datasets": [
+                {
+                    "datasetId": d.dataset_id,
+                    "token": d.token,
+                    "feeBps": d.fee_bps,
+                    "debit": str(d.debit),
+                    "fee": str(d.fee),
+                    "labels": d.labels,
+                    "termsHash": d.terms_hash,
+                }
+                for d in sorted(debits, key=lambda d: d.dataset_id)
+            ],
+            "files": {
+                PAYOUT_TREE: keccak_hex(payout_dump),
+                LABEL_TREE: keccak_hex(label_dump),
+                VERDICTS: keccak_hex(verdicts),
+            },
+        }
+    )
+    return EpochFiles(
+        number=number,
+        manifest=manifest,
+        payout_tree=payout_dump,
+        label_tree=label_dump,
+        verdicts=verdicts,
+        payout_root=payout_tree.root,
+        label_root=label_tree.root,
+    )
+
+
+# --- the directory ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    dataset_id: str
+    terms: str
+    gold: str | None  # only once revealed
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically: a reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def write_publication(
+    directory: Path,
+    *,
+    chain_id: int,
+    ledger: str,
+    epochs: Iterable[EpochFiles],
+    datasets: Iterable[DatasetFiles],
+) -> Path:
+    """Writes (or rewrites: every file is a function of what was settled) a publication."""
+    numbers: list[int] = []
+    for epoch in epochs:
+        folder = directory / "epochs" / str(epoch.number)
+        numbers.append(epoch.number)
+        manifest = folder / MANIFEST
+        if manifest.exists() and manifest.read_text(encoding="utf-8") == epoch.manifest:
+            continue  # written before (the manifest goes last); an epoch's files never change
+        _write(folder / PAYOUT_TREE, epoch.payout_tree)
+        _write(folder / LABEL_TREE, epoch.label_tree)
+        _write(folder / VERDICTS, epoch.verdicts)
+        _write(manifest, epoch.manifest)
+    ids: list[str] = []
+    for dataset in datasets:
+        folder = directory / "datasets" / dataset.dataset_id
+        _write(folder / TERMS, dataset.terms)
+        if dataset.gold is not None:
+            _write(folder / GOLD, dataset.gold)
+        ids.append(dataset.dataset_id)
+    _write(
+        directory / INDEX,
+        index_document(chain_id=chain_id, ledger=ledger, epochs=numbers, datasets=ids),
+    )
+    return directory
+
+
+def index_document(
+    *, chain_id: int, ledger: str, epochs: Iterable[int], datasets: Iterable[str]
+) -> str:
+    """index.json: which epochs and datasets a publication holds."""
+    index = {
+        "format": PUBLICATION_FORMAT,
+        "chainId": chain_id,
+        "ledger": ledger,
+        "epochs": sorted(epochs),
+        "datasets": sorted(datasets),
+    }
+    return json.dumps(index, indent=1) + "\n"
