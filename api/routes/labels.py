@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import Annotator, Reviewer, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
@@ -22,6 +22,7 @@ from ledger.claim import service as claims
 from ledger.claim.schemas import ClaimBundle
 from ledger.dataset.models import Item
 from ledger.kit.db import utcnow
+from ledger.kit.types import checksum
 
 router = APIRouter(prefix="/v1", tags=["labels"], responses=ERROR_RESPONSES)
 
@@ -70,6 +71,24 @@ def my_claim(caller: Annotator, session: SessionDep, runtime: RuntimeDep) -> Cla
     return claims.claim_bundle(
         session, account=caller.address, deployment=runtime.deployment, client=runtime.chain
     )
+
+
+@router.get("/proofs/{account}", response_model=ClaimBundle, tags=["audit"])
+def proof_bundle(
+    account: str, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> ClaimBundle:
+    """An annotator's proof bundle for the accepted epoch, as a file to keep: their payout
+    leaves with proofs, the labels the epoch paid them with label-tree proofs, and a ready
+    transaction. Public, like the trees it is cut from. With it anyone can claim for the
+    account from any wallet or script, also without this service (see the README)."""
+    address = checksum(account)
+    bundle = claims.claim_bundle(
+        session, account=address, deployment=runtime.deployment, client=runtime.chain
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="label-ledger-proofs-{address}-epoch-{bundle.epoch}.json"'
+    )
+    return bundle
 
 
 @router.get("/reviews/queue", response_model=list[LabelPublic])

@@ -19,6 +19,16 @@ class EntitlementProof(BaseModel):
     proof: list[str]
 
 
+class LabelProof(BaseModel):
+    """One label the epoch paid you, as its label-tree leaf, with the proof that it is in the
+    tree whose root the chain committed to. `leaf` is `(datasetId, itemIdHash, annotator,
+    labelHash, method, payment, reward)`, decimal strings and 0x hex as in the standard-v1 dump."""
+
+    leaf: list[str]
+    method: str
+    proof: list[str]
+
+
 class PendingEpoch(BaseModel):
     """A proposed epoch that is not claimable until the ledger accepts it."""
 
@@ -34,6 +44,8 @@ class ClaimBundle(BaseModel):
     ledger: str
     chain_id: int
     entitlements: list[EntitlementProof]
+    label_root: str = Field(description="the epoch's label root (committed on chain with it)")
+    labels: list[LabelProof] = Field(description="your labels this epoch paid, with proofs")
     # A ready transaction: send `data` to `to` from any wallet (anyone may claim for anyone).
     # One leaf: `claim`; several: `claimMany` with one multiproof.
     to: str

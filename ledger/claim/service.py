@@ -11,11 +11,12 @@ from hexbytes import HexBytes
 from sqlalchemy.orm import Session
 
 from ledger.chain.client import ChainClient, Deployment
-from ledger.claim.schemas import ClaimBundle, EntitlementProof, PendingEpoch
+from ledger.claim.schemas import ClaimBundle, EntitlementProof, LabelProof, PendingEpoch
 from ledger.kit.db import Database
 from ledger.kit.errors import NotFound
 from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
+from ledger.publication import PaidLabel, keccak_hex
 from ledger.settlement import repository as settlement_repository
 from ledger.settlement.models import Epoch, EpochStatus
 
@@ -34,6 +35,32 @@ def _tree(number: int, root: str, dump: str) -> StandardMerkleTree:
 
 def payout_tree(epoch: Epoch) -> StandardMerkleTree:
     return _tree(epoch.number, epoch.payout_root, epoch.payout_tree)
+
+
+def label_tree(epoch: Epoch) -> StandardMerkleTree:
+    return _tree(epoch.number, epoch.label_root, epoch.label_tree)
+
+
+def label_proofs(session: Session, *, epoch: Epoch, account: str) -> list[LabelProof]:
+    """The account's labels paid by `epoch`, as label-tree leaves with their proofs."""
+    tree = label_tree(epoch)
+    proofs = []
+    for label, dataset, item in settlement_repository.labels_paid_in(
+        session, epoch=epoch.number, annotator=account
+    ):
+        method = str(label.method or "review")
+        leaf = PaidLabel(
+            dataset_id=dataset.chain_dataset_id,
+            item_id_hash=keccak_hex(item.external_id),
+            annotator=label.annotator,
+            label_hash=keccak_hex(label.value),
+            method=method,
+            payment=label.price or 0,
+            reward=label.reward or 0,
+            evidence=None,
+        ).leaf()
+        proofs.append(LabelProof(leaf=leaf, method=method, proof=tree.get_proof(leaf)))
+    return proofs
 
 
 def pending_epoch(session: Session) -> PendingEpoch | None:
@@ -108,6 +135,8 @@ def claim_bundle(
         ledger=deployment.ledger,
         chain_id=deployment.chain_id,
         entitlements=entitlements,
+        label_root=epoch.label_root,
+        labels=label_proofs(session, epoch=epoch, account=account),
         to=deployment.ledger,
         data=data,
         pending=pending,
