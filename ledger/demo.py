@@ -265,6 +265,11 @@ def run_demo(
         if report.balances_agree
         else "[red]the API and the chain disagree[/]"
     )
+    say(
+        "check every payout from the chain alone (no database): [bold]label-ledger audit "
+        f"--epochs {api_url}/v1/published[/] (add --rpc and --deployment away from `up`'s "
+        "directory); annotators download their proofs from /v1/proofs/<address>"
+    )
     return report
 
 

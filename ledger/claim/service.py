@@ -16,9 +16,9 @@ from ledger.kit.db import Database
 from ledger.kit.errors import NotFound
 from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
-from ledger.publication import PaidLabel, keccak_hex
 from ledger.settlement import repository as settlement_repository
 from ledger.settlement.models import Epoch, EpochStatus
+from ledger.settlement.service import paid_label
 
 
 class NothingToClaim(NotFound):
@@ -48,18 +48,9 @@ def label_proofs(session: Session, *, epoch: Epoch, account: str) -> list[LabelP
     for label, dataset, item in settlement_repository.labels_paid_in(
         session, epoch=epoch.number, annotator=account
     ):
-        method = str(label.method or "review")
-        leaf = PaidLabel(
-            dataset_id=dataset.chain_dataset_id,
-            item_id_hash=keccak_hex(item.external_id),
-            annotator=label.annotator,
-            label_hash=keccak_hex(label.value),
-            method=method,
-            payment=label.price or 0,
-            reward=label.reward or 0,
-            evidence=None,
-        ).leaf()
-        proofs.append(LabelProof(leaf=leaf, method=method, proof=tree.get_proof(leaf)))
+        paid = paid_label(label, dataset, item)
+        leaf = paid.leaf()
+        proofs.append(LabelProof(leaf=leaf, method=paid.method, proof=tree.get_proof(leaf)))
     return proofs
 
 

@@ -157,18 +157,7 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
         entry = payable.earnings[(label.annotator, debit.token_index)]
         entry[0] += price
         entry[1] += reward
-        payable.paid.append(
-            PaidLabel(
-                dataset_id=dataset.chain_dataset_id,
-                item_id_hash=keccak_hex(item.external_id),
-                annotator=label.annotator,
-                label_hash=keccak_hex(label.value),
-                method=str(label.method or "review"),
-                payment=price,
-                reward=reward,
-                evidence=_evidence(label, item),
-            )
-        )
+        payable.paid.append(paid_label(label, dataset, item))
         if price:
             payable.movements[
                 (f"dataset:{dataset.chain_dataset_id}", label.annotator, dataset.payment_token)
@@ -179,11 +168,30 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
     return payable
 
 
-def _evidence(label: Label, item: Item) -> str | None:
-    """What a verdict rests on: the reviewer, or the hash of the gold answer it was graded on."""
-    if label.method is VerificationMethod.gold and item.gold_label is not None:
-        return keccak_hex(item.gold_label)
-    return label.reviewer
+def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
+    """A verified label as the epoch paying it publishes it: hashes, method, amounts, and what
+    the verdict rests on (the reviewer, or the hash of the gold answer it was graded on)."""
+    gold = label.method is VerificationMethod.gold and item.gold_label is not None
+    return PaidLabel(
+        dataset_id=dataset.chain_dataset_id,
+        item_id_hash=keccak_hex(item.external_id),
+        annotator=label.annotator,
+        label_hash=keccak_hex(label.value),
+        method=str(label.method or "review"),
+        payment=label.price or 0,
+        reward=label.reward or 0,
+        evidence=keccak_hex(item.gold_label or "") if gold else label.reviewer,
+    )
+
+
+def gold_rejection(label: Label, dataset: Dataset, item: Item) -> GoldRejection:
+    return GoldRejection(
+        dataset_id=dataset.chain_dataset_id,
+        item_id_hash=keccak_hex(item.external_id),
+        annotator=label.annotator,
+        label_hash=keccak_hex(label.value),
+        answer_hash=keccak_hex(item.gold_label or ""),
+    )
 
 
 def _account_order(key: tuple[str, int]) -> tuple[int, int]:
@@ -228,16 +236,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
             [account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves
         ],
         paid=payable.paid,
-        gold_rejections=[
-            GoldRejection(
-                dataset_id=dataset.chain_dataset_id,
-                item_id_hash=keccak_hex(item.external_id),
-                annotator=label.annotator,
-                label_hash=keccak_hex(label.value),
-                answer_hash=keccak_hex(item.gold_label or ""),
-            )
-            for label, dataset, item in rejected
-        ],
+        gold_rejections=[gold_rejection(label, dataset, item) for label, dataset, item in rejected],
         debits=[
             DatasetDebit(
                 dataset_id=d.dataset.chain_dataset_id,

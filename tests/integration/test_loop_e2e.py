@@ -7,6 +7,10 @@ PostgreSQL. After the demo: the chain's own state must equal what the database s
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -22,7 +26,7 @@ pytestmark = pytest.mark.chain
 
 
 def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
-    instance: Instance, chain: Chain
+    instance: Instance, chain: Chain, tmp_path: Path
 ) -> None:
     output = io.StringIO()
     report = run_demo(
@@ -75,6 +79,32 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
     owed, fees = ledger.functions.tokenState(chain.dusd_index).call()
     assert held == owed + fees + sum(chain.dataset(ds)[5] for ds in _dataset_ids(instance))
     assert owed == 0  # every annotator claimed
+
+    # An auditor with the RPC URL, the deployment file and the publication, and no database: the
+    # directory the settlement wrote, and the same files from the API by URL.
+    deployment_file = tmp_path / "audit-deployment.json"
+    chain.deployment.save(deployment_file)
+    for source in (str(instance.runtime.settings.publish_dir), f"{instance.url}/v1/published"):
+        audited = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "label-ledger"),
+                "audit",
+                *("--rpc", chain.client.rpc_url, "--deployment", str(deployment_file)),
+                *("--epochs", source, "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        verdict = json.loads(audited.stdout)
+        assert verdict["ok"] is True
+        statuses = {check["name"]: check["status"] for check in verdict["checks"]}
+        assert statuses.get("claims") == "pass", statuses
+        assert set(statuses.values()) <= {"pass", "pending"}, statuses
 
 
 def _dataset_ids(instance: Instance) -> list[str]:
