@@ -1,8 +1,9 @@
-"""The `label-ledger` command: up, deploy, mirror, settle, demo."""
+"""The `label-ledger` command: up, deploy, mirror, settle, push, demo, audit, publish."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -19,19 +20,20 @@ from rich.progress import Progress
 from rich.table import Table
 
 from api.app import create_app
+from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
 from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
-from ledger.jobs import build_mirror, start_background
+from ledger.jobs import build_mirror, settle_and_publish, start_background
 from ledger.kit.config import STATE_DIR, Settings
 from ledger.kit.errors import LedgerError
 from ledger.mirror.reconcile import ReconcileReport
 from ledger.mirror.service import Mirror, delete_mirror_state
 from ledger.runtime import Runtime
 from ledger.settlement.models import EpochStatus
-from ledger.settlement.service import settle
+from ledger.settlement.publish import publish
 
 console = Console()
 
@@ -133,6 +135,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 if settings.settle_every_seconds
                 else "off"
             )
+            + f"\n[green]publish[/] {settings.publish_dir} and {url}/v1/published "
+            "(label-ledger audit checks them against the chain)"
             + f"\n[bold]try it:[/] label-ledger demo --api {url}    (Ctrl-C stops everything)"
         )
         server = uvicorn.Server(
@@ -276,12 +280,12 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
 
 def cmd_settle(_args: argparse.Namespace) -> int:
-
     runtime = Runtime.from_settings(Settings())
     if runtime.operator is None:
         console.print("[red]set LABEL_LEDGER_OPERATOR_KEY[/]: settling posts a root on chain")
         return 2
-    epoch = settle(runtime.db, runtime.chain, runtime.deployment, runtime.operator)
+    epoch = settle_and_publish(runtime, runtime.operator)
+    console.print(f"publication: {runtime.settings.publish_dir} (audit it: label-ledger audit)")
     if epoch is None:
         console.print("nothing to settle: no verified, unpaid label")
     elif epoch.status is EpochStatus.accepted:
@@ -295,6 +299,16 @@ def cmd_settle(_args: argparse.Namespace) -> int:
             f"{epoch.payout_root}); claimable once accepted, from unix time "
             f"{epoch.acceptable_at}: run settle again then"
         )
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Writes the publication (every proposed epoch, every funded dataset's terms, the gold
+    answers of closed ones) from the database to a directory, to copy anywhere."""
+    runtime = Runtime.from_settings(Settings())
+    out = Path(args.out) if args.out else runtime.settings.publish_dir
+    publish(runtime.db, runtime.deployment, out)
+    console.print(f"published to {out}: check it with label-ledger audit --epochs {out}")
     return 0
 
 
@@ -342,6 +356,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console=console,
     )
     return 0 if report.balances_agree else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Audits every payout from the chain and the publication alone: 0 when every check passes
+    (or is pending), 1 on a failed check, 2 when the audit cannot run."""
+    out = console
+    if args.json:
+        # stdout carries the report only: messages go to stderr, retry warnings nowhere
+        out = Console(stderr=True)
+        logging.disable(logging.WARNING)
+    settings = _settings()
+    rpc_url = args.rpc or settings.rpc_url
+    source = args.epochs or str(settings.publish_dir)
+    deployment_file = Path(args.deployment or settings.deployment_file)
+    try:
+        deployment = Deployment.load(deployment_file)
+    except DeploymentMissing as exc:
+        out.print(f"[red]cannot audit[/]: {exc.message} (or pass --deployment FILE)")
+        return 2
+    except (ValueError, TypeError, KeyError) as exc:
+        out.print(f"[red]cannot audit[/]: {deployment_file} is not a deployment file ({exc!r})")
+        return 2
+    try:
+        if args.json:
+            report = audit(rpc_url, deployment, source, block=args.block)
+        else:
+            report = _audit_with_progress(rpc_url, deployment, source, args.block)
+    except LedgerError as exc:
+        out.print(f"[red]cannot audit[/] ({exc.code}): {exc.message}")
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        report.print(console)
+    return 0 if report.ok else 1
+
+
+def _audit_with_progress(
+    rpc_url: str, deployment: Deployment, source: str, block: int | None
+) -> AuditReport:
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("auditing", total=None)
+
+        def shown(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        return audit(rpc_url, deployment, source, block=block, progress=shown)
 
 
 def _positive_int(text: str) -> int:
@@ -416,6 +477,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--items", type=int, default=200)
     demo.add_argument("--annotators", type=int, default=5)
     demo.set_defaults(handler=cmd_demo)
+
+    audit = commands.add_parser(
+        "audit", help="check every payout against the chain and the publication, no database"
+    )
+    audit.add_argument("--rpc", help="JSON-RPC URL of the chain (default: LABEL_LEDGER_RPC_URL)")
+    audit.add_argument(
+        "--deployment",
+        help=f"deployment file (default: LABEL_LEDGER_DEPLOYMENT_FILE or "
+        f"{STATE_DIR / 'deployment.json'})",
+    )
+    audit.add_argument(
+        "--epochs",
+        help="the publication: a directory or an http(s) base URL such as "
+        "http://HOST/v1/published (default: LABEL_LEDGER_PUBLISH_DIR or "
+        f"{STATE_DIR / 'published'})",
+    )
+    audit.add_argument(
+        "--block", type=int, help="audit the chain as of this block (default: the head)"
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON only")
+    audit.set_defaults(handler=cmd_audit)
+
+    publish_command = commands.add_parser(
+        "publish", help="write the publication auditors check to a directory (copy it anywhere)"
+    )
+    publish_command.add_argument(
+        "--out", help="directory (default: LABEL_LEDGER_PUBLISH_DIR or .label-ledger/published)"
+    )
+    publish_command.set_defaults(handler=cmd_publish)
     return parser
 
 

@@ -11,7 +11,15 @@ A publication is a directory (or the same layout under a base URL) that can be c
     datasets/<id>/gold.json    the gold answers' hashes, revealed once the dataset is closed
 
 `<id>` is the ledger's dataset id as 0x + 64 hex. Nothing in it holds a buyer's item data or an
-annotator's label content: items and labels appear as keccak256 of their UTF-8 bytes only.
+annotator's label content, and no hash in it can be reversed by trying the few label classes:
+
+- an item is `keccak256(itemKey ++ item id)`, `itemKey` a random secret of the dataset that its
+  buyer holds, so nobody else can tell which item a leaf is about (nor which items are gold);
+- a label is `keccak256(salt ++ value)`, `salt` random per label, held by its annotator and the
+  buyer it was delivered to;
+- a gold answer, and the label graded against it, are `keccak256(goldKey ++ itemHash ++ value)`,
+  `goldKey` the random secret of the gold document, revealed with it when the dataset closes; only
+  then can anyone compare a graded label with the committed answer.
 
 The buyer commits to the dataset's terms on chain: `createAndFund(salt, ...)` with
 salt = keccak256(terms.json), so the price, the reward and the gold answers' commitment are fixed
@@ -75,14 +83,39 @@ def random_nonce() -> str:
     return bytes32_hex(secrets.token_bytes(32))
 
 
+def salted_hash(key: str, *parts: str) -> str:
+    """keccak256(key ++ parts...): `key` and 0x-hex parts as their bytes, text as UTF-8."""
+    data = bytes.fromhex(key.removeprefix("0x"))
+    for part in parts:
+        is_hex = part.startswith("0x") and len(part) == 66
+        data += bytes.fromhex(part[2:]) if is_hex else part.encode()
+    return keccak_hex(data)
+
+
+def item_id_hash(item_key: str, external_id: str) -> str:
+    """How the publication names an item: keccak256(itemKey ++ UTF-8 of the buyer's item id)."""
+    return salted_hash(item_key, external_id)
+
+
+def label_hash(salt: str, value: str) -> str:
+    """How the publication names a label's value: keccak256(salt ++ UTF-8 of the value)."""
+    return salted_hash(salt, value)
+
+
+def graded_hash(gold_key: str, item_hash: str, value: str) -> str:
+    """A gold answer, or a label graded against one: keccak256(goldKey ++ itemHash ++ value)."""
+    return salted_hash(gold_key, item_hash, value)
+
+
 # --- dataset terms and gold answers ---------------------------------------------------------
 
 
-def gold_document(nonce: str, answers: Iterable[tuple[str, str]]) -> str:
-    """The gold answers a buyer commits to: (keccak256(item id), keccak256(answer)) per gold item,
-    sorted, behind a random nonce so the commitment reveals nothing before the reveal."""
-    pairs = sorted([keccak_hex(item), keccak_hex(answer)] for item, answer in answers)
-    return canonical_json({"format": GOLD_FORMAT, "nonce": nonce, "answers": pairs})
+def gold_document(gold_key: str, answers: Iterable[tuple[str, str]]) -> str:
+    """The gold answers a buyer commits to: [itemHash, graded_hash(goldKey, itemHash, answer)]
+    per gold item, sorted, with `(item hash, answer)` pairs given. The commitment is its keccak256;
+    the document, `goldKey` included, is revealed when the dataset closes."""
+    pairs = sorted([item, graded_hash(gold_key, item, answer)] for item, answer in answers)
+    return canonical_json({"format": GOLD_FORMAT, "key": gold_key, "answers": pairs})
 
 
 def terms_document(
@@ -117,8 +150,9 @@ def terms_document(
 
 @dataclass(frozen=True)
 class PaidLabel:
-    """One label an epoch pays. `evidence` is the reviewer's address for a review, the keccak256
-    of the committed gold answer for gold."""
+    """One label an epoch pays. `evidence` is the reviewer's address for a review, the hash of
+    the committed gold answer for gold; `graded` (gold only) the label's value hashed as an
+    answer (`graded_hash`), equal to `evidence` when it was right."""
 
     dataset_id: str  # 0x + 64 hex
     item_id_hash: str
@@ -128,6 +162,7 @@ class PaidLabel:
     payment: int
     reward: int
     evidence: str | None
+    graded: str | None = None
 
     def leaf(self) -> list[str]:
         return [
@@ -143,13 +178,15 @@ class PaidLabel:
 
 @dataclass(frozen=True)
 class GoldRejection:
-    """A label rejected because it differs from the gold answer (`answer_hash`) for its item."""
+    """A label rejected because it differs from the gold answer for its item: `answer_hash` the
+    answer it was graded against, `graded` its own value hashed the same way."""
 
     dataset_id: str
     item_id_hash: str
     annotator: str
     label_hash: str
     answer_hash: str
+    graded: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +217,10 @@ class EpochFiles:
         return keccak_hex(self.manifest)
 
 
+def _paid_row(p: PaidLabel) -> list[str | None]:
+    return [p.dataset_id, p.item_id_hash, p.annotator, p.label_hash, p.method, p.evidence, p.graded]
+
+
 def build_epoch_files(
     *,
     chain_id: int,
@@ -200,12 +241,9 @@ def build_epoch_files(
         {
             "format": VERDICTS_FORMAT,
             "epoch": number,
-            "paid": sorted(
-                [p.dataset_id, p.item_id_hash, p.annotator, p.label_hash, p.method, p.evidence]
-                for p in paid
-            ),
+            "paid": sorted(_paid_row(p) for p in paid),
             "goldRejected": sorted(
-                [r.dataset_id, r.item_id_hash, r.annotator, r.label_hash, r.answer_hash]
+                [r.dataset_id, r.item_id_hash, r.annotator, r.label_hash, r.answer_hash, r.graded]
                 for r in gold_rejections
             ),
         }

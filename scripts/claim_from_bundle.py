@@ -59,7 +59,9 @@ LEDGER_ABI: list[dict[str, Any]] = [
 
 def payout_leaf_hash(account: str, token: int, payment: int, reward: int) -> bytes:
     """OpenZeppelin standard-v1: keccak256(keccak256(abi.encode(account, token, payment, reward)))."""
-    encoded = abi_encode(["address", "uint16", "uint256", "uint256"], [account, token, payment, reward])
+    encoded = abi_encode(
+        ["address", "uint16", "uint256", "uint256"], [account, token, payment, reward]
+    )
     return keccak(keccak(encoded))
 
 
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             {"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address)}
         )
         signed = sender.sign_transaction(tx)
-        receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+        receipt = w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(signed.raw_transaction)
+        )
         if receipt["status"] != 1:
             print(f"claim for token {token} reverted in {receipt['transactionHash'].hex()}")
             return 1

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
+from ledger.publication import random_nonce
 
 
 class LabelStatus(enum.StrEnum):
@@ -31,6 +32,8 @@ class Label(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     annotator: Mapped[str] = mapped_column(ForeignKey("accounts.address"), index=True)
     value: Mapped[str] = mapped_column(String(200))
+    # Publications name the value keccak256(salt ++ value): no guessing it from the few classes.
+    salt: Mapped[str] = mapped_column(String(66), default=random_nonce)
     status: Mapped[LabelStatus] = mapped_column(
         Enum(LabelStatus, native_enum=False, length=16), default=LabelStatus.pending, index=True
     )

@@ -45,6 +45,10 @@ class LabelPublic(BaseModel):
     external_id: str
     annotator: str
     value: str
+    salt: str = Field(description="random per label: the publication names the value by hash")
+    label_hash: str = Field(
+        description="keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf"
+    )
     status: LabelStatus
     method: VerificationMethod | None
     reviewer: str | None

@@ -22,6 +22,7 @@ from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
 from ledger.dataset.schemas import DatasetStatus
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from ledger.publication import label_hash, random_nonce
 
 
 class QueueEmpty(NotFound):
@@ -141,6 +142,7 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
         item_id=item.id,
         annotator=annotator,
         value=spec.value,
+        salt=random_nonce(),
         created_at=now,
     )
     if item.gold_label is not None:
@@ -188,6 +190,8 @@ def to_public(label: Label, item: Item) -> LabelPublic:
         external_id=item.external_id,
         annotator=label.annotator,
         value=label.value,
+        salt=label.salt,
+        label_hash=label_hash(label.salt, label.value),
         status=label.status,
         method=label.method,
         reviewer=label.reviewer,

@@ -31,7 +31,9 @@ class Dataset(Base):
     # The committed gold answers (ledger.publication.gold_document), published once closed; its
     # nonce stays secret until then, so the commitment gives nothing away.
     gold_document: Mapped[str | None] = mapped_column(Text, default=None)
-    gold_nonce: Mapped[str] = mapped_column(Bytes32Column)
+    gold_nonce: Mapped[str] = mapped_column(Bytes32Column)  # the gold document's `key`
+    # Publications name items keccak256(item_key ++ item id): only the buyer can tell them apart.
+    item_key: Mapped[str] = mapped_column(Bytes32Column)
     # The ledger's `datasetIdOf(buyer, salt)` = uint256(keccak256(abi.encode(buyer, salt))),
     # kept as 0x + 64 hex: known before the buyer touches the chain.
     salt: Mapped[str] = mapped_column(Bytes32Column)

@@ -28,7 +28,13 @@ from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.kit.types import bytes32_hex, checksum
 from ledger.mirror import repository as mirror
 from ledger.mirror.models import ChainDataset
-from ledger.publication import gold_document, keccak_hex, random_nonce, terms_document
+from ledger.publication import (
+    gold_document,
+    item_id_hash,
+    keccak_hex,
+    random_nonce,
+    terms_document,
+)
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 
@@ -89,6 +95,7 @@ def create_dataset(
         reward_per_label=spec.reward_per_label,
         terms_nonce=random_nonce(),
         gold_nonce=random_nonce(),
+        item_key=random_nonce(),
     )
     _seal_terms(dataset, gold=[])
     session.add(dataset)
@@ -99,7 +106,8 @@ def create_dataset(
 def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
     """(Re)writes the dataset's terms and the salt they hash to, with `gold` as its (external
     id, answer) pairs. Only while it is not on the ledger: afterwards the chain holds the salt."""
-    dataset.gold_document = gold_document(dataset.gold_nonce, gold) if gold else None
+    hashed = [(item_id_hash(dataset.item_key, item), answer) for item, answer in gold]
+    dataset.gold_document = gold_document(dataset.gold_nonce, hashed) if gold else None
     dataset.terms = terms_document(
         buyer=dataset.buyer,
         payment_token=dataset.payment_token,

@@ -52,7 +52,9 @@ from ledger.publication import (
     GoldRejection,
     PaidLabel,
     build_epoch_files,
-    keccak_hex,
+    graded_hash,
+    item_id_hash,
+    label_hash,
 )
 from ledger.settlement import repository
 from ledger.settlement.models import (
@@ -171,26 +173,34 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
 def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
     """A verified label as the epoch paying it publishes it: hashes, method, amounts, and what
     the verdict rests on (the reviewer, or the hash of the gold answer it was graded on)."""
+    item_hash = item_id_hash(dataset.item_key, item.external_id)
     gold = label.method is VerificationMethod.gold and item.gold_label is not None
     return PaidLabel(
         dataset_id=dataset.chain_dataset_id,
-        item_id_hash=keccak_hex(item.external_id),
+        item_id_hash=item_hash,
         annotator=label.annotator,
-        label_hash=keccak_hex(label.value),
+        label_hash=label_hash(label.salt, label.value),
         method=str(label.method or "review"),
         payment=label.price or 0,
         reward=label.reward or 0,
-        evidence=keccak_hex(item.gold_label or "") if gold else label.reviewer,
+        evidence=(
+            graded_hash(dataset.gold_nonce, item_hash, item.gold_label or "")
+            if gold
+            else label.reviewer
+        ),
+        graded=graded_hash(dataset.gold_nonce, item_hash, label.value) if gold else None,
     )
 
 
 def gold_rejection(label: Label, dataset: Dataset, item: Item) -> GoldRejection:
+    item_hash = item_id_hash(dataset.item_key, item.external_id)
     return GoldRejection(
         dataset_id=dataset.chain_dataset_id,
-        item_id_hash=keccak_hex(item.external_id),
+        item_id_hash=item_hash,
         annotator=label.annotator,
-        label_hash=keccak_hex(label.value),
-        answer_hash=keccak_hex(item.gold_label or ""),
+        label_hash=label_hash(label.salt, label.value),
+        answer_hash=graded_hash(dataset.gold_nonce, item_hash, item.gold_label or ""),
+        graded=graded_hash(dataset.gold_nonce, item_hash, label.value),
     )
 
 

@@ -18,8 +18,15 @@ import pytest
 from eth_utils.crypto import keccak
 
 from ledger.apiclient import ApiUser
+from ledger.dataset.models import Dataset
 from ledger.merkle import verify_proof
-from ledger.publication import LABEL_LEAF_ENCODING, PAYOUT_LEAF_ENCODING, keccak_hex
+from ledger.publication import (
+    LABEL_LEAF_ENCODING,
+    PAYOUT_LEAF_ENCODING,
+    graded_hash,
+    item_id_hash,
+    keccak_hex,
+)
 from tests.conftest import Instance
 from tests.integration.test_api import (
     ITEMS,
@@ -130,9 +137,11 @@ def test_epoch_publication_is_served_and_written_and_holds_only_hashes(
     assert keccak_hex(terms) == dataset["chain"]["salt"]
     assert json.loads(terms)["pricePerLabel"] == str(PRICE)
 
-    # hashes only: no item data, no item ids, no label values
+    # hashes only, none that can be reversed by trying: no item data, ids or label values, and
+    # neither the plain hash of an item id nor of a class
     everything = "\n".join(files.values())
-    for secret in ("example.org", "img-0", "gold-cat", '"cat"', '"dog"'):
+    guessable = [keccak_hex(text) for text in ("cat", "dog", "img-0", "gold-cat", "gold-dog")]
+    for secret in ("example.org", "img-0", "gold-cat", '"cat"', '"dog"', *guessable):
         assert secret not in everything, secret
     verdicts = json.loads(files["epochs/1/verdicts.json"])
     assert [r[2] for r in verdicts["goldRejected"]] == [other.address]
@@ -238,11 +247,20 @@ def test_gold_answers_are_revealed_at_close_and_match_the_commitment(
     assert revealed.status_code == 200
     terms = json.loads(http.get(gold_path.replace("gold.json", "terms.json")).text)
     assert "0x" + keccak(revealed.content).hex() == terms["goldCommitment"]
-    answers = dict(map(tuple, json.loads(revealed.text)["answers"]))
+    reveal = json.loads(revealed.text)
+    answers = dict(map(tuple, reveal["answers"]))
+    with instance.runtime.db.unit_of_work() as session:
+        stored = session.get(Dataset, dataset["id"])
+        assert stored is not None
+        items = {name: item_id_hash(stored.item_key, name) for name in ("gold-cat", "gold-dog")}
     assert answers == {
-        keccak_hex("gold-cat"): keccak_hex("cat"),
-        keccak_hex("gold-dog"): keccak_hex("dog"),
+        items["gold-cat"]: graded_hash(reveal["key"], items["gold-cat"], "cat"),
+        items["gold-dog"]: graded_hash(reveal["key"], items["gold-dog"], "dog"),
     }
     verdicts = json.loads(http.get("/v1/published/epochs/1/verdicts.json").text)
     [rejection] = verdicts["goldRejected"]
-    assert answers[rejection[1]] == rejection[4] != rejection[3]
+    # the rejected annotator answered "dog" on the cat: with the key revealed, anyone sees that
+    # their graded hash is not the committed answer, and they can check it is their own answer
+    assert rejection[1] == items["gold-cat"]
+    assert answers[rejection[1]] == rejection[4] != rejection[5]
+    assert rejection[5] == graded_hash(reveal["key"], items["gold-cat"], "dog")

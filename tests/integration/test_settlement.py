@@ -43,7 +43,15 @@ from ledger.kit.db import Database, utcnow
 from ledger.merkle import StandardMerkleTree, verify_multiproof
 from ledger.mirror import repository as mirror_repository
 from ledger.mirror.service import Mirror
-from ledger.publication import LABEL_LEAF_ENCODING, METHOD_CODES, PAYOUT_LEAF_ENCODING, keccak_hex
+from ledger.publication import (
+    LABEL_LEAF_ENCODING,
+    METHOD_CODES,
+    PAYOUT_LEAF_ENCODING,
+    graded_hash,
+    item_id_hash,
+    keccak_hex,
+    label_hash,
+)
 from ledger.settlement import repository
 from ledger.settlement import service as settlement
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
@@ -316,7 +324,13 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
     assert manifest["payoutRoot"] == epoch.payout_root
     assert manifest["labelRoot"] == epoch.label_root
     with db.unit_of_work() as session:
-        salt = session.get(Dataset, dataset.id).salt  # type: ignore[union-attr]
+        stored = session.get(Dataset, dataset.id)
+        assert stored is not None
+        salt, item_key, gold_key = stored.salt, stored.item_key, stored.gold_nonce
+        salts = {
+            label.item_id: label.salt
+            for label in session.scalars(select(Label).where(Label.annotator == worker))
+        }
     assert manifest["datasets"] == [
         {
             "datasetId": dataset.chain_id,
@@ -329,10 +343,15 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
         }
     ]
     assert manifest["files"]["verdicts.json"] == keccak_hex(epoch.verdicts)
+    # items and labels by salted hashes only: no item id, no guessable class hash
+    items = {n: item_id_hash(item_key, f"img-{n}") for n in (0, 2)}
+    assert items[0] != keccak_hex("img-0")
+    hashes = {n: label_hash(salts[dataset.items[f"img-{n}"]], "cat") for n in (0, 2)}
+    assert keccak_hex("cat") not in epoch.verdicts + epoch.label_tree
     verdicts = json.loads(epoch.verdicts)
-    gold_answer = keccak_hex("cat")
+    answers = {n: graded_hash(gold_key, items[n], "cat") for n in (0, 2)}
     assert verdicts["paid"] == sorted(
-        [dataset.chain_id, keccak_hex(f"img-{n}"), worker, gold_answer, "gold", gold_answer]
+        [dataset.chain_id, items[n], worker, hashes[n], "gold", answers[n], answers[n]]
         for n in (0, 2)
     )
     labels = StandardMerkleTree.loads(epoch.label_tree)
@@ -341,9 +360,9 @@ def test_epoch_publishes_label_tree_and_manifest_whose_hash_is_on_chain(
     expected = {
         (
             str(int(dataset.chain_id, 16)),
-            "0x" + keccak(text=f"img-{n}").hex(),
+            items[n],
             worker,
-            "0x" + keccak(text="cat").hex(),
+            hashes[n],
             str(METHOD_CODES["gold"]),
             str(PRICE),
             str(REWARD),
