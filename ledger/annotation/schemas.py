@@ -45,6 +45,7 @@ class LabelPublic(BaseModel):
     external_id: str
     annotator: str
     value: str
+    item_hash: str = Field(description="the itemHash of its label-tree leaf")
     salt: str = Field(description="random per label: the publication names the value by hash")
     label_hash: str = Field(
         description="keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf"

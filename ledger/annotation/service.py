@@ -190,6 +190,7 @@ def to_public(label: Label, item: Item) -> LabelPublic:
         external_id=item.external_id,
         annotator=label.annotator,
         value=label.value,
+        item_hash=item.item_hash,
         salt=label.salt,
         label_hash=label_hash(label.salt, label.value),
         status=label.status,

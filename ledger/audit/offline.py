@@ -303,6 +303,7 @@ class Manifest:
     gold_rejected_count: int
     datasets: list[ManifestDebit]
     files: dict[str, str]
+    previous_payout_root: str | None
 
     @classmethod
     def parse(cls, data: bytes) -> Manifest:
@@ -333,6 +334,9 @@ class Manifest:
                 for d in doc["datasets"]
             ],
             files={str(k): _hex32(v) for k, v in doc["files"].items()},
+            previous_payout_root=(
+                None if doc["previousPayoutRoot"] is None else _hex32(doc["previousPayoutRoot"])
+            ),
         )
 
 
@@ -987,6 +991,17 @@ class _Auditor:
                 )
         if manifest.epoch != number:
             rows.append({**where, "problem": f"manifest says epoch {manifest.epoch}"})
+        # the epoch builds on the one before it: the proposal the chain took for number - 1
+        before = self.history.proposals.get(number - 1)
+        previous = before.payout_root if before is not None else None
+        if manifest.previous_payout_root != previous:
+            rows.append(
+                {
+                    **where,
+                    "problem": f"manifest previousPayoutRoot {manifest.previous_payout_root} "
+                    f"!= epoch {number - 1}'s payout root on chain {previous}",
+                }
+            )
         if manifest.chain_id != self.deployment.chain_id:
             rows.append(
                 {

@@ -57,6 +57,8 @@ class Item(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     external_id: Mapped[str] = mapped_column(String(200))
     data: Mapped[Any] = mapped_column(JSON)
+    # How publications name it: keccak256(dataset.item_key ++ external_id).
+    item_hash: Mapped[str] = mapped_column(Bytes32Column)
     # The known answer of a gold item; never shown to annotators.
     gold_label: Mapped[str | None] = mapped_column(String(200), default=None)
     label_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -292,7 +292,14 @@ def upload_items(session: Session, *, dataset: Dataset, items: Sequence[ItemIn])
             f"e.g. {sorted(clash)[0]!r}"
         )
     session.add_all(
-        Item(dataset_id=dataset.id, external_id=i.id, data=i.data, gold_label=i.gold) for i in items
+        Item(
+            dataset_id=dataset.id,
+            external_id=i.id,
+            item_hash=item_id_hash(dataset.item_key, i.id),
+            data=i.data,
+            gold_label=i.gold,
+        )
+        for i in items
     )
     session.flush()
     if gold:

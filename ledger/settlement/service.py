@@ -53,7 +53,6 @@ from ledger.publication import (
     PaidLabel,
     build_epoch_files,
     graded_hash,
-    item_id_hash,
     label_hash,
 )
 from ledger.settlement import repository
@@ -173,7 +172,7 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
 def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
     """A verified label as the epoch paying it publishes it: hashes, method, amounts, and what
     the verdict rests on (the reviewer, or the hash of the gold answer it was graded on)."""
-    item_hash = item_id_hash(dataset.item_key, item.external_id)
+    item_hash = item.item_hash
     gold = label.method is VerificationMethod.gold and item.gold_label is not None
     return PaidLabel(
         dataset_id=dataset.chain_dataset_id,
@@ -193,7 +192,7 @@ def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
 
 
 def gold_rejection(label: Label, dataset: Dataset, item: Item) -> GoldRejection:
-    item_hash = item_id_hash(dataset.item_key, item.external_id)
+    item_hash = item.item_hash
     return GoldRejection(
         dataset_id=dataset.chain_dataset_id,
         item_id_hash=item_hash,

@@ -194,6 +194,9 @@ class Builder:
             chain_id=self.chain.deployment.chain_id,
             ledger=self.chain.deployment.ledger,
             number=number,
+            previous_payout_root=(
+                self.epochs[number - 1].payout_root if number - 1 in self.epochs else None
+            ),
             payout_leaves=leaves,
             paid=labels.paid,
             gold_rejections=labels.rejected,

@@ -135,6 +135,20 @@ def test_settle_and_push_with_nothing_verified_send_nothing(node: Anvil, tmp_pat
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     assert "nothing to push: no epoch has been accepted on chain yet" in pushed.stdout
 
+    # settle wrote the (empty) publication where the settings say; publish copies it anywhere,
+    # and audit reads either, by default the settings' directory
+    assert (tmp_path / ".label-ledger" / "published" / "index.json").is_file()
+    published = run("publish", "--out", str(tmp_path / "copy"), env=env, cwd=tmp_path)
+    assert published.returncode == 0, published.stdout + published.stderr
+    index = json.loads((tmp_path / "copy" / "index.json").read_text())
+    assert (index["epochs"], index["ledger"]) == ([], deployment.ledger)
+    for extra in ((), ("--epochs", str(tmp_path / "copy"))):
+        audited = run("audit", "--json", *extra, env=env, cwd=tmp_path)
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        assert json.loads(audited.stdout)["ok"] is True
+    missing = run("audit", "--epochs", str(tmp_path / "nowhere"), env=env, cwd=tmp_path)
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+
 
 def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> None:
     out = tmp_path / "deployment.json"

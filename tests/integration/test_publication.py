@@ -22,10 +22,12 @@ from ledger.dataset.models import Dataset
 from ledger.merkle import verify_proof
 from ledger.publication import (
     LABEL_LEAF_ENCODING,
+    METHOD_CODES,
     PAYOUT_LEAF_ENCODING,
     graded_hash,
     item_id_hash,
     keccak_hex,
+    label_hash,
 )
 from tests.conftest import Instance
 from tests.integration.test_api import (
@@ -103,7 +105,7 @@ def js_verify(dump: dict[str, Any], proofs: list[dict[str, Any]]) -> dict[str, A
 def test_epoch_publication_is_served_and_written_and_holds_only_hashes(
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
-    dataset, _buyer, _worker, other = settled_epoch(instance, http, chain)
+    dataset, buyer, _worker, other = settled_epoch(instance, http, chain)
     directory = instance.runtime.settings.publish_dir
     files = published_files(directory)
     dataset_id = dataset["chain"]["dataset_id"]
@@ -143,6 +145,17 @@ def test_epoch_publication_is_served_and_written_and_holds_only_hashes(
     guessable = [keccak_hex(text) for text in ("cat", "dog", "img-0", "gold-cat", "gold-dog")]
     for secret in ("example.org", "img-0", "gold-cat", '"cat"', '"dog"', *guessable):
         assert secret not in everything, secret
+    # the buyer finds each delivered label's leaf and checks it against the label itself
+    leaves = {
+        tuple(entry["value"]) for entry in json.loads(files["epochs/1/label-tree.json"])["values"]
+    }
+    delivered = buyer.get(f"/v1/datasets/{dataset['id']}/labels")
+    assert len(delivered) == len(leaves) == 3
+    for row in delivered:
+        assert row["label_hash"] == label_hash(row["salt"], row["value"])
+        method = str(METHOD_CODES[row["method"]])
+        leaf = (str(int(dataset_id, 16)), row["item_hash"], row["annotator"], row["label_hash"])
+        assert (*leaf, method, str(row["price"]), str(row["reward"])) in leaves
     verdicts = json.loads(files["epochs/1/verdicts.json"])
     assert [r[2] for r in verdicts["goldRejected"]] == [other.address]
     assert sorted(p[4] for p in verdicts["paid"]) == ["gold", "review", "review"]
