@@ -20,6 +20,7 @@ from hexbytes import HexBytes
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from web3.contract import Contract
 
 from ledger.apiclient import ApiError, ApiUser
 from ledger.chain.client import ChainClient, account_from_key
@@ -161,28 +162,23 @@ def run_demo(
         f"uploaded {created['created']} items as JSONL ({created['gold']} gold, their answers "
         "committed in the dataset's terms)"
     )
-    budget = PRICE * items * 2  # room for the fee on top of every debit
-    shown = format_units(budget, 6, symbol="dUSD")
-    # The salt commits to the dataset's terms, gold answers included: read it after the upload.
-    on_chain = buyer.get(dataset_path)["chain"]
-    say(f"dataset {dataset['id']} created; creating and funding it on the ledger with {shown}")
-    chain.transact(token.functions.mint(buyer.address, budget), buyer.wallet)
-    chain.transact(token.functions.approve(ledger.address, budget), buyer.wallet)
-    chain.transact(
-        ledger.functions.createAndFund(HexBytes(on_chain["salt"]), on_chain["token_index"], budget),
-        buyer.wallet,
-    )
-    _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
-    on_chain = buyer.get(dataset_path)["chain"]
-    say(
-        "the service saw the deposit on chain: "
-        f"{format_units(on_chain['available'], 6, symbol='dUSD')}, fee {on_chain['fee_bps']} bps "
-        "on top of each debit"
-    )
-
+    fund = _Funding(chain=chain, token=token, ledger=ledger, buyer=buyer, say=say)
+    fund(dataset_path, PRICE * items * 2)  # room for the fee on top of every debit
     buyer.post(f"{dataset_path}/reviewers", json={"address": reviewer.address})
 
     _label_items(workers, dataset_path, truth, items=items, rng=rng, say=say, console=console)
+
+    consensus_truth = _consensus_dataset(
+        buyer,
+        workers,
+        fund,
+        token.address,
+        reviewer=reviewer.address,
+        items=max(items // 4, 4),
+        rng=rng,
+        say=say,
+    )
+    truth |= consensus_truth
 
     reviewed = 0
     while queue := reviewer.get("/v1/reviews/queue", params={"limit": 500}):
@@ -297,6 +293,95 @@ def _settle(
         if not epoch["claimable"]:
             raise DemoFailed(f"epoch {epoch_number} is still not accepted: {epoch['status']}")
     return epoch_number, epoch
+
+
+@dataclass
+class _Funding:
+    """Creates and funds a dataset on the ledger as its buyer's wallet would."""
+
+    chain: ChainClient
+    token: Contract
+    ledger: Contract
+    buyer: ApiUser
+    say: Callable[..., None]
+
+    def __call__(self, dataset_path: str, budget: int) -> None:
+        buyer = self.buyer
+        # The salt commits to the dataset's terms, gold answers included: read it after upload.
+        on_chain = buyer.get(dataset_path)["chain"]
+        shown = format_units(budget, 6, symbol="dUSD")
+        self.say(f"creating and funding {dataset_path} on the ledger with {shown}")
+        self.chain.transact(self.token.functions.mint(buyer.address, budget), buyer.wallet)
+        self.chain.transact(self.token.functions.approve(self.ledger.address, budget), buyer.wallet)
+        create = self.ledger.functions.createAndFund(
+            HexBytes(on_chain["salt"]), on_chain["token_index"], budget
+        )
+        self.chain.transact(create, buyer.wallet)
+        _wait("the mirror to see the deposit", lambda: buyer.get(dataset_path)["status"] == "open")
+        on_chain = buyer.get(dataset_path)["chain"]
+        self.say(
+            "the service saw the deposit on chain: "
+            f"{format_units(on_chain['available'], 6, symbol='dUSD')}, fee "
+            f"{on_chain['fee_bps']} bps on top of each debit"
+        )
+
+
+def _consensus_dataset(
+    buyer: ApiUser,
+    workers: list[ApiUser],
+    fund: _Funding,
+    token: str,
+    *,
+    reviewer: str,
+    items: int,
+    rng: random.Random,
+    say: Callable[..., None],
+) -> dict[str, str]:
+    """A second dataset verified by consensus: every item goes to three annotators (up to five
+    while they disagree) and those agreeing with the majority are verified. Returns its truth."""
+    dataset = buyer.post(
+        "/v1/datasets",
+        json={
+            "name": "Pets by consensus",
+            "label_classes": CLASSES,
+            "payment_token": token,
+            "price_per_label": PRICE,
+            "reward_per_label": REWARD,
+            "verification": {"method": "consensus", "consensus_k": 3, "consensus_max_k": 5},
+        },
+    )
+    path = f"/v1/datasets/{dataset['id']}"
+    truth = {f"c-{i:04d}": rng.choice(CLASSES) for i in range(items)}
+    buyer.post(f"{path}/items", json=[{"id": i, "data": {"n": n}} for n, i in enumerate(truth)])
+    fund(path, PRICE * items * 5 * 2)
+    buyer.post(f"{path}/reviewers", json={"address": reviewer})  # for items split at the cap
+    busy = True
+    while busy:
+        busy = False
+        for index, worker in enumerate(workers):
+            try:
+                item = worker.get(f"{path}/next-item")
+            except ApiError as exc:
+                if exc.code == "queue_empty":
+                    continue
+                raise
+            busy = True
+            right = truth[item["external_id"]]
+            accuracy = ANNOTATOR_ACCURACY[index % len(ANNOTATOR_ACCURACY)]
+            wrong = [c for c in CLASSES if c != right]
+            value = right if rng.random() < accuracy else rng.choice(wrong)
+            worker.post("/v1/labels", json={"item_id": item["item_id"], "value": value})
+    counts = {
+        status: len(buyer.get(f"{path}/labels", params={"status": status, "limit": 10_000}))
+        for status in ("verified", "rejected", "pending")
+    }
+    say(
+        f"consensus dataset {dataset['id']}: {items} items, 3 annotators each (up to 5 while they "
+        f"disagree): {counts['verified']} labels verified with the majority, "
+        f"{counts['rejected']} rejected with the majority's label as the reason, "
+        f"{counts['pending']} on items still split at 5 wait for a reviewer"
+    )
+    return truth
 
 
 def _label_items(

@@ -125,11 +125,13 @@ def terms_document(
     price_per_label: int,
     reward_per_label: int,
     label_schema: Mapping[str, Any],
-    verification: str,
+    verification: Mapping[str, Any],
     gold_commitment: str | None,
     nonce: str,
 ) -> str:
-    """A dataset's terms: keccak256 of these bytes is the salt its buyer creates it with."""
+    """A dataset's terms: keccak256 of these bytes is the salt its buyer creates it with.
+    `verification` is how its labels are verified (method, consensus k and cap, the review
+    window after which an undecided label is accepted)."""
     return canonical_json(
         {
             "format": TERMS_FORMAT,

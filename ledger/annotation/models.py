@@ -1,4 +1,5 @@
-"""Labels: one per annotator and item, with their verification verdict and payment epoch."""
+"""Labels: one per annotator and item, with their verification verdict and payment epoch, the
+history of every step taken on them, and the disputes their annotators raise."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
 from ledger.publication import random_nonce
@@ -19,8 +20,10 @@ class LabelStatus(enum.StrEnum):
 
 
 class VerificationMethod(enum.StrEnum):
-    review = "review"
-    gold = "gold"
+    review = "review"  # a reviewer of the dataset decided (also a dispute's decision)
+    gold = "gold"  # graded on the committed gold answer
+    consensus = "consensus"  # agreed, or not, with most of the item's k annotators
+    auto = "auto"  # nobody decided within the dataset's review window: accepted
 
 
 class Label(Base):
@@ -42,6 +45,8 @@ class Label(Base):
     )
     reviewer: Mapped[str | None] = mapped_column(String(42), default=None)
     reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # Under consensus: how many of the item's annotators gave the winning label, "n/total".
+    agreement: Mapped[str | None] = mapped_column(String(20), default=None)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # What the label earns, fixed when it is verified.
     price: Mapped[int | None] = mapped_column(UInt256, default=None)
@@ -53,3 +58,46 @@ class Label(Base):
         ForeignKey("epochs.number"), default=None, index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    events: Mapped[list[LabelEvent]] = relationship(
+        order_by="LabelEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class LabelEvent(Base):
+    """One step in a label's life (submitted, decided, disputed, dispute decided), in order."""
+
+    __tablename__ = "label_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(42), default=None)
+    detail: Mapped[str | None] = mapped_column(String(2000), default=None)
+
+
+class DisputeStatus(enum.StrEnum):
+    open = "open"
+    upheld = "upheld"  # the label is verified and paid by the next epoch
+    denied = "denied"
+
+
+class Dispute(Base):
+    """An annotator's appeal against a rejection, decided by someone other than who rejected it."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id"), unique=True)
+    annotator: Mapped[str] = mapped_column(String(42), index=True)
+    comment: Mapped[str] = mapped_column(String(2000))
+    # who rejected the label (None for gold and consensus): never the one who decides
+    rejected_by: Mapped[str | None] = mapped_column(String(42), default=None)
+    rejection_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    status: Mapped[DisputeStatus] = mapped_column(
+        Enum(DisputeStatus, native_enum=False, length=16), default=DisputeStatus.open, index=True
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(42), default=None)
+    decision_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Label, LabelStatus
@@ -18,7 +19,11 @@ def next_item_for(session: Session, *, dataset_id: int, annotator: str) -> Item 
     )
     return session.scalars(
         select(Item)
-        .where(Item.dataset_id == dataset_id, Item.id.not_in(already))
+        .where(
+            Item.dataset_id == dataset_id,
+            Item.id.not_in(already),
+            or_(Item.wanted_labels.is_(None), Item.label_count < Item.wanted_labels),
+        )
         .order_by(Item.label_count, Item.id)
         .limit(1)
     ).first()
@@ -59,9 +64,19 @@ def review_queue(session: Session, *, reviewer: str, limit: int) -> Sequence[tup
             Label.status == LabelStatus.pending,
             Label.dataset_id.in_(datasets),
             Label.annotator != reviewer,
+            # under consensus only items whose annotators could not agree reach a reviewer
+            or_(Item.wanted_labels.is_(None), Item.label_count >= Item.wanted_labels),
         )
         .order_by(Label.id)
         .limit(limit)
+    ).all()
+
+
+def pending_labels_older_than(session: Session, cutoff: dt.datetime) -> Sequence[Label]:
+    return session.scalars(
+        select(Label)
+        .where(Label.status == LabelStatus.pending, Label.created_at <= cutoff)
+        .order_by(Label.id)
     ).all()
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from ledger.annotation import repository
-from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.annotation.models import Label, LabelEvent, LabelStatus, VerificationMethod
 from ledger.annotation.schemas import (
     EarningsPublic,
     LabelCreate,
@@ -92,7 +92,14 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
     )
 
 
-def _decide(
+def record(
+    label: Label, kind: str, *, at: dt.datetime, actor: str | None = None, detail: str | None = None
+) -> None:
+    """Appends a step to the label's history, which its annotator can always read."""
+    label.events.append(LabelEvent(at=at, kind=kind, actor=actor, detail=detail))
+
+
+def decide(
     label: Label,
     dataset: Dataset,
     *,
@@ -107,6 +114,8 @@ def _decide(
     label.reviewer = reviewer
     label.reason = reason
     label.decided_at = now
+    verdict = "verified" if accept else "rejected"
+    record(label, f"{verdict} ({method})", at=now, actor=reviewer, detail=reason)
     if accept:
         # What it earns is fixed now: the price in force when it was verified.
         label.price = dataset.price_per_label
@@ -116,7 +125,7 @@ def _decide(
 def _grade_on_gold(label: Label, dataset: Dataset, item: Item, now: dt.datetime) -> None:
     assert item.gold_label is not None
     accept = label.value == item.gold_label
-    _decide(
+    decide(
         label,
         dataset,
         accept=accept,
@@ -145,12 +154,71 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
         salt=random_nonce(),
         created_at=now,
     )
+    record(label, "submitted", at=now, actor=annotator)
     if item.gold_label is not None:
         _grade_on_gold(label, dataset, item, now)
     item.label_count += 1
     session.add(label)
     session.flush()
+    if item.gold_label is None and item.wanted_labels is not None:
+        _decide_by_consensus(session, dataset, item, now)
     return label
+
+
+def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt.datetime) -> None:
+    """Once an item has its k labels: a label given by more than half of its annotators is the
+    item's, and each annotator is verified or rejected by agreeing with it. Without such a
+    majority the item asks one more annotator, up to the dataset's cap; at the cap its labels
+    wait for a reviewer (or the review window)."""
+    wanted = item.wanted_labels
+    assert wanted is not None
+    if item.label_count < wanted:
+        return
+    labels = repository.pending_labels_on(session, [item.id])
+    counts = Counter(label.value for label in labels)
+    if not counts:
+        return
+    winner, votes = counts.most_common(1)[0]
+    total = len(labels)
+    if 2 * votes <= total:
+        cap = datasets.verification_of(dataset).consensus_max_k
+        if wanted < cap:
+            item.wanted_labels = wanted + 1
+        session.flush()
+        return
+    agreement = f"{votes}/{total}"
+    for label in labels:
+        agrees = label.value == winner
+        decide(
+            label,
+            dataset,
+            accept=agrees,
+            method=VerificationMethod.consensus,
+            now=now,
+            reason=None
+            if agrees
+            else f"disagrees with the consensus label {winner!r} ({agreement} annotators)",
+        )
+        label.agreement = agreement
+    session.flush()
+
+
+def auto_accept_due(session: Session, *, now: dt.datetime) -> int:
+    """Accepts every label nobody decided within its dataset's review window: annotators are
+    never held hostage by an idle buyer. Returns how many."""
+    shortest = dt.timedelta(seconds=3600)  # VerificationSpec's least review window
+    accepted = 0
+    windows: dict[int, dt.timedelta] = {}
+    for label in repository.pending_labels_older_than(session, now - shortest):
+        dataset = datasets.get_dataset(session, label.dataset_id)
+        if dataset.id not in windows:
+            seconds = datasets.verification_of(dataset).review_window_seconds
+            windows[dataset.id] = dt.timedelta(seconds=seconds)
+        if label.created_at + windows[dataset.id] <= now:
+            decide(label, dataset, accept=True, method=VerificationMethod.auto, now=now)
+            accepted += 1
+    session.flush()
+    return accepted
 
 
 def review_label(
@@ -169,7 +237,7 @@ def review_label(
     reason = (spec.reason or "").strip() or None
     if spec.verdict is Verdict.reject and reason is None:
         raise ReasonRequired("a rejection must say why (reason)")
-    _decide(
+    decide(
         label,
         dataset,
         accept=spec.verdict is Verdict.accept,

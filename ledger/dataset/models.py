@@ -22,6 +22,8 @@ class Dataset(Base):
     payment_token: Mapped[str] = mapped_column(AddressColumn)
     price_per_label: Mapped[int] = mapped_column(UInt256)
     reward_per_label: Mapped[int] = mapped_column(UInt256)
+    # ledger.dataset.schemas.VerificationSpec as JSON: committed in the terms
+    verification: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The dataset's terms (ledger.publication.terms_document): price, reward, label schema hash
     # and the commitment to its gold answers. salt = keccak256(terms), so the buyer's own
     # `createAndFund(salt, ...)` fixes them on chain before any work; until then they follow
@@ -62,4 +64,6 @@ class Item(Base):
     # The known answer of a gold item; never shown to annotators.
     gold_label: Mapped[str | None] = mapped_column(String(200), default=None)
     label_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Under consensus: how many labels the item is collecting (k, more while they disagree).
+    wanted_labels: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

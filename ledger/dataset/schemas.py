@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.kit.db import UINT256_MAX
 
@@ -17,6 +17,48 @@ class DatasetStatus(enum.StrEnum):
     open = "open"  # created on the ledger: work is paid from its funds
     closing = "closing"  # the buyer requested the close: no new work; earlier labels still paid
     closed = "closed"  # closed and refunded on the ledger
+
+
+class Method(enum.StrEnum):
+    """How a dataset's labels are verified (gold items are graded on their answer in both)."""
+
+    review = "review"  # the buyer's reviewers accept or reject each label
+    consensus = "consensus"  # each item goes to k annotators; those agreeing with it are verified
+
+
+DAY = 24 * 3600
+
+
+class VerificationSpec(BaseModel):
+    """Chosen per dataset at creation and committed in its terms (so on chain, via the salt)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Method = Method.review
+    consensus_k: int = Field(
+        default=3, ge=2, le=15, description="annotators per item under consensus"
+    )
+    consensus_max_k: int = Field(
+        default=5, ge=2, le=25, description="at most this many when the first k disagree"
+    )
+    review_window_seconds: int = Field(
+        default=7 * DAY,
+        ge=3600,
+        le=90 * DAY,
+        description="a label still undecided this long after submission is accepted and paid",
+    )
+    dispute_window_seconds: int = Field(
+        default=7 * DAY,
+        ge=DAY,
+        le=90 * DAY,
+        description="an annotator may dispute a rejection this long after it",
+    )
+
+    @model_validator(mode="after")
+    def _max_k_at_least_k(self) -> VerificationSpec:
+        if self.consensus_max_k < self.consensus_k:
+            raise ValueError("consensus_max_k must be at least consensus_k")
+        return self
 
 
 class DatasetCreate(BaseModel):
@@ -32,6 +74,7 @@ class DatasetCreate(BaseModel):
     reward_per_label: int = Field(
         ge=0, le=UINT256_MAX, strict=True, description="LABEL base units (6 decimals)"
     )
+    verification: VerificationSpec = Field(default_factory=VerificationSpec)
 
     @field_validator("label_classes")
     @classmethod
@@ -69,6 +112,7 @@ class DatasetPublic(BaseModel):
     payment_token: str
     price_per_label: int
     reward_per_label: int
+    verification: VerificationSpec
     status: DatasetStatus
     chain: ChainRecordPublic
     item_count: int

@@ -23,6 +23,8 @@ from ledger.dataset.schemas import (
     GoldAnswer,
     ItemIn,
     ItemsCreated,
+    Method,
+    VerificationSpec,
 )
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.kit.types import bytes32_hex, checksum
@@ -93,6 +95,7 @@ def create_dataset(
         payment_token=token,
         price_per_label=spec.price_per_label,
         reward_per_label=spec.reward_per_label,
+        verification=spec.verification.model_dump(mode="json"),
         terms_nonce=random_nonce(),
         gold_nonce=random_nonce(),
         item_key=random_nonce(),
@@ -114,7 +117,7 @@ def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
         price_per_label=dataset.price_per_label,
         reward_per_label=dataset.reward_per_label,
         label_schema=dataset.label_schema,
-        verification="review+gold" if gold else "review",
+        verification=dataset.verification,
         gold_commitment=keccak_hex(dataset.gold_document) if dataset.gold_document else None,
         nonce=dataset.terms_nonce,
     )
@@ -150,6 +153,10 @@ def get_owned_dataset(session: Session, *, dataset_id: int, buyer: str) -> Datas
     if dataset.buyer != buyer:
         raise NotDatasetBuyer(f"dataset {dataset_id} belongs to another buyer")
     return dataset
+
+
+def verification_of(dataset: Dataset) -> VerificationSpec:
+    return VerificationSpec.model_validate(dataset.verification)
 
 
 def label_classes(dataset: Dataset) -> list[str]:
@@ -190,6 +197,7 @@ def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> 
         payment_token=dataset.payment_token,
         price_per_label=dataset.price_per_label,
         reward_per_label=dataset.reward_per_label,
+        verification=verification_of(dataset),
         status=status_of(session, dataset),
         chain=ChainRecordPublic(
             ledger=deployment.ledger,
@@ -291,11 +299,14 @@ def upload_items(session: Session, *, dataset: Dataset, items: Sequence[ItemIn])
             f"{len(clash)} item id(s) already exist in dataset {dataset.id}, "
             f"e.g. {sorted(clash)[0]!r}"
         )
+    spec = verification_of(dataset)
+    consensus_k = spec.consensus_k if spec.method is Method.consensus else None
     session.add_all(
         Item(
             dataset_id=dataset.id,
             external_id=i.id,
             item_hash=item_id_hash(dataset.item_key, i.id),
+            wanted_labels=consensus_k,
             data=i.data,
             gold_label=i.gold,
         )

@@ -36,6 +36,7 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from ledger.annotation.models import Label, VerificationMethod
+from ledger.annotation.service import auto_accept_due
 from ledger.chain.client import (
     ChainClient,
     ChainTransactionFailed,
@@ -185,6 +186,8 @@ def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
         evidence=(
             graded_hash(dataset.gold_nonce, item_hash, item.gold_label or "")
             if gold
+            else label.agreement
+            if label.method is VerificationMethod.consensus
             else label.reviewer
         ),
         graded=graded_hash(dataset.gold_nonce, item_hash, label.value) if gold else None,
@@ -212,6 +215,8 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     pending = repository.unaccepted_epoch(session)
     if pending is not None:
         raise EpochInFlight(f"epoch {pending.number} is not accepted on chain yet: finish it first")
+    # labels nobody decided within their dataset's review window are accepted, and paid now
+    auto_accept_due(session, now=now)
     if not repository.has_payable_labels(session):
         return None
     last = repository.last_epoch(session)

@@ -10,6 +10,7 @@ import io
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,15 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
     db = instance.runtime.db
     with db.unit_of_work() as session:
         labels = session.scalars(select(Label)).all()
+        reviewed = [label for label in labels if label.dataset_id == 1]
         # 200 items * 1.5 labels each; the three refused attempts stored nothing
-        assert len(labels) == 300
+        assert len(reviewed) == 300
+        # the consensus dataset: 50 items, each with 3 labels, up to 5 while they disagree
+        by_item = Counter(label.item_id for label in labels if label.dataset_id == 2)
+        assert len(by_item) == 50
+        assert set(by_item.values()) <= {3, 4, 5}
+        methods = {label.method for label in labels if label.dataset_id == 2}
+        assert "consensus" in methods
         verified = [label for label in labels if label.status is LabelStatus.verified]
         assert all(label.epoch == report.epoch for label in verified)
         assert report.labels_paid == len(verified)
@@ -70,7 +78,7 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
         ]
         assert dusd.functions.balanceOf(row.account).call() == row.cumulative_payment
         assert ledger.functions.balanceOf(row.account).call() == row.cumulative_reward
-    assert debited == 1
+    assert debited == 2  # the reviewed dataset and the consensus one
     paid_label = sum(r.cumulative_reward for r in entitlements)
     assert ledger.functions.totalSupply().call() == paid_label
     assert paid_label == sum(label.reward or 0 for label in verified)

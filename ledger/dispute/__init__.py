@@ -1,0 +1,1 @@
+"""Disputes: an annotator appeals a rejection; someone else decides."""

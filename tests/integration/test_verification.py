@@ -1,0 +1,212 @@
+"""Verification methods chosen per dataset (consensus, review, auto-accept after the review
+window) and disputes, through the real API on a real chain; the audit still passes on what they
+pay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.annotation import service as annotation
+from ledger.annotation.models import Label
+from ledger.apiclient import ApiUser
+from ledger.audit.offline import audit
+from ledger.dispute import service as disputes
+from ledger.dispute.schemas import DisputeCreate
+from ledger.kit.db import utcnow
+from tests.conftest import Instance
+from tests.integration.test_api import (
+    ITEMS,
+    create_dataset,
+    fund,
+    http,
+    item_ids,
+    label,
+    refused,
+    upload,
+    user,
+)
+from tests.support import Chain
+
+pytestmark = pytest.mark.chain
+__all__ = ["http"]  # the API client fixture, shared with test_api
+
+CONSENSUS = {"method": "consensus", "consensus_k": 3, "consensus_max_k": 4}
+
+
+def open_dataset(
+    instance: Instance, http: httpx.Client, chain: Chain, **verification: Any
+) -> tuple[ApiUser, dict[str, Any], dict[str, int]]:
+    buyer = user(http, chain, "buyer")
+    dataset = create_dataset(buyer, chain, verification=verification)
+    upload(buyer, dataset["id"], [item for item in ITEMS if "gold" not in item])
+    fund(chain, buyer, dataset)
+    return buyer, buyer.get(f"/v1/datasets/{dataset['id']}"), item_ids(instance, dataset["id"])
+
+
+def stored(instance: Instance, label_id: int) -> Label:
+    with instance.runtime.db.unit_of_work() as session:
+        found = session.get(Label, label_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def test_the_verification_method_is_part_of_the_committed_terms(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    _buyer, dataset, _items = open_dataset(instance, http, chain, **CONSENSUS)
+    assert dataset["verification"]["method"] == "consensus"
+    assert dataset["verification"]["consensus_k"] == 3
+    terms = http.get(f"/v1/published/datasets/{dataset['chain']['dataset_id']}/terms.json")
+    assert json.loads(terms.text)["verification"] == dataset["verification"]
+    buyer = user(http, chain, "buyer")
+    for bad in ({"consensus_k": 5, "consensus_max_k": 4}, {"method": "vote"}, {"k": 3}):
+        refused(422, "invalid_input", lambda b=bad: create_dataset(buyer, chain, verification=b))
+
+
+def test_consensus_verifies_the_majority_asks_more_on_disagreement_then_a_reviewer(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer, dataset, items = open_dataset(instance, http, chain, **CONSENSUS)
+    reviewer = user(http, chain)
+    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    workers = [user(http, chain, "annotator") for _ in range(5)]
+
+    agreed = [
+        label(w, items["img-0"], v) for w, v in zip(workers, ["cat", "cat", "dog"], strict=False)
+    ]
+    split = [
+        label(w, items["img-1"], v) for w, v in zip(workers, ["cat", "dog", "bird"], strict=False)
+    ]
+
+    verdicts = [stored(instance, created["id"]) for created in agreed]
+    assert [(v.status, v.method, v.agreement) for v in verdicts] == [
+        ("verified", "consensus", "2/3"),
+        ("verified", "consensus", "2/3"),
+        ("rejected", "consensus", "2/3"),
+    ]
+    assert verdicts[2].reason == "disagrees with the consensus label 'cat' (2/3 annotators)"
+    assert {stored(instance, c["id"]).status for c in split} == {"pending"}
+    # img-0 is done; img-1 asks a fourth annotator (the cap), and nobody reviews it meanwhile
+    assert reviewer.get("/v1/reviews/queue") == []
+    path = f"/v1/datasets/{dataset['id']}/next-item"
+    fourth = workers[3].get(path)
+    assert fourth["external_id"] in {"img-1", "img-2", "img-3", "img-4"}
+    label(workers[3], items["img-1"], "dog")  # 2 of 4: still no majority, and at the cap
+    assert {stored(instance, c["id"]).status for c in split} == {"pending"}
+    queue = reviewer.get("/v1/reviews/queue")
+    assert sorted(q["external_id"] for q in queue) == ["img-1"] * 4
+    # a fifth annotator is not offered either item: both have all the labels they want
+    served = {workers[4].get(path)["external_id"] for _ in range(2)}
+    assert not served & {"img-0", "img-1"}
+
+
+def test_an_undecided_label_is_accepted_after_the_review_window_and_paid(
+    instance: Instance, http: httpx.Client, chain: Chain, tmp_path: Any
+) -> None:
+    _buyer, _dataset, items = open_dataset(instance, http, chain, review_window_seconds=3600)
+    worker = user(http, chain, "annotator")
+    created = label(worker, items["img-0"], "cat")
+    db = instance.runtime.db
+    with db.unit_of_work() as session:
+        assert annotation.auto_accept_due(session, now=utcnow()) == 0  # inside the window
+        later = utcnow() + dt.timedelta(hours=1, seconds=1)
+        assert annotation.auto_accept_due(session, now=later) == 1
+    accepted = stored(instance, created["id"])
+    assert (accepted.status, accepted.method) == ("verified", "auto")
+
+    operator = ApiUser(http, chain.operator).sign_in()
+    settled = operator.post("/v1/epochs")
+    assert settled["epoch"]["label_count"] == 1
+    history = worker.get(f"/v1/labels/{created['id']}/history")
+    assert [e["kind"] for e in history["events"]] == ["submitted", "verified (auto)"]
+    assert history["epoch"] == 1
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.save(deployment)
+    report = audit(chain.client.rpc_url, chain.deployment, instance.runtime.settings.publish_dir)
+    assert report.ok, report.to_json()
+    verdicts = json.loads(http.get("/v1/published/epochs/1/verdicts.json").text)
+    assert [row[4] for row in verdicts["paid"]] == ["auto"]
+
+
+def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next_epoch(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer, dataset, items = open_dataset(instance, http, chain)
+    first, second = user(http, chain), user(http, chain)
+    for reviewer in (first, second):
+        buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    worker, other = user(http, chain, "annotator"), user(http, chain, "annotator")
+    created = label(worker, items["img-0"], "cat")
+    first.post(
+        f"/v1/labels/{created['id']}/review", json={"verdict": "reject", "reason": "it is a dog"}
+    )
+    disputes_path = f"/v1/labels/{created['id']}/disputes"
+
+    refused(403, "not_your_label", lambda: other.post(disputes_path, json={"comment": "no"}))
+    opened = worker.post(disputes_path, json={"comment": "look at the ears: a cat"})
+    assert (opened["status"], opened["rejected_by"]) == ("open", first.address)
+    assert opened["rejection_reason"] == "it is a dog"
+    refused(409, "already_disputed", lambda: worker.post(disputes_path, json={"comment": "x"}))
+    # neither the reviewer who rejected nor the annotator decides it; the other reviewer does
+    assert first.get("/v1/disputes/queue") == []
+    assert [d["id"] for d in second.get("/v1/disputes/queue")] == [opened["id"]]
+    decision = f"/v1/disputes/{opened['id']}/decision"
+    body = {"verdict": "uphold", "reason": "the ears say cat"}
+    refused(403, "not_a_dispute_decider", lambda: first.post(decision, json=body))
+    refused(403, "not_a_dispute_decider", lambda: worker.post(decision, json=body))
+    refused(422, "invalid_input", lambda: second.post(decision, json={"verdict": "uphold"}))
+
+    upheld = second.post(decision, json=body)
+
+    assert (upheld["status"], upheld["decided_by"]) == ("upheld", second.address)
+    refused(409, "dispute_already_decided", lambda: second.post(decision, json=body))
+    paid = stored(instance, created["id"])
+    assert (paid.status, paid.method, paid.reviewer) == ("verified", "review", second.address)
+    operator = ApiUser(http, chain.operator).sign_in()
+    assert operator.post("/v1/epochs")["epoch"]["label_count"] == 1
+    history = worker.get(f"/v1/labels/{created['id']}/history")
+    assert [e["kind"] for e in history["events"]] == [
+        "submitted",
+        "rejected (review)",
+        "disputed",
+        "dispute upheld",
+        "verified (review)",
+    ]
+    assert history["epoch"] == 1
+    refused(403, "not_your_label", lambda: other.get(f"/v1/labels/{created['id']}/history"))
+
+
+def test_disputes_close_after_the_window_and_only_rejections_are_disputed(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer, dataset, items = open_dataset(instance, http, chain)
+    reviewer = user(http, chain)
+    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    worker = user(http, chain, "annotator")
+    pending = label(worker, items["img-0"], "cat")
+    refused(
+        409,
+        "label_not_rejected",
+        lambda: worker.post(f"/v1/labels/{pending['id']}/disputes", json={"comment": "why"}),
+    )
+    rejected = label(worker, items["img-1"], "cat")
+    reviewer.post(
+        f"/v1/labels/{rejected['id']}/review", json={"verdict": "reject", "reason": "blurry"}
+    )
+    with (
+        instance.runtime.db.unit_of_work() as session,
+        pytest.raises(disputes.DisputeWindowClosed),
+    ):
+        disputes.open_dispute(
+            session,
+            annotator=worker.address,
+            label_id=rejected["id"],
+            spec=DisputeCreate(comment="late"),
+            now=utcnow() + dt.timedelta(days=7, seconds=1),
+        )
