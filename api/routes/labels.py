@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Annotator, Reviewer, RuntimeDep, SessionDep
+from api.deps import Annotator, CallerDep, Reviewer, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
-from ledger.annotation import repository
+from ledger.annotation import buyers, repository
 from ledger.annotation import service as annotation
 from ledger.annotation.models import LabelStatus
 from ledger.annotation.schemas import (
+    BuyerRecord,
     EarningsPublic,
     LabelCreate,
     LabelPublic,
@@ -89,6 +90,13 @@ def proof_bundle(
         f'attachment; filename="label-ledger-proofs-{address}-epoch-{bundle.epoch}.json"'
     )
     return bundle
+
+
+@router.get("/buyers/{address}/record", response_model=BuyerRecord)
+def buyer_record(address: str, _caller: CallerDep, session: SessionDep) -> BuyerRecord:
+    """A buyer's rejection rate, median review time and dispute outcomes (also on each of their
+    datasets as `buyer_record`): what annotators see before they take the work."""
+    return buyers.buyer_record(session, checksum(address))
 
 
 @router.get("/reviews/queue", response_model=list[LabelPublic])

@@ -61,6 +61,20 @@ class LabelPublic(BaseModel):
     decided_at: dt.datetime | None
 
 
+class BuyerRecord(BaseModel):
+    """How a buyer treats annotators' work, for annotators deciding whether to take it."""
+
+    buyer: str
+    labels_decided: int
+    rejection_rate: float | None = Field(description="rejected / decided, every method")
+    labels_reviewed: int = Field(description="decided by the buyer's reviewers (latest 10,000)")
+    review_rejection_rate: float | None
+    median_review_seconds: float | None = Field(description="from submission to review")
+    disputes_open: int
+    disputes_upheld: int = Field(description="rejections overturned on appeal")
+    disputes_denied: int
+
+
 class EarningsPublic(BaseModel):
     """An annotator's work and money, per token, in base units."""
 

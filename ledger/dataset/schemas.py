@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ledger.annotation.schemas import BuyerRecord
 from ledger.kit.db import UINT256_MAX
 
 MAX_CLASSES = 1000
@@ -114,6 +115,7 @@ class DatasetPublic(BaseModel):
     reward_per_label: int
     verification: VerificationSpec
     status: DatasetStatus
+    buyer_record: BuyerRecord = Field(description="how this buyer treats annotators' work")
     chain: ChainRecordPublic
     item_count: int
 

@@ -8,6 +8,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
 
+from ledger.annotation.buyers import buyer_record
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
 from ledger.chain.client import ChainClient, Deployment
@@ -199,6 +200,7 @@ def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> 
         reward_per_label=dataset.reward_per_label,
         verification=verification_of(dataset),
         status=status_of(session, dataset),
+        buyer_record=buyer_record(session, dataset.buyer),
         chain=ChainRecordPublic(
             ledger=deployment.ledger,
             dataset_id=dataset.chain_dataset_id,

@@ -170,6 +170,15 @@ def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next
     assert (paid.status, paid.method, paid.reviewer) == ("verified", "review", second.address)
     operator = ApiUser(http, chain.operator).sign_in()
     assert operator.post("/v1/epochs")["epoch"]["label_count"] == 1
+    record = worker.get(f"/v1/buyers/{buyer.address}/record")
+    assert record == buyer.get(f"/v1/datasets/{dataset['id']}")["buyer_record"]
+    assert (record["labels_decided"], record["rejection_rate"]) == (1, 0.0)
+    assert (record["disputes_upheld"], record["disputes_open"], record["disputes_denied"]) == (
+        1,
+        0,
+        0,
+    )
+    assert record["median_review_seconds"] is not None
     history = worker.get(f"/v1/labels/{created['id']}/history")
     assert [e["kind"] for e in history["events"]] == [
         "submitted",
