@@ -1,0 +1,254 @@
+"""When two labels agree, which label an item's annotators agree on, and how much a dataset's
+annotators agree overall.
+
+Classes agree when equal. Boxes `[x_min, y_min, x_max, y_max]` agree when their intersection over
+union reaches a threshold, and text spans `[start, end)` when the same ratio over character
+ranges does. For a dataset, the report gives chance-corrected agreement (Fleiss' kappa and
+Krippendorff's alpha, nominal), the confusion of all labels against the aggregate, and per
+annotator their agreement with the aggregate and their accuracy on gold items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from ledger.quality.aggregation import Aggregation, FloatArray, Key, LabelMatrix
+
+DEFAULT_OVERLAP_THRESHOLD = 0.5
+"""IoU at which two boxes or spans count as the same answer: the PASCAL VOC convention."""
+
+
+class LabelKind(StrEnum):
+    classification = "classification"
+    box = "box"
+    span = "span"
+
+
+Box = Sequence[float]
+Span = Sequence[int]
+Answer = Key | Box | Span
+
+
+def _overlap_ratio(intersection: float, union: float, identical: bool) -> float:
+    """Intersection over union; a zero union (two empty shapes) is 1 when the shapes are equal
+    and 0 otherwise, so a degenerate answer still matches itself and nothing else."""
+    if union <= 0:
+        return 1.0 if identical else 0.0
+    return intersection / union
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Area of intersection over area of union. Touching boxes share no area: IoU 0."""
+    for box in (a, b):
+        if len(box) != 4 or box[2] < box[0] or box[3] < box[1]:
+            raise ValueError(f"not a box [x_min, y_min, x_max, y_max]: {list(box)}")
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    intersection = width * height
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return _overlap_ratio(intersection, area_a + area_b - intersection, list(a) == list(b))
+
+
+def span_overlap(a: Span, b: Span) -> float:
+    """Shared characters over characters in either half-open range `[start, end)`."""
+    for span in (a, b):
+        if len(span) != 2 or span[1] < span[0]:
+            raise ValueError(f"not a span [start, end): {list(span)}")
+    intersection = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - intersection
+    return _overlap_ratio(intersection, union, list(a) == list(b))
+
+
+def similarity(a: Answer, b: Answer, kind: LabelKind) -> float:
+    """How alike two answers are, in [0, 1]: equality for classes, IoU for boxes and spans."""
+    if kind is LabelKind.classification:
+        return 1.0 if a == b else 0.0
+    if isinstance(a, str | int) or isinstance(b, str | int):
+        raise TypeError(f"a {kind} answer is a sequence of coordinates")
+    if kind is LabelKind.box:
+        return box_iou(a, b)
+    offsets = [*a, *b]
+    if not all(isinstance(x, int) for x in offsets):
+        raise TypeError(f"span offsets are character positions, integers: {offsets}")
+    return span_overlap([int(x) for x in a], [int(x) for x in b])
+
+
+def labels_agree(
+    a: Answer, b: Answer, kind: LabelKind, threshold: float = DEFAULT_OVERLAP_THRESHOLD
+) -> bool:
+    """Whether two annotators gave the same answer: equal classes, or overlap >= `threshold`."""
+    return similarity(a, b, kind) >= threshold
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """The answer an item's annotators agree on: `index` into the answers given, and how many of
+    them (itself included) agree with it."""
+
+    index: int
+    supporters: int
+    total: int
+
+    @property
+    def support(self) -> float:
+        return self.supporters / self.total
+
+
+def consensus(
+    answers: Sequence[Answer], kind: LabelKind, threshold: float = DEFAULT_OVERLAP_THRESHOLD
+) -> Consensus:
+    """The answer agreeing with the most others (for classes, the majority). Ties go to the
+    answer with the highest summed similarity, so the box in the middle of a cluster beats one on
+    its edge, then to the earliest answer. Boxes and spans are not averaged: the consensus is
+    always an answer somebody actually gave, so the ledger can pay exactly the labels matching it.
+    """
+    if not answers:
+        raise ValueError("no answers to agree on")
+    n = len(answers)
+    scores = np.array([[similarity(a, b, kind) for b in answers] for a in answers])
+    supporters = (scores >= threshold).sum(axis=1)
+    # lexsort's last key is primary; ties in both keep input order, as lexsort is stable
+    order = np.lexsort((-scores.sum(axis=1), -supporters))
+    best = int(order[0])
+    return Consensus(index=best, supporters=int(supporters[best]), total=n)
+
+
+# --- dataset agreement ---
+
+
+def fleiss_kappa(counts: FloatArray) -> float | None:
+    """Fleiss' kappa from an (items x classes) table of how many raters chose each class.
+
+    Items may have different numbers of raters: each item's observed agreement is the share of
+    agreeing ordered pairs among its own raters, sum n_ic (n_ic - 1) / (n_i (n_i - 1)), the mean
+    is over items with at least two raters, and chance agreement uses the class shares of all
+    their labels. With equal rater numbers this is exactly Fleiss (1971). None when chance
+    agreement is 1 (everybody used one class), where kappa is undefined."""
+    counts = np.asarray(counts, dtype=np.float64)
+    raters = counts.sum(axis=1)
+    rated = counts[raters >= 2]
+    if rated.size == 0:
+        return None
+    n_i = rated.sum(axis=1)
+    observed = ((rated * (rated - 1)).sum(axis=1) / (n_i * (n_i - 1))).mean()
+    shares = rated.sum(axis=0) / rated.sum()
+    expected = float((shares**2).sum())
+    if expected >= 1.0:
+        return None
+    return float((observed - expected) / (1.0 - expected))
+
+
+def krippendorff_alpha_nominal(counts: FloatArray) -> float | None:
+    """Krippendorff's alpha for nominal data from an (items x classes) value-count table.
+
+    Missing values are simply absent from the table. Items with fewer than two values are not
+    pairable and drop out. Coincidences o_ck = sum over items of
+    (n_ic n_ik - [c = k] n_ic) / (n_i - 1); with n_c = sum_k o_ck and n = sum_c n_c,
+    alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k. None when there is no
+    expected disagreement (one value only), where alpha is undefined."""
+    counts = np.asarray(counts, dtype=np.float64)
+    pairable = counts[counts.sum(axis=1) >= 2]
+    if pairable.size == 0:
+        return None
+    weights = 1.0 / (pairable.sum(axis=1) - 1.0)
+    coincidences = np.einsum("u,uc,uk->ck", weights, pairable, pairable)
+    coincidences -= np.diag((weights[:, None] * pairable).sum(axis=0))
+    n_c = coincidences.sum(axis=1)
+    n = n_c.sum()
+    observed_disagreement = coincidences.sum() - np.trace(coincidences)
+    expected_disagreement = n_c.sum() ** 2 - (n_c**2).sum()
+    if expected_disagreement <= 0:
+        return None
+    return float(1.0 - (n - 1.0) * observed_disagreement / expected_disagreement)
+
+
+@dataclass(frozen=True)
+class AnnotatorAgreement:
+    """One annotator against the aggregate and the gold answers, as counts and as rates (a rate
+    is None without data). The counts feed `ledger.quality.reputation.ReputationEvidence`."""
+
+    annotator: Key
+    labels: int
+    agreed: int
+    agreement_with_aggregate: float | None
+    gold_answered: int
+    gold_correct: int
+    gold_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """A dataset's agreement, in plain types so the API can return it as is.
+
+    `confusion[t][o]` counts labels answering class `o` on items whose aggregate is class `t`,
+    both indexing `classes`."""
+
+    classes: list[Key]
+    items: int
+    labels: int
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    confusion: list[list[int]]
+    annotators: list[AnnotatorAgreement]
+
+
+def _annotator_agreement(
+    matrix: LabelMatrix, aggregate: Aggregation, gold: Mapping[Key, Key]
+) -> list[AnnotatorAgreement]:
+    agrees = aggregate.agrees().astype(np.int64)
+    class_codes = {c: i for i, c in enumerate(matrix.classes)}
+    gold_codes = np.array(
+        [class_codes.get(gold[item], -1) if item in gold else -2 for item in matrix.items],
+        dtype=np.intp,
+    )
+    label_gold = gold_codes[matrix.item_codes]
+    on_gold = label_gold != -2
+    correct = on_gold & (label_gold == matrix.label_codes)
+    n = matrix.n_annotators
+    labels = np.bincount(matrix.annotator_codes, minlength=n)
+    agreed = np.bincount(matrix.annotator_codes, weights=agrees, minlength=n)
+    answered = np.bincount(matrix.annotator_codes, weights=on_gold, minlength=n)
+    right = np.bincount(matrix.annotator_codes, weights=correct, minlength=n)
+    return [
+        AnnotatorAgreement(
+            annotator=annotator,
+            labels=int(labels[a]),
+            agreed=int(agreed[a]),
+            agreement_with_aggregate=_rate(int(agreed[a]), int(labels[a])),
+            gold_answered=int(answered[a]),
+            gold_correct=int(right[a]),
+            gold_accuracy=_rate(int(right[a]), int(answered[a])),
+        )
+        for a, annotator in enumerate(matrix.annotators)
+    ]
+
+
+def _rate(successes: int, trials: int) -> float | None:
+    return successes / trials if trials else None
+
+
+def agreement_report(
+    aggregate: Aggregation, gold: Mapping[Key, Key] | None = None
+) -> AgreementReport:
+    """Agreement of the labels behind `aggregate`; `gold` maps gold items to their answers
+    (items absent from the labels are ignored; a gold answer outside the classes counts every
+    label on that item as wrong)."""
+    matrix = aggregate.matrix
+    counts = matrix.vote_counts()
+    k = matrix.n_classes
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (aggregate.label_codes[matrix.item_codes], matrix.label_codes), 1)
+    return AgreementReport(
+        classes=list(matrix.classes),
+        items=matrix.n_items,
+        labels=len(matrix.label_codes),
+        fleiss_kappa=fleiss_kappa(counts),
+        krippendorff_alpha=krippendorff_alpha_nominal(counts),
+        confusion=confusion.tolist(),
+        annotators=_annotator_agreement(matrix, aggregate, gold or {}),
+    )
