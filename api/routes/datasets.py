@@ -10,10 +10,11 @@ from pydantic import ValidationError
 
 from api.deps import Buyer, CallerDep, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
+from ledger.annotation import agreement as agreement_reports
 from ledger.annotation import repository as label_repository
 from ledger.annotation import service as annotation
 from ledger.annotation.models import LabelStatus
-from ledger.annotation.schemas import LabelPublic
+from ledger.annotation.schemas import Aggregator, AgreementReportPublic, LabelPublic
 from ledger.dataset import repository
 from ledger.dataset import service as datasets
 from ledger.dataset.schemas import (
@@ -164,6 +165,26 @@ def appoint_reviewer(
 ) -> None:
     dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
     datasets.appoint_reviewer(session, dataset=dataset, address=body.address)
+
+
+@router.get("/{dataset_id}/agreement", response_model=AgreementReportPublic)
+def agreement(
+    dataset_id: int,
+    caller: CallerDep,
+    session: SessionDep,
+    aggregator: Aggregator = Aggregator.dawid_skene,
+) -> AgreementReportPublic:
+    """The dataset's agreement report for its buyer and reviewers: Fleiss' kappa,
+    Krippendorff's alpha (nominal), per-class confusion against the aggregate, and per annotator
+    agreement with it, gold accuracy and estimated skill."""
+    dataset = datasets.get_dataset(session, dataset_id)
+    if caller.address != dataset.buyer and not repository.is_reviewer(
+        session, dataset.id, caller.address
+    ):
+        raise datasets.NotDatasetBuyer(
+            f"dataset {dataset_id}'s agreement report is for its buyer and reviewers"
+        )
+    return agreement_reports.dataset_agreement(session, dataset=dataset, aggregator=aggregator)
 
 
 @router.get("/{dataset_id}/labels", response_model=list[LabelPublic])

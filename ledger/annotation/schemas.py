@@ -75,6 +75,37 @@ class BuyerRecord(BaseModel):
     disputes_denied: int
 
 
+class Aggregator(enum.StrEnum):
+    majority = "majority"
+    wawa = "wawa"
+    dawid_skene = "dawid_skene"
+
+
+class AnnotatorAgreementPublic(BaseModel):
+    annotator: str
+    labels: int
+    agreement_with_aggregate: float | None
+    gold_answered: int
+    gold_accuracy: float | None
+    estimated_skill: float = Field(description="the aggregator's estimate of P(answer right)")
+
+
+class AgreementReportPublic(BaseModel):
+    """A dataset's inter-annotator agreement, every label counted (pending ones too)."""
+
+    dataset_id: int
+    aggregator: Aggregator
+    classes: list[str]
+    items: int
+    labels: int
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    confusion: list[list[int]] = Field(
+        description="confusion[t][o]: labels answering classes[o] on items aggregated as classes[t]"
+    )
+    annotators: list[AnnotatorAgreementPublic]
+
+
 class EarningsPublic(BaseModel):
     """An annotator's work and money, per token, in base units."""
 

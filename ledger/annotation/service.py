@@ -17,12 +17,14 @@ from ledger.annotation.schemas import (
     ReviewCreate,
     Verdict,
 )
+from ledger.annotation.standing import standing_of
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
 from ledger.dataset.schemas import DatasetStatus
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.publication import label_hash, random_nonce
+from ledger.quality.reputation import DEFAULT_POLICY, apply_multiplier
 
 
 class QueueEmpty(NotFound):
@@ -53,6 +55,10 @@ class ConflictOfInterest(Forbidden):
     code = "conflict_of_interest"
 
 
+class BelowReputationCutoff(Forbidden):
+    code = "below_reputation_cutoff"
+
+
 class ReasonRequired(Unprocessable):
     code = "reason_required"
 
@@ -80,6 +86,14 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
     _require_open(session, dataset)
+    if datasets.verification_of(dataset).reputation_cutoff:
+        standing = standing_of(session, dataset=dataset, annotator=annotator)
+        if not standing.receives_items:
+            raise BelowReputationCutoff(
+                f"your reputation on dataset {dataset.id} is {standing.score:.2f}, below its "
+                f"cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
+                "GET /v1/me/labels for the verdicts and reasons behind it)"
+            )
     item = repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator)
     if item is None:
         raise QueueEmpty(f"you have labelled every item of dataset {dataset.id}")
@@ -100,6 +114,7 @@ def record(
 
 
 def decide(
+    session: Session,
     label: Label,
     dataset: Dataset,
     *,
@@ -117,15 +132,22 @@ def decide(
     verdict = "verified" if accept else "rejected"
     record(label, f"{verdict} ({method})", at=now, actor=reviewer, detail=reason)
     if accept:
-        # What it earns is fixed now: the price in force when it was verified.
+        # What it earns is fixed now: the price in force when it was verified, and the reward
+        # scaled by the annotator's reputation tier where the dataset's terms say so.
         label.price = dataset.price_per_label
         label.reward = dataset.reward_per_label
+        if datasets.verification_of(dataset).reward_tiers:
+            standing = standing_of(session, dataset=dataset, annotator=label.annotator)
+            label.reward = apply_multiplier(dataset.reward_per_label, standing.multiplier_bps)
 
 
-def _grade_on_gold(label: Label, dataset: Dataset, item: Item, now: dt.datetime) -> None:
+def _grade_on_gold(
+    session: Session, label: Label, dataset: Dataset, item: Item, now: dt.datetime
+) -> None:
     assert item.gold_label is not None
     accept = label.value == item.gold_label
     decide(
+        session,
         label,
         dataset,
         accept=accept,
@@ -156,7 +178,7 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
     )
     record(label, "submitted", at=now, actor=annotator)
     if item.gold_label is not None:
-        _grade_on_gold(label, dataset, item, now)
+        _grade_on_gold(session, label, dataset, item, now)
     item.label_count += 1
     session.add(label)
     session.flush()
@@ -190,6 +212,7 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
     for label in labels:
         agrees = label.value == winner
         decide(
+            session,
             label,
             dataset,
             accept=agrees,
@@ -215,7 +238,7 @@ def auto_accept_due(session: Session, *, now: dt.datetime) -> int:
             seconds = datasets.verification_of(dataset).review_window_seconds
             windows[dataset.id] = dt.timedelta(seconds=seconds)
         if label.created_at + windows[dataset.id] <= now:
-            decide(label, dataset, accept=True, method=VerificationMethod.auto, now=now)
+            decide(session, label, dataset, accept=True, method=VerificationMethod.auto, now=now)
             accepted += 1
     session.flush()
     return accepted
@@ -238,6 +261,7 @@ def review_label(
     if spec.verdict is Verdict.reject and reason is None:
         raise ReasonRequired("a rejection must say why (reason)")
     decide(
+        session,
         label,
         dataset,
         accept=spec.verdict is Verdict.accept,

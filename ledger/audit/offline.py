@@ -380,6 +380,13 @@ class Terms:
     price: int
     reward: int
     gold_commitment: str | None
+    # the reputation tiers' reward multipliers the terms allow (only 1x without tiers)
+    multipliers_bps: tuple[int, ...] = (BPS,)
+
+    @property
+    def rewards(self) -> set[int]:
+        """Every reward a label of this dataset may carry."""
+        return {self.reward * m // BPS for m in self.multipliers_bps}
 
     @classmethod
     def parse(cls, data: bytes) -> Terms:
@@ -387,6 +394,12 @@ class Terms:
         if doc.get("format") != TERMS_FORMAT:
             raise ValueError(f"format is {doc.get('format')!r}, not {TERMS_FORMAT}")
         commitment = doc.get("goldCommitment")
+        verification = doc.get("verification")
+        multipliers = (
+            verification.get("reward_multipliers_bps", [BPS])
+            if isinstance(verification, dict)
+            else [BPS]
+        )
         return cls(
             raw_hash=_hash(data),
             buyer=str(doc["buyer"]),
@@ -394,6 +407,7 @@ class Terms:
             price=int(doc["pricePerLabel"]),
             reward=int(doc["rewardPerLabel"]),
             gold_commitment=None if commitment is None else _hex32(commitment),
+            multipliers_bps=tuple(int(m) for m in multipliers),
         )
 
 
@@ -1348,10 +1362,14 @@ class _Auditor:
                     rows.append(
                         _leaf_row(number, leaf, f"payment {leaf[5]} != pricePerLabel {terms.price}")
                     )
-                if leaf[6] != terms.reward:
+                if leaf[6] not in terms.rewards:
+                    allowed = ", ".join(str(r) for r in sorted(terms.rewards))
                     rows.append(
                         _leaf_row(
-                            number, leaf, f"reward {leaf[6]} != rewardPerLabel {terms.reward}"
+                            number,
+                            leaf,
+                            f"reward {leaf[6]} is none the terms allow ({allowed}: rewardPerLabel "
+                            f"{terms.reward} times a committed tier multiplier)",
                         )
                     )
         return _result(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ledger.annotation.schemas import BuyerRecord
 from ledger.kit.db import UINT256_MAX
+from ledger.quality.reputation import DEFAULT_POLICY
 
 MAX_CLASSES = 1000
 
@@ -54,11 +55,27 @@ class VerificationSpec(BaseModel):
         le=90 * DAY,
         description="an annotator may dispute a rejection this long after it",
     )
+    reputation_cutoff: bool = Field(
+        default=True,
+        description="annotators whose reputation on the dataset falls below the cutoff stop "
+        "receiving its items (ledger/quality/reputation.py)",
+    )
+    reward_tiers: bool = Field(
+        default=False,
+        description="scale each label's LABEL reward by its annotator's reputation tier, "
+        "0.5x to 1.5x (the multipliers are committed in the terms)",
+    )
+    reward_multipliers_bps: list[int] = Field(
+        default_factory=lambda: [10_000],
+        description="set by the service from the tiers: the multipliers a reward may carry",
+    )
 
     @model_validator(mode="after")
     def _max_k_at_least_k(self) -> VerificationSpec:
         if self.consensus_max_k < self.consensus_k:
             raise ValueError("consensus_max_k must be at least consensus_k")
+        tiers = [t.multiplier_bps for t in DEFAULT_POLICY.tiers] if self.reward_tiers else [10_000]
+        self.reward_multipliers_bps = sorted(set(tiers))
         return self
 
 

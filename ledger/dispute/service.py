@@ -139,6 +139,7 @@ def decide_dispute(
     if upheld:
         dataset = datasets.get_dataset(session, label.dataset_id)
         decide(
+            session,
             label,
             dataset,
             accept=True,

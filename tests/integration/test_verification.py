@@ -105,6 +105,19 @@ def test_consensus_verifies_the_majority_asks_more_on_disagreement_then_a_review
     served = {workers[4].get(path)["external_id"] for _ in range(2)}
     assert not served & {"img-0", "img-1"}
 
+    # the agreement report, for the buyer and the reviewers, by each aggregator
+    report_path = f"/v1/datasets/{dataset['id']}/agreement"
+    for aggregator in ("majority", "wawa", "dawid_skene"):
+        report = buyer.get(report_path, params={"aggregator": aggregator})
+        assert (report["items"], report["labels"], report["aggregator"]) == (2, 7, aggregator)
+        assert report["classes"] == dataset["label_classes"]
+        assert sum(map(sum, report["confusion"])) == 7
+        assert report["krippendorff_alpha"] is not None
+        assert {a["annotator"] for a in report["annotators"]} == {w.address for w in workers[:4]}
+    assert reviewer.get(report_path)["aggregator"] == "dawid_skene"
+    refused(403, "not_dataset_buyer", lambda: workers[4].get(report_path))
+    refused(422, "invalid_input", lambda: buyer.get(report_path, params={"aggregator": "x"}))
+
 
 def test_an_undecided_label_is_accepted_after_the_review_window_and_paid(
     instance: Instance, http: httpx.Client, chain: Chain, tmp_path: Any
@@ -219,3 +232,38 @@ def test_disputes_close_after_the_window_and_only_rejections_are_disputed(
             spec=DisputeCreate(comment="late"),
             now=utcnow() + dt.timedelta(days=7, seconds=1),
         )
+
+
+def test_reputation_scales_rewards_by_tier_and_cuts_off_a_bad_annotator(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    """Twenty gold items, answer 'cat'. An honest annotator's score rises with each right
+    answer, (3n + 10) / (3n + 20) after n: from the eighth label (0.756 >= 0.75) they are
+    'trusted' and earn 1.25x the reward; the terms commit the multipliers, so the audit accepts
+    it. An adversary always answering 'dog' is cut off once there is enough evidence (40
+    weighted trials: 14 gold answers) and is refused further items."""
+    buyer = user(http, chain, "buyer")
+    dataset = create_dataset(buyer, chain, verification={"reward_tiers": True})
+    gold = [{"id": f"g-{n:02d}", "data": {"n": n}, "gold": "cat"} for n in range(20)]
+    upload(buyer, dataset["id"], gold)
+    fund(chain, buyer, dataset)
+    dataset = buyer.get(f"/v1/datasets/{dataset['id']}")
+    assert dataset["verification"]["reward_multipliers_bps"] == [5000, 10000, 12500, 15000]
+    items = item_ids(instance, dataset["id"])
+    honest, adversary = user(http, chain, "annotator"), user(http, chain, "annotator")
+    rewards = [label(honest, items[f"g-{n:02d}"], "cat")["reward"] for n in range(20)]
+    reward = dataset["reward_per_label"]
+    assert rewards == [reward] * 7 + [reward * 12_500 // 10_000] * 13
+
+    path = f"/v1/datasets/{dataset['id']}/next-item"
+    for n in range(14):
+        assert adversary.get(path)["external_id"]
+        label(adversary, items[f"g-{n:02d}"], "dog")
+    refusal = refused(403, "below_reputation_cutoff", lambda: adversary.get(path))
+    assert "is 0.16, below its cutoff 0.4" in refusal.message  # (0 + 10) / (3 * 14 + 20)
+    refused(404, "queue_empty", lambda: honest.get(path))  # labelled all twenty, still welcome
+
+    operator = ApiUser(http, chain.operator).sign_in()
+    assert operator.post("/v1/epochs")["epoch"]["label_count"] == 20
+    report = audit(chain.client.rpc_url, chain.deployment, instance.runtime.settings.publish_dir)
+    assert report.ok, report.to_json()
