@@ -12,21 +12,22 @@ from ledger.annotation.models import Label, LabelStatus
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
 
 
-def next_item_for(session: Session, *, dataset_id: int, annotator: str) -> Item | None:
-    """The least-labelled item this annotator has not labelled yet (spreads work evenly)."""
+def next_item_for(
+    session: Session, *, dataset_id: int, annotator: str, gold: bool | None = None
+) -> Item | None:
+    """The least-labelled item this annotator has not labelled yet (spreads work evenly); only
+    gold items if `gold`, only others if `gold` is False."""
     already = select(Label.item_id).where(
         Label.annotator == annotator, Label.dataset_id == dataset_id
     )
-    return session.scalars(
-        select(Item)
-        .where(
-            Item.dataset_id == dataset_id,
-            Item.id.not_in(already),
-            or_(Item.wanted_labels.is_(None), Item.label_count < Item.wanted_labels),
-        )
-        .order_by(Item.label_count, Item.id)
-        .limit(1)
-    ).first()
+    query = select(Item).where(
+        Item.dataset_id == dataset_id,
+        Item.id.not_in(already),
+        or_(Item.wanted_labels.is_(None), Item.label_count < Item.wanted_labels),
+    )
+    if gold is not None:
+        query = query.where(Item.gold_label.is_not(None) if gold else Item.gold_label.is_(None))
+    return session.scalars(query.order_by(Item.label_count, Item.id).limit(1)).first()
 
 
 def find_label(session: Session, *, item_id: int, annotator: str) -> Label | None:

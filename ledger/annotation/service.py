@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections import Counter
 
 from sqlalchemy.orm import Session
@@ -94,7 +95,7 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
                 f"cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
                 "GET /v1/me/labels for the verdicts and reasons behind it)"
             )
-    item = repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator)
+    item = _serve(session, dataset=dataset, annotator=annotator)
     if item is None:
         raise QueueEmpty(f"you have labelled every item of dataset {dataset.id}")
     return NextItem(
@@ -104,6 +105,22 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
         data=item.data,
         label_classes=datasets.label_classes(dataset),
     )
+
+
+def _serve(session: Session, *, dataset: Dataset, annotator: str) -> Item | None:
+    """The next item: with a gold rate, a gold item with that probability (hidden among the
+    others: nothing in what is served tells them apart), else the least-labelled item."""
+    rate = datasets.verification_of(dataset).gold_rate_bps
+    if rate is None:
+        return repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator)
+    gold_first = secrets.randbelow(10_000) < rate
+    for gold in (gold_first, not gold_first):
+        item = repository.next_item_for(
+            session, dataset_id=dataset.id, annotator=annotator, gold=gold
+        )
+        if item is not None:
+            return item
+    return None
 
 
 def record(

@@ -55,6 +55,13 @@ class VerificationSpec(BaseModel):
         le=90 * DAY,
         description="an annotator may dispute a rejection this long after it",
     )
+    gold_rate_bps: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="the share of served items that are (hidden) gold items, in basis points, "
+        "while the annotator has gold items left; null serves gold like any other item",
+    )
     reputation_cutoff: bool = Field(
         default=True,
         description="annotators whose reputation on the dataset falls below the cutoff stop "

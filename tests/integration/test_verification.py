@@ -267,3 +267,27 @@ def test_reputation_scales_rewards_by_tier_and_cuts_off_a_bad_annotator(
     assert operator.post("/v1/epochs")["epoch"]["label_count"] == 20
     report = audit(chain.client.rpc_url, chain.deployment, instance.runtime.settings.publish_dir)
     assert report.ok, report.to_json()
+
+
+@pytest.mark.parametrize(("rate", "first"), [(10_000, "gold"), (0, "img")])
+def test_the_gold_rate_decides_how_often_a_hidden_gold_item_is_served(
+    instance: Instance, http: httpx.Client, chain: Chain, rate: int, first: str
+) -> None:
+    """At 100% every item served is gold while gold items remain, at 0% none is while others
+    remain; either way the served item looks like any other (no answer, no flag)."""
+    buyer = user(http, chain, "buyer")
+    dataset = create_dataset(buyer, chain, verification={"gold_rate_bps": rate})
+    upload(buyer, dataset["id"], ITEMS)  # five plain items, two gold ones
+    fund(chain, buyer, dataset)
+    items = item_ids(instance, dataset["id"])
+    worker = user(http, chain, "annotator")
+    path = f"/v1/datasets/{dataset['id']}/next-item"
+    served = []
+    for _ in range(len(items)):
+        item = worker.get(path)
+        assert set(item) == {"dataset_id", "item_id", "external_id", "data", "label_classes"}
+        served.append(item["external_id"])
+        label(worker, item["item_id"], "cat")
+    golds = ["gold-cat", "gold-dog"]
+    assert (served[:2] == golds) is (first == "gold")
+    assert (served[-2:] == golds) is (first == "img")
