@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
@@ -45,6 +45,8 @@ class Label(Base):
     )
     reviewer: Mapped[str | None] = mapped_column(String(42), default=None)
     reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # Part of the annotator's gold-only qualification warm-up: graded, never paid.
+    warmup: Mapped[bool] = mapped_column(Boolean, default=False)
     # Under consensus: how many of the item's annotators gave the winning label, "n/total".
     agreement: Mapped[str | None] = mapped_column(String(20), default=None)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

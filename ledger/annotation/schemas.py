@@ -50,6 +50,7 @@ class LabelPublic(BaseModel):
     label_hash: str = Field(
         description="keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf"
     )
+    warmup: bool = Field(description="part of a qualification warm-up: graded, not paid")
     status: LabelStatus
     method: VerificationMethod | None
     reviewer: str | None

@@ -18,14 +18,19 @@ from ledger.annotation.schemas import (
     ReviewCreate,
     Verdict,
 )
-from ledger.annotation.standing import standing_of
+from ledger.annotation.standing import evidence_of, standing_of
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
 from ledger.dataset.schemas import DatasetStatus
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.publication import label_hash, random_nonce
-from ledger.quality.reputation import DEFAULT_POLICY, apply_multiplier
+from ledger.quality.reputation import (
+    DEFAULT_POLICY,
+    Qualification,
+    apply_multiplier,
+    qualification,
+)
 
 
 class QueueEmpty(NotFound):
@@ -60,6 +65,14 @@ class BelowReputationCutoff(Forbidden):
     code = "below_reputation_cutoff"
 
 
+class QualificationFailed(Forbidden):
+    code = "qualification_failed"
+
+
+class QualificationRequired(Forbidden):
+    code = "qualification_required"
+
+
 class ReasonRequired(Unprocessable):
     code = "reason_required"
 
@@ -87,6 +100,7 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
     _require_open(session, dataset)
+    warming_up = _warming_up(session, dataset=dataset, annotator=annotator)
     if datasets.verification_of(dataset).reputation_cutoff:
         standing = standing_of(session, dataset=dataset, annotator=annotator)
         if not standing.receives_items:
@@ -95,7 +109,15 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
                 f"cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
                 "GET /v1/me/labels for the verdicts and reasons behind it)"
             )
-    item = _serve(session, dataset=dataset, annotator=annotator)
+    item = (
+        repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator, gold=True)
+        if warming_up
+        else _serve(session, dataset=dataset, annotator=annotator)
+    )
+    if item is None and warming_up:
+        raise QueueEmpty(
+            f"dataset {dataset.id} has no gold item left for your qualification warm-up"
+        )
     if item is None:
         raise QueueEmpty(f"you have labelled every item of dataset {dataset.id}")
     return NextItem(
@@ -105,6 +127,28 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
         data=item.data,
         label_classes=datasets.label_classes(dataset),
     )
+
+
+def _warming_up(session: Session, *, dataset: Dataset, annotator: str) -> bool:
+    """True while the annotator is in the dataset's gold-only warm-up; raises once they failed
+    it. Without a warm-up in the terms, always False."""
+    spec = datasets.verification_of(dataset)
+    if spec.qualification_gold_items == 0:
+        return False
+    evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
+    outcome = qualification(
+        gold_answered=evidence.gold_answered,
+        gold_correct=evidence.gold_correct,
+        min_items=spec.qualification_gold_items,
+        min_accuracy=spec.qualification_min_accuracy,
+    )
+    if outcome is Qualification.failed:
+        raise QualificationFailed(
+            f"{evidence.gold_correct} of your {evidence.gold_answered} warm-up answers on "
+            f"dataset {dataset.id} were right, below the {spec.qualification_min_accuracy:.0%} "
+            "it asks before paid work"
+        )
+    return outcome is Qualification.pending
 
 
 def _serve(session: Session, *, dataset: Dataset, annotator: str) -> Item | None:
@@ -153,7 +197,9 @@ def decide(
         # scaled by the annotator's reputation tier where the dataset's terms say so.
         label.price = dataset.price_per_label
         label.reward = dataset.reward_per_label
-        if datasets.verification_of(dataset).reward_tiers:
+        if label.warmup:
+            label.price = label.reward = 0  # the warm-up is graded, not paid
+        elif datasets.verification_of(dataset).reward_tiers:
             standing = standing_of(session, dataset=dataset, annotator=label.annotator)
             label.reward = apply_multiplier(dataset.reward_per_label, standing.multiplier_bps)
 
@@ -185,12 +231,19 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
     _require_open(session, dataset)
     if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
         raise DuplicateLabel(f"you already labelled item {item.id}")
+    warming_up = _warming_up(session, dataset=dataset, annotator=annotator)
+    if warming_up and item.gold_label is None:
+        raise QualificationRequired(
+            f"dataset {dataset.id} asks for a gold-only warm-up before paid work: label the "
+            f"items GET /v1/datasets/{dataset.id}/next-item serves first"
+        )
     label = Label(
         dataset_id=dataset.id,
         item_id=item.id,
         annotator=annotator,
         value=spec.value,
         salt=random_nonce(),
+        warmup=warming_up,
         created_at=now,
     )
     record(label, "submitted", at=now, actor=annotator)
@@ -301,6 +354,7 @@ def to_public(label: Label, item: Item) -> LabelPublic:
         value=label.value,
         item_hash=item.item_hash,
         salt=label.salt,
+        warmup=label.warmup,
         label_hash=label_hash(label.salt, label.value),
         status=label.status,
         method=label.method,

@@ -62,6 +62,16 @@ class VerificationSpec(BaseModel):
         description="the share of served items that are (hidden) gold items, in basis points, "
         "while the annotator has gold items left; null serves gold like any other item",
     )
+    qualification_gold_items: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="a gold-only warm-up of this many items before paid work (0: none); "
+        "warm-up labels are graded, not paid",
+    )
+    qualification_min_accuracy: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="accuracy on the warm-up needed to go on"
+    )
     reputation_cutoff: bool = Field(
         default=True,
         description="annotators whose reputation on the dataset falls below the cutoff stop "

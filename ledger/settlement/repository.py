@@ -42,7 +42,11 @@ def has_payable_labels(session: Session) -> bool:
     return (
         session.scalar(
             select(Label.id)
-            .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
+            .where(
+                Label.status == LabelStatus.verified,
+                Label.epoch.is_(None),
+                Label.warmup.is_(False),
+            )
             .limit(1)
         )
         is not None
@@ -55,7 +59,11 @@ def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset, Item]]:
         select(Label, Dataset, Item)
         .join(Dataset, Dataset.id == Label.dataset_id)
         .join(Item, Item.id == Label.item_id)
-        .where(Label.status == LabelStatus.verified, Label.epoch.is_(None))
+        .where(
+            Label.status == LabelStatus.verified,
+            Label.epoch.is_(None),
+            Label.warmup.is_(False),  # a qualification warm-up is graded, not paid
+        )
         .order_by(Label.decided_at, Label.id)
     ).all()
 

@@ -291,3 +291,40 @@ def test_the_gold_rate_decides_how_often_a_hidden_gold_item_is_served(
     golds = ["gold-cat", "gold-dog"]
     assert (served[:2] == golds) is (first == "gold")
     assert (served[-2:] == golds) is (first == "img")
+
+
+def test_a_qualification_warm_up_serves_only_gold_pays_nothing_and_gates_paid_work(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    """Two warm-up gold items at 100%: a worker answering both right goes on to paid work (the
+    warm-up labels verified but unpaid); one answering wrong is refused further items."""
+    buyer = user(http, chain, "buyer")
+    spec = {"qualification_gold_items": 2, "qualification_min_accuracy": 1.0}
+    dataset = create_dataset(buyer, chain, verification=spec)
+    gold = [{"id": f"g-{n}", "data": {"n": n}, "gold": "cat"} for n in range(3)]
+    upload(buyer, dataset["id"], [*gold, {"id": "plain", "data": 1}])
+    fund(chain, buyer, dataset)
+    items = item_ids(instance, dataset["id"])
+    path = f"/v1/datasets/{dataset['id']}/next-item"
+    good, bad = user(http, chain, "annotator"), user(http, chain, "annotator")
+
+    refused(403, "qualification_required", lambda: label(good, items["plain"], "cat"))
+    warm = []
+    for _ in range(2):
+        served = good.get(path)
+        assert served["external_id"].startswith("g-")  # only gold during the warm-up
+        warm.append(label(good, served["item_id"], "cat"))
+    assert [(w["status"], w["warmup"], w["price"], w["reward"]) for w in warm] == [
+        ("verified", True, 0, 0)
+    ] * 2
+    paid = label(good, items["plain"], "cat")  # qualified: paid work now
+    assert (paid["warmup"], paid["status"]) == (False, "pending")
+
+    for answer in ("dog", "cat"):
+        label(bad, bad.get(path)["item_id"], answer)
+    refusal = refused(403, "qualification_failed", lambda: bad.get(path))
+    assert "1 of your 2 warm-up answers" in refusal.message
+    refused(403, "qualification_failed", lambda: label(bad, items["plain"], "cat"))
+
+    operator = ApiUser(http, chain.operator).sign_in()
+    assert operator.post("/v1/epochs")["epoch"] is None  # nothing payable: the warm-up is unpaid
