@@ -16,6 +16,8 @@ from ledger.annotation.schemas import (
 )
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
+from ledger.dataset.schemas import LabelType
+from ledger.kit.errors import Unprocessable
 from ledger.quality.aggregation import (
     Aggregation,
     LabelMatrix,
@@ -25,6 +27,11 @@ from ledger.quality.aggregation import (
     wawa,
 )
 from ledger.quality.agreement import agreement_report
+
+
+class AgreementNeedsClasses(Unprocessable):
+    code = "agreement_needs_classes"
+
 
 AGGREGATORS: dict[Aggregator, Callable[[LabelMatrix], Aggregation]] = {
     Aggregator.majority: majority_vote,
@@ -36,6 +43,11 @@ AGGREGATORS: dict[Aggregator, Callable[[LabelMatrix], Aggregation]] = {
 def dataset_agreement(
     session: Session, *, dataset: Dataset, aggregator: Aggregator
 ) -> AgreementReportPublic:
+    if datasets.label_type_of(dataset) is not LabelType.classes:
+        raise AgreementNeedsClasses(
+            f"dataset {dataset.id} labels {datasets.label_type_of(dataset)}: kappa and alpha "
+            "here are for class labels; its consensus verdicts carry each item's agreement"
+        )
     classes = datasets.label_classes(dataset)
     rows = session.execute(
         select(Label.item_id, Label.annotator, Label.value)

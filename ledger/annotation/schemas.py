@@ -16,6 +16,7 @@ class NextItem(BaseModel):
     item_id: int
     external_id: str
     data: Any
+    label_type: str = Field(description="classes, boxes ([x_min, y_min, x_max, y_max]) or spans")
     label_classes: list[str]
 
 

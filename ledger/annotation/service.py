@@ -125,6 +125,7 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
         item_id=item.id,
         external_id=item.external_id,
         data=item.data,
+        label_type=datasets.label_type_of(dataset),
         label_classes=datasets.label_classes(dataset),
     )
 
@@ -208,7 +209,7 @@ def _grade_on_gold(
     session: Session, label: Label, dataset: Dataset, item: Item, now: dt.datetime
 ) -> None:
     assert item.gold_label is not None
-    accept = label.value == item.gold_label
+    accept = datasets.answers_agree(dataset, label.value, item.gold_label)
     decide(
         session,
         label,
@@ -267,11 +268,10 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
     if item.label_count < wanted:
         return
     labels = repository.pending_labels_on(session, [item.id])
-    counts = Counter(label.value for label in labels)
-    if not counts:
+    if not labels:
         return
-    winner, votes = counts.most_common(1)[0]
-    total = len(labels)
+    agreed = datasets.agreed_answer(dataset, [label.value for label in labels])
+    winner, votes, total = labels[agreed.index].value, agreed.supporters, agreed.total
     if 2 * votes <= total:
         cap = datasets.verification_of(dataset).consensus_max_k
         if wanted < cap:
@@ -280,7 +280,7 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
         return
     agreement = f"{votes}/{total}"
     for label in labels:
-        agrees = label.value == winner
+        agrees = datasets.answers_agree(dataset, label.value, winner)
         decide(
             session,
             label,

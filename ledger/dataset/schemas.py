@@ -49,6 +49,12 @@ class VerificationSpec(BaseModel):
         le=90 * DAY,
         description="a label still undecided this long after submission is accepted and paid",
     )
+    agreement_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="intersection over union at which two boxes or two spans are the same answer",
+    )
     dispute_window_seconds: int = Field(
         default=7 * DAY,
         ge=DAY,
@@ -96,11 +102,23 @@ class VerificationSpec(BaseModel):
         return self
 
 
+class LabelType(enum.StrEnum):
+    """What a label is: a class name, a box as the JSON text `[x_min, y_min, x_max, y_max]`, or a
+    text span as `[start, end]` (character offsets, end excluded)."""
+
+    classes = "classes"
+    boxes = "boxes"
+    spans = "spans"
+
+
 class DatasetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    label_classes: list[str] = Field(min_length=1, max_length=MAX_CLASSES)
+    label_type: LabelType = LabelType.classes
+    label_classes: list[str] = Field(
+        default_factory=list, max_length=MAX_CLASSES, description="required for classes only"
+    )
     payment_token: str = Field(description="ERC-20 the buyer pays in; must be on the allowlist")
     # strict: JSON true or 2.0 is not an amount; money is an integer of base units, full stop
     price_per_label: int = Field(
@@ -120,6 +138,14 @@ class DatasetCreate(BaseModel):
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("label classes must be unique")
         return cleaned
+
+    @model_validator(mode="after")
+    def _classes_for_classes_only(self) -> DatasetCreate:
+        if self.label_type is LabelType.classes and not self.label_classes:
+            raise ValueError("a classes dataset needs label_classes")
+        if self.label_type is not LabelType.classes and self.label_classes:
+            raise ValueError(f"{self.label_type} datasets take no label_classes")
+        return self
 
 
 class ChainRecordPublic(BaseModel):
@@ -143,6 +169,7 @@ class DatasetPublic(BaseModel):
     id: int
     name: str
     buyer: str
+    label_type: LabelType
     label_classes: list[str]
     payment_token: str
     price_per_label: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from eth_abi.abi import encode as abi_encode
@@ -24,6 +25,7 @@ from ledger.dataset.schemas import (
     GoldAnswer,
     ItemIn,
     ItemsCreated,
+    LabelType,
     Method,
     VerificationSpec,
 )
@@ -38,6 +40,7 @@ from ledger.publication import (
     random_nonce,
     terms_document,
 )
+from ledger.quality.agreement import Answer, Consensus, LabelKind, consensus, labels_agree
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 
@@ -92,7 +95,7 @@ def create_dataset(
     dataset = Dataset(
         buyer=buyer,
         name=spec.name,
-        label_schema={"type": "classes", "classes": spec.label_classes},
+        label_schema={"type": str(spec.label_type), "classes": spec.label_classes},
         payment_token=token,
         price_per_label=spec.price_per_label,
         reward_per_label=spec.reward_per_label,
@@ -165,12 +168,70 @@ def label_classes(dataset: Dataset) -> list[str]:
     return classes
 
 
-def check_label(dataset: Dataset, value: str) -> None:
-    if value not in label_classes(dataset):
-        raise LabelOutsideSchema(
-            f"{value!r} is not a class of dataset {dataset.id}; "
-            f"classes: {', '.join(label_classes(dataset))}"
+def label_type_of(dataset: Dataset) -> LabelType:
+    return LabelType(dataset.label_schema.get("type", LabelType.classes))
+
+
+_KINDS = {
+    LabelType.classes: LabelKind.classification,
+    LabelType.boxes: LabelKind.box,
+    LabelType.spans: LabelKind.span,
+}
+
+
+def parse_answer(dataset: Dataset, value: str) -> Answer:
+    """A label's value as the agreement functions take it; LabelOutsideSchema if it is not one."""
+    kind = label_type_of(dataset)
+    if kind is LabelType.classes:
+        if value not in label_classes(dataset):
+            raise LabelOutsideSchema(
+                f"{value!r} is not a class of dataset {dataset.id}; "
+                f"classes: {', '.join(label_classes(dataset))}"
+            )
+        return value
+    try:
+        numbers = json.loads(value)
+    except ValueError:
+        numbers = None
+    if kind is LabelType.boxes:
+        ok = (
+            isinstance(numbers, list)
+            and len(numbers) == 4
+            and all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+            and numbers[0] <= numbers[2]
+            and numbers[1] <= numbers[3]
         )
+        shape = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
+    else:
+        ok = (
+            isinstance(numbers, list)
+            and len(numbers) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+            and 0 <= numbers[0] <= numbers[1]
+        )
+        shape = "a span [start, end] of character offsets with 0 <= start <= end"
+    if not ok:
+        raise LabelOutsideSchema(f"{value!r} is not {shape} (dataset {dataset.id})")
+    answer: list[float] = numbers
+    return answer
+
+
+def check_label(dataset: Dataset, value: str) -> None:
+    parse_answer(dataset, value)
+
+
+def answers_agree(dataset: Dataset, a: str, b: str) -> bool:
+    """Equal classes, or boxes/spans overlapping at least the dataset's agreement threshold."""
+    threshold = verification_of(dataset).agreement_threshold
+    kind = _KINDS[label_type_of(dataset)]
+    return labels_agree(parse_answer(dataset, a), parse_answer(dataset, b), kind, threshold)
+
+
+def agreed_answer(dataset: Dataset, values: Sequence[str]) -> Consensus:
+    """The answer most of `values` agree with (see ledger.quality.agreement.consensus)."""
+    threshold = verification_of(dataset).agreement_threshold
+    answers = [parse_answer(dataset, v) for v in values]
+    return consensus(answers, _KINDS[label_type_of(dataset)], threshold)
 
 
 def chain_record(session: Session, dataset: Dataset) -> ChainDataset | None:
@@ -194,6 +255,7 @@ def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> 
         id=dataset.id,
         name=dataset.name,
         buyer=dataset.buyer,
+        label_type=label_type_of(dataset),
         label_classes=label_classes(dataset),
         payment_token=dataset.payment_token,
         price_per_label=dataset.price_per_label,

@@ -44,7 +44,8 @@ from ledger.chain.client import (
     StaleTransaction,
 )
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.service import chain_record
+from ledger.dataset.schemas import LabelType
+from ledger.dataset.service import chain_record, label_type_of
 from ledger.kit.db import Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, Conflict
 from ledger.publication import (
@@ -190,7 +191,14 @@ def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
             if label.method is VerificationMethod.consensus
             else label.reviewer
         ),
-        graded=graded_hash(dataset.gold_nonce, item_hash, label.value) if gold else None,
+        # a box or span agrees with its gold answer by overlap, not byte for byte: graded as it
+        graded=(
+            None
+            if not gold
+            else graded_hash(dataset.gold_nonce, item_hash, label.value)
+            if label_type_of(dataset) is LabelType.classes
+            else graded_hash(dataset.gold_nonce, item_hash, item.gold_label or "")
+        ),
     )
 
 

@@ -285,7 +285,14 @@ def test_the_gold_rate_decides_how_often_a_hidden_gold_item_is_served(
     served = []
     for _ in range(len(items)):
         item = worker.get(path)
-        assert set(item) == {"dataset_id", "item_id", "external_id", "data", "label_classes"}
+        assert set(item) == {
+            "dataset_id",
+            "item_id",
+            "external_id",
+            "data",
+            "label_type",
+            "label_classes",
+        }
         served.append(item["external_id"])
         label(worker, item["item_id"], "cat")
     golds = ["gold-cat", "gold-dog"]
@@ -328,3 +335,46 @@ def test_a_qualification_warm_up_serves_only_gold_pays_nothing_and_gates_paid_wo
 
     operator = ApiUser(http, chain.operator).sign_in()
     assert operator.post("/v1/epochs")["epoch"] is None  # nothing payable: the warm-up is unpaid
+
+
+def test_boxes_agree_by_overlap_under_consensus_and_on_gold_and_the_audit_passes(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer = user(http, chain, "buyer")
+    consensus = CONSENSUS | {"agreement_threshold": 0.5}
+    dataset = create_dataset(
+        buyer, chain, label_type="boxes", label_classes=[], verification=consensus
+    )
+    assert dataset["label_type"] == "boxes"
+    boxes = [{"id": "photo", "data": 1}, {"id": "gold-box", "data": 2, "gold": "[0, 0, 10, 10]"}]
+    upload(buyer, dataset["id"], boxes)
+    fund(chain, buyer, dataset)
+    items = item_ids(instance, dataset["id"])
+    workers = [user(http, chain, "annotator") for _ in range(3)]
+    for bad in ("[10, 0, 0, 10]", "cat", "[0, 0, 1]", "[true, 0, 1, 1]"):
+        refused(422, "label_outside_schema", lambda b=bad: label(workers[0], items["photo"], b))
+    given = ["[0, 0, 10, 10]", "[1, 1, 10, 10]", "[50, 50, 60, 60]"]  # IoU 0.81, then 0
+    made = [label(w, items["photo"], box) for w, box in zip(workers, given, strict=True)]
+    assert [stored(instance, m["id"]).status for m in made] == ["verified", "verified", "rejected"]
+    assert stored(instance, made[2]["id"]).reason == (
+        "disagrees with the consensus label '[0, 0, 10, 10]' (2/3 annotators)"
+    )
+    close = label(workers[0], items["gold-box"], "[0, 0, 9, 10]")  # IoU 0.9 with the gold box
+    far = label(workers[1], items["gold-box"], "[5, 5, 20, 20]")  # IoU 25/300
+    assert (close["status"], close["method"]) == ("verified", "gold")
+    assert (far["status"], far["method"]) == ("rejected", "gold")
+    refused(
+        422,
+        "agreement_needs_classes",
+        lambda: buyer.get(f"/v1/datasets/{dataset['id']}/agreement"),
+    )
+
+    operator = ApiUser(http, chain.operator).sign_in()
+    assert operator.post("/v1/epochs")["epoch"]["label_count"] == 3
+    report = audit(chain.client.rpc_url, chain.deployment, instance.runtime.settings.publish_dir)
+    assert report.ok, report.to_json()
+
+    spans = {"label_type": "spans", "label_classes": []}
+    created = create_dataset(buyer, chain, **spans)
+    assert created["label_type"] == "spans"
+    refused(422, "invalid_input", lambda: create_dataset(buyer, chain, label_type="spans"))
