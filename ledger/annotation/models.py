@@ -45,6 +45,8 @@ class Label(Base):
     )
     reviewer: Mapped[str | None] = mapped_column(String(42), default=None)
     reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # A reviewer's correct-and-accept: the value delivered to the buyer instead of `value`.
+    corrected_value: Mapped[str | None] = mapped_column(String(200), default=None)
     # Part of the annotator's gold-only qualification warm-up: graded, never paid.
     warmup: Mapped[bool] = mapped_column(Boolean, default=False)
     # Under consensus: how many of the item's annotators gave the winning label, "n/total".

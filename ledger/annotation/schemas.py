@@ -29,6 +29,7 @@ class LabelCreate(BaseModel):
 
 class Verdict(enum.StrEnum):
     accept = "accept"
+    correct = "correct"  # accept (the annotator is paid) and deliver the reviewer's correction
     reject = "reject"
 
 
@@ -37,6 +38,9 @@ class ReviewCreate(BaseModel):
 
     verdict: Verdict
     reason: str | None = Field(default=None, max_length=1000)
+    corrected_value: str | None = Field(
+        default=None, min_length=1, max_length=200, description="with `correct`: the fixed label"
+    )
 
 
 class LabelPublic(BaseModel):
@@ -52,6 +56,10 @@ class LabelPublic(BaseModel):
         description="keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf"
     )
     warmup: bool = Field(description="part of a qualification warm-up: graded, not paid")
+    corrected_value: str | None = Field(
+        description="a reviewer's correction: what the buyer should use (the annotator's value "
+        "is what was paid, and what the label tree commits to)"
+    )
     status: LabelStatus
     method: VerificationMethod | None
     reviewer: str | None

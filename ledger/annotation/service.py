@@ -73,6 +73,10 @@ class QualificationRequired(Forbidden):
     code = "qualification_required"
 
 
+class CorrectionMismatch(Unprocessable):
+    code = "correction_mismatch"
+
+
 class ReasonRequired(Unprocessable):
     code = "reason_required"
 
@@ -330,11 +334,22 @@ def review_label(
     reason = (spec.reason or "").strip() or None
     if spec.verdict is Verdict.reject and reason is None:
         raise ReasonRequired("a rejection must say why (reason)")
+    correcting = spec.verdict is Verdict.correct
+    if correcting != (spec.corrected_value is not None):
+        raise CorrectionMismatch("corrected_value goes with the `correct` verdict, and only there")
+    if spec.corrected_value is not None:
+        datasets.check_label(dataset, spec.corrected_value)
+        if spec.corrected_value == label.value:
+            raise CorrectionMismatch("the correction equals the label: accept it instead")
+        label.corrected_value = spec.corrected_value
+        reason = f"accepted with a correction to {spec.corrected_value!r}" + (
+            f": {reason}" if reason else ""
+        )
     decide(
         session,
         label,
         dataset,
-        accept=spec.verdict is Verdict.accept,
+        accept=spec.verdict is not Verdict.reject,
         method=VerificationMethod.review,
         now=now,
         reviewer=reviewer,
@@ -355,6 +370,7 @@ def to_public(label: Label, item: Item) -> LabelPublic:
         item_hash=item.item_hash,
         salt=label.salt,
         warmup=label.warmup,
+        corrected_value=label.corrected_value,
         label_hash=label_hash(label.salt, label.value),
         status=label.status,
         method=label.method,

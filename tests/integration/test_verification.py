@@ -378,3 +378,36 @@ def test_boxes_agree_by_overlap_under_consensus_and_on_gold_and_the_audit_passes
     created = create_dataset(buyer, chain, **spans)
     assert created["label_type"] == "spans"
     refused(422, "invalid_input", lambda: create_dataset(buyer, chain, label_type="spans"))
+
+
+def test_a_reviewer_may_correct_and_accept_and_the_buyer_gets_the_correction(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    buyer, dataset, items = open_dataset(instance, http, chain)
+    reviewer = user(http, chain)
+    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    worker = user(http, chain, "annotator")
+    created = label(worker, items["img-0"], "cat")
+    review = f"/v1/labels/{created['id']}/review"
+    for body, code in (
+        ({"verdict": "correct"}, "correction_mismatch"),
+        ({"verdict": "accept", "corrected_value": "dog"}, "correction_mismatch"),
+        ({"verdict": "correct", "corrected_value": "cat"}, "correction_mismatch"),
+        ({"verdict": "correct", "corrected_value": "horse"}, "label_outside_schema"),
+    ):
+        refused(422, code, lambda b=body: reviewer.post(review, json=b))
+    assert stored(instance, created["id"]).status == "pending"
+
+    corrected = reviewer.post(
+        review, json={"verdict": "correct", "corrected_value": "dog", "reason": "ears"}
+    )
+
+    assert (corrected["status"], corrected["value"], corrected["corrected_value"]) == (
+        "verified",
+        "cat",
+        "dog",
+    )
+    assert corrected["reason"] == "accepted with a correction to 'dog': ears"
+    assert corrected["price"] == dataset["price_per_label"]  # the annotator is paid
+    [delivered] = buyer.get(f"/v1/datasets/{dataset['id']}/labels")
+    assert delivered["corrected_value"] == "dog"
