@@ -40,6 +40,21 @@ AGGREGATORS: dict[Aggregator, Callable[[LabelMatrix], Aggregation]] = {
 }
 
 
+def aggregated_label(
+    session: Session, *, dataset: Dataset, item_id: int, aggregator: Aggregator
+) -> tuple[str, float]:
+    """An item's label and the aggregator's confidence in it, estimated from every label of the
+    dataset (Wawa and Dawid-Skene learn each annotator's skill from all their work)."""
+    rows = session.execute(
+        select(Label.item_id, Label.annotator, Label.value)
+        .where(Label.dataset_id == dataset.id)
+        .order_by(Label.id)
+    ).all()
+    matrix = encode_labels([(i, a, v) for i, a, v in rows], classes=datasets.label_classes(dataset))
+    result = AGGREGATORS[aggregator](matrix).labels()[item_id]
+    return str(result.label), result.confidence
+
+
 def dataset_agreement(
     session: Session, *, dataset: Dataset, aggregator: Aggregator
 ) -> AgreementReportPublic:

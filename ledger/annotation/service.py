@@ -9,8 +9,10 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from ledger.annotation import repository
+from ledger.annotation.agreement import aggregated_label
 from ledger.annotation.models import Label, LabelEvent, LabelStatus, VerificationMethod
 from ledger.annotation.schemas import (
+    Aggregator,
     EarningsPublic,
     LabelCreate,
     LabelPublic,
@@ -22,7 +24,7 @@ from ledger.annotation.standing import evidence_of, standing_of
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import DatasetStatus
+from ledger.dataset.schemas import DatasetStatus, LabelType
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.publication import label_hash, random_nonce
 from ledger.quality.reputation import (
@@ -274,9 +276,20 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
     labels = repository.pending_labels_on(session, [item.id])
     if not labels:
         return
-    agreed = datasets.agreed_answer(dataset, [label.value for label in labels])
-    winner, votes, total = labels[agreed.index].value, agreed.supporters, agreed.total
-    if 2 * votes <= total:
+    spec = datasets.verification_of(dataset)
+    total = len(labels)
+    classes = datasets.label_type_of(dataset) is LabelType.classes
+    if classes and spec.consensus_aggregator is not Aggregator.majority:
+        winner, confidence = aggregated_label(
+            session, dataset=dataset, item_id=item.id, aggregator=spec.consensus_aggregator
+        )
+        votes = sum(1 for label in labels if label.value == winner)
+        settled = confidence > 0.5 and votes > 0
+    else:
+        agreed = datasets.agreed_answer(dataset, [label.value for label in labels])
+        winner, votes = labels[agreed.index].value, agreed.supporters
+        settled = 2 * votes > total
+    if not settled:
         cap = datasets.verification_of(dataset).consensus_max_k
         if wanted < cap:
             item.wanted_labels = wanted + 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ledger.annotation.schemas import BuyerRecord
+from ledger.annotation.schemas import Aggregator, BuyerRecord
 from ledger.kit.db import UINT256_MAX
 from ledger.quality.reputation import DEFAULT_POLICY
 
@@ -48,6 +48,12 @@ class VerificationSpec(BaseModel):
         ge=3600,
         le=90 * DAY,
         description="a label still undecided this long after submission is accepted and paid",
+    )
+    consensus_aggregator: Aggregator = Field(
+        default=Aggregator.majority,
+        description="how a class item's label is found: its own majority, or Wawa or "
+        "Dawid-Skene over the whole dataset (they weigh annotators by estimated skill, so a "
+        "crowd with spammers still finds the right label); boxes and spans use overlap",
     )
     agreement_threshold: float = Field(
         default=0.5,

@@ -411,3 +411,27 @@ def test_a_reviewer_may_correct_and_accept_and_the_buyer_gets_the_correction(
     assert corrected["price"] == dataset["price_per_label"]  # the annotator is paid
     [delivered] = buyer.get(f"/v1/datasets/{dataset['id']}/labels")
     assert delivered["corrected_value"] == "dog"
+
+
+@pytest.mark.parametrize("aggregator", ["wawa", "dawid_skene"])
+def test_consensus_by_a_skill_weighted_aggregator(
+    instance: Instance, http: httpx.Client, chain: Chain, aggregator: str
+) -> None:
+    """Wawa and Dawid-Skene estimate every annotator's skill from all their work on the dataset
+    and decide each item from that (their accuracy against majority vote is measured on simulated
+    crowds in tests/unit/test_aggregation.py); here they verify the agreeing annotators."""
+    spec = CONSENSUS | {"consensus_aggregator": aggregator}
+    _buyer, dataset, items = open_dataset(instance, http, chain, **spec)
+    assert dataset["verification"]["consensus_aggregator"] == aggregator
+    workers = [user(http, chain, "annotator") for _ in range(3)]
+    for name in ("img-0", "img-1", "img-2"):
+        made = [
+            label(w, items[name], v) for w, v in zip(workers, ["cat", "cat", "dog"], strict=True)
+        ]
+        verdicts = [stored(instance, m["id"]) for m in made]
+        assert [(v.status, v.method) for v in verdicts] == [
+            ("verified", "consensus"),
+            ("verified", "consensus"),
+            ("rejected", "consensus"),
+        ]
+        assert verdicts[2].reason == "disagrees with the consensus label 'cat' (2/3 annotators)"
