@@ -48,6 +48,16 @@ def open_dataset(
     return buyer, buyer.get(f"/v1/datasets/{dataset['id']}"), item_ids(instance, dataset["id"])
 
 
+def reviewed_dataset(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> tuple[ApiUser, dict[str, Any], dict[str, int], ApiUser]:
+    """An open review dataset of plain items with one appointed reviewer."""
+    buyer, dataset, items = open_dataset(instance, http, chain)
+    reviewer = user(http, chain)
+    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    return buyer, dataset, items, reviewer
+
+
 def stored(instance: Instance, label_id: int) -> Label:
     with instance.runtime.db.unit_of_work() as session:
         found = session.get(Label, label_id)
@@ -207,9 +217,7 @@ def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next
 def test_disputes_close_after_the_window_and_only_rejections_are_disputed(
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
-    buyer, dataset, items = open_dataset(instance, http, chain)
-    reviewer = user(http, chain)
-    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    _buyer, _dataset, items, reviewer = reviewed_dataset(instance, http, chain)
     worker = user(http, chain, "annotator")
     pending = label(worker, items["img-0"], "cat")
     refused(
@@ -383,9 +391,7 @@ def test_boxes_agree_by_overlap_under_consensus_and_on_gold_and_the_audit_passes
 def test_a_reviewer_may_correct_and_accept_and_the_buyer_gets_the_correction(
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
-    buyer, dataset, items = open_dataset(instance, http, chain)
-    reviewer = user(http, chain)
-    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    buyer, dataset, items, reviewer = reviewed_dataset(instance, http, chain)
     worker = user(http, chain, "annotator")
     created = label(worker, items["img-0"], "cat")
     review = f"/v1/labels/{created['id']}/review"
