@@ -18,9 +18,12 @@ from ledger.annotation.schemas import (
     LabelPublic,
     NextItem,
     ReviewCreate,
+    StandingPublic,
 )
+from ledger.annotation.standing import standing_public
 from ledger.claim import service as claims
 from ledger.claim.schemas import ClaimBundle
+from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
 from ledger.kit.db import utcnow
 from ledger.kit.types import checksum
@@ -90,6 +93,14 @@ def proof_bundle(
         f'attachment; filename="label-ledger-proofs-{address}-epoch-{bundle.epoch}.json"'
     )
     return bundle
+
+
+@router.get("/me/datasets/{dataset_id}/standing", response_model=StandingPublic)
+def my_standing(dataset_id: int, caller: Annotator, session: SessionDep) -> StandingPublic:
+    """Your reputation on a dataset: the score, its tier and reward multiplier, whether you still
+    receive its items, your qualification, and every count the score is computed from."""
+    dataset = datasets.get_dataset(session, dataset_id)
+    return standing_public(session, dataset=dataset, annotator=caller.address)
 
 
 @router.get("/buyers/{address}/record", response_model=BuyerRecord)

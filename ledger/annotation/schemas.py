@@ -116,6 +116,25 @@ class AgreementReportPublic(BaseModel):
     annotators: list[AnnotatorAgreementPublic]
 
 
+class StandingPublic(BaseModel):
+    """An annotator's reputation on one dataset, with the evidence it is computed from:
+    score = (2 gold_correct + agreed + accepted + 10) / (2 gold_answered + compared + decided + 20)
+    (ledger/quality/reputation.py)."""
+
+    dataset_id: int
+    score: float
+    tier: str
+    reward_multiplier_bps: int = Field(description="applies where the dataset has reward tiers")
+    receives_items: bool
+    qualification: str = Field(description="none, pending, passed or failed")
+    gold_answered: int
+    gold_correct: int
+    compared: int = Field(description="labels decided by consensus")
+    agreed: int
+    decided: int
+    accepted: int
+
+
 class EarningsPublic(BaseModel):
     """An annotator's work and money, per token, in base units."""
 

@@ -4,12 +4,16 @@ hence their reward tier and whether they still receive the dataset's items."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.annotation.schemas import StandingPublic
 from ledger.dataset.models import Dataset
-from ledger.quality.reputation import ReputationEvidence, Standing, standing
+from ledger.dataset.service import verification_of
+from ledger.quality.reputation import ReputationEvidence, Standing, qualification, standing
 
 
 def evidence_of(session: Session, *, dataset_id: int, annotator: str) -> ReputationEvidence:
@@ -44,3 +48,29 @@ def evidence_of(session: Session, *, dataset_id: int, annotator: str) -> Reputat
 
 def standing_of(session: Session, *, dataset: Dataset, annotator: str) -> Standing:
     return standing(evidence_of(session, dataset_id=dataset.id, annotator=annotator))
+
+
+def standing_public(session: Session, *, dataset: Dataset, annotator: str) -> StandingPublic:
+    """What an annotator sees of their own standing: no opaque score, the evidence is shown."""
+    evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
+    now = standing(evidence)
+    spec = verification_of(dataset)
+    warmup = (
+        qualification(
+            gold_answered=evidence.gold_answered,
+            gold_correct=evidence.gold_correct,
+            min_items=spec.qualification_gold_items,
+            min_accuracy=spec.qualification_min_accuracy,
+        ).value
+        if spec.qualification_gold_items
+        else "none"
+    )
+    return StandingPublic(
+        dataset_id=dataset.id,
+        score=now.score,
+        tier=now.tier,
+        reward_multiplier_bps=now.multiplier_bps,
+        receives_items=now.receives_items or not spec.reputation_cutoff,
+        qualification=warmup,
+        **asdict(evidence),
+    )

@@ -270,6 +270,15 @@ def test_reputation_scales_rewards_by_tier_and_cuts_off_a_bad_annotator(
     refusal = refused(403, "below_reputation_cutoff", lambda: adversary.get(path))
     assert "is 0.16, below its cutoff 0.4" in refusal.message  # (0 + 10) / (3 * 14 + 20)
     refused(404, "queue_empty", lambda: honest.get(path))  # labelled all twenty, still welcome
+    # each annotator sees their own score and every count behind it
+    mine = f"/v1/me/datasets/{dataset['id']}/standing"
+    good = honest.get(mine)
+    assert (good["gold_answered"], good["gold_correct"], good["decided"]) == (20, 20, 20)
+    assert good["score"] == pytest.approx(70 / 80)  # (2 * 20 + 20 + 10) / (2 * 20 + 20 + 20)
+    assert (good["tier"], good["reward_multiplier_bps"]) == ("trusted", 12_500)
+    bad = adversary.get(mine)
+    assert (bad["score"], bad["receives_items"]) == (pytest.approx(10 / 62), False)
+    assert (bad["tier"], bad["qualification"]) == ("probation", "none")
 
     operator = ApiUser(http, chain.operator).sign_in()
     assert operator.post("/v1/epochs")["epoch"]["label_count"] == 20
@@ -340,6 +349,9 @@ def test_a_qualification_warm_up_serves_only_gold_pays_nothing_and_gates_paid_wo
     refusal = refused(403, "qualification_failed", lambda: bad.get(path))
     assert "1 of your 2 warm-up answers" in refusal.message
     refused(403, "qualification_failed", lambda: label(bad, items["plain"], "cat"))
+    standing = f"/v1/me/datasets/{dataset['id']}/standing"
+    assert good.get(standing)["qualification"] == "passed"
+    assert bad.get(standing)["qualification"] == "failed"
 
     operator = ApiUser(http, chain.operator).sign_in()
     assert operator.post("/v1/epochs")["epoch"] is None  # nothing payable: the warm-up is unpaid
