@@ -40,6 +40,7 @@ from ledger.publication import (
     terms_document,
     write_publication,
 )
+from tests.rpcproxy import RpcProxy, http_error, max_range
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
@@ -482,6 +483,23 @@ def test_a_publication_served_over_http_audits_the_same(
         over_http = history.audit(url).to_json()
     assert over_http == history.audit().to_json()
     assert over_http["ok"] is True
+
+
+def test_a_provider_refusing_wide_log_ranges_and_rate_limiting_audits_the_same(
+    history_of: Callable[..., History],
+) -> None:
+    """Hosted providers cap eth_getLogs ranges and answer 429: the audit halves its range until
+    the provider accepts it, waits out the rate limit, and reports exactly what it reports over a
+    well-behaved node (the same block, the same findings)."""
+    history = history_of()
+    direct = history.audit().to_json()
+    with RpcProxy(history.chain.client.rpc_url, seed=3) as proxy:
+        proxy.faults = [max_range(4), http_error(429, retry_after=0.05, times=2)]
+        via_proxy = audit(proxy.url, history.chain.deployment, history.directory, block=None)
+        assert proxy.fired["max_range"] >= 1, proxy.fired
+        assert proxy.fired["http_error"] == 2, proxy.fired
+    assert via_proxy.to_json() == direct
+    assert via_proxy.ok
 
 
 def test_an_open_gold_dataset_without_a_reveal_is_pending_and_a_closed_one_fails(
