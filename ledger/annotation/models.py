@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
 from ledger.publication import random_nonce
@@ -62,9 +62,6 @@ class Label(Base):
         ForeignKey("epochs.number"), default=None, index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    events: Mapped[list[LabelEvent]] = relationship(
-        order_by="LabelEvent.id", cascade="all, delete-orphan"
-    )
 
 
 class LabelEvent(Base):

@@ -175,10 +175,18 @@ def _serve(session: Session, *, dataset: Dataset, annotator: str) -> Item | None
 
 
 def record(
-    label: Label, kind: str, *, at: dt.datetime, actor: str | None = None, detail: str | None = None
+    session: Session,
+    label: Label,
+    kind: str,
+    *,
+    at: dt.datetime,
+    actor: str | None = None,
+    detail: str | None = None,
 ) -> None:
-    """Appends a step to the label's history, which its annotator can always read."""
-    label.events.append(LabelEvent(at=at, kind=kind, actor=actor, detail=detail))
+    """Appends a step to the label's history, which its annotator can always read. The label
+    must be stored (it has an id)."""
+    assert label.id is not None, "record() needs a stored label"
+    session.add(LabelEvent(label_id=label.id, at=at, kind=kind, actor=actor, detail=detail))
 
 
 def decide(
@@ -192,23 +200,24 @@ def decide(
     reviewer: str | None = None,
     reason: str | None = None,
 ) -> None:
+    """Verifies or rejects a pending label, fixing what it earns and recording why. What it earns
+    is fixed now: the price in force when it was verified, and the reward scaled by the
+    annotator's reputation tier (earned before this label) where the dataset's terms say so."""
+    price, reward = dataset.price_per_label, dataset.reward_per_label
+    if label.warmup:
+        price = reward = 0  # the warm-up is graded, not paid
+    elif accept and datasets.verification_of(dataset).reward_tiers:
+        standing = standing_of(session, dataset=dataset, annotator=label.annotator)
+        reward = apply_multiplier(reward, standing.multiplier_bps)
     label.status = LabelStatus.verified if accept else LabelStatus.rejected
     label.method = method
     label.reviewer = reviewer
     label.reason = reason
     label.decided_at = now
-    verdict = "verified" if accept else "rejected"
-    record(label, f"{verdict} ({method})", at=now, actor=reviewer, detail=reason)
     if accept:
-        # What it earns is fixed now: the price in force when it was verified, and the reward
-        # scaled by the annotator's reputation tier where the dataset's terms say so.
-        label.price = dataset.price_per_label
-        label.reward = dataset.reward_per_label
-        if label.warmup:
-            label.price = label.reward = 0  # the warm-up is graded, not paid
-        elif datasets.verification_of(dataset).reward_tiers:
-            standing = standing_of(session, dataset=dataset, annotator=label.annotator)
-            label.reward = apply_multiplier(dataset.reward_per_label, standing.multiplier_bps)
+        label.price, label.reward = price, reward
+    verdict = "verified" if accept else "rejected"
+    record(session, label, f"{verdict} ({method})", at=now, actor=reviewer, detail=reason)
 
 
 def _grade_on_gold(
@@ -253,12 +262,13 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
         warmup=warming_up,
         created_at=now,
     )
-    record(label, "submitted", at=now, actor=annotator)
-    if item.gold_label is not None:
-        _grade_on_gold(session, label, dataset, item, now)
     item.label_count += 1
     session.add(label)
     session.flush()
+    record(session, label, "submitted", at=now, actor=annotator)
+    if item.gold_label is not None:
+        _grade_on_gold(session, label, dataset, item, now)
+        session.flush()
     if item.gold_label is None and item.wanted_labels is not None:
         _decide_by_consensus(session, dataset, item, now)
     return label

@@ -15,6 +15,7 @@ from ledger.annotation.models import (
     Dispute,
     DisputeStatus,
     Label,
+    LabelEvent,
     LabelStatus,
     VerificationMethod,
 )
@@ -94,7 +95,7 @@ def open_dispute(
         created_at=now,
     )
     session.add(dispute)
-    record(label, "disputed", at=now, actor=annotator, detail=dispute.comment)
+    record(session, label, "disputed", at=now, actor=annotator, detail=dispute.comment)
     session.flush()
     return dispute
 
@@ -135,7 +136,7 @@ def decide_dispute(
     dispute.decided_by = caller
     dispute.decision_reason = reason
     dispute.decided_at = now
-    record(label, f"dispute {dispute.status}", at=now, actor=caller, detail=reason)
+    record(session, label, f"dispute {dispute.status}", at=now, actor=caller, detail=reason)
     if upheld:
         dataset = datasets.get_dataset(session, label.dataset_id)
         decide(
@@ -197,6 +198,9 @@ def history(session: Session, *, caller: str, roles: set[Role], label_id: int) -
     if not allowed:
         raise NotYourLabel(f"label {label_id}'s history is for its annotator, buyer and reviewers")
     events = [
-        LabelEventPublic(at=e.at, kind=e.kind, actor=e.actor, detail=e.detail) for e in label.events
+        LabelEventPublic(at=e.at, kind=e.kind, actor=e.actor, detail=e.detail)
+        for e in session.scalars(
+            select(LabelEvent).where(LabelEvent.label_id == label.id).order_by(LabelEvent.id)
+        )
     ]
     return LabelHistory(label_id=label.id, status=label.status, epoch=label.epoch, events=events)
