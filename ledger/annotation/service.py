@@ -20,7 +20,7 @@ from ledger.annotation.schemas import (
     ReviewCreate,
     Verdict,
 )
-from ledger.annotation.standing import evidence_of, standing_of
+from ledger.annotation.standing import evidence_of, qualification_of, standing_of
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
@@ -30,8 +30,10 @@ from ledger.publication import label_hash, random_nonce
 from ledger.quality.reputation import (
     DEFAULT_POLICY,
     Qualification,
+    ReputationEvidence,
     apply_multiplier,
-    qualification,
+    receives_items,
+    reputation_score,
 )
 
 
@@ -106,15 +108,14 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
     _require_open(session, dataset)
-    warming_up = _warming_up(session, dataset=dataset, annotator=annotator)
-    if datasets.verification_of(dataset).reputation_cutoff:
-        standing = standing_of(session, dataset=dataset, annotator=annotator)
-        if not standing.receives_items:
-            raise BelowReputationCutoff(
-                f"your reputation on dataset {dataset.id} is {standing.score:.2f}, below its "
-                f"cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
-                "GET /v1/me/labels for the verdicts and reasons behind it)"
-            )
+    evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
+    warming_up = _warming_up(dataset, evidence)
+    if datasets.verification_of(dataset).reputation_cutoff and not receives_items(evidence):
+        raise BelowReputationCutoff(
+            f"your reputation on dataset {dataset.id} is {reputation_score(evidence):.2f}, "
+            f"below its cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
+            f"GET /v1/me/datasets/{dataset.id}/standing for the counts behind it)"
+        )
     item = (
         repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator, gold=True)
         if warming_up
@@ -136,24 +137,15 @@ def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
     )
 
 
-def _warming_up(session: Session, *, dataset: Dataset, annotator: str) -> bool:
+def _warming_up(dataset: Dataset, evidence: ReputationEvidence) -> bool:
     """True while the annotator is in the dataset's gold-only warm-up; raises once they failed
     it. Without a warm-up in the terms, always False."""
-    spec = datasets.verification_of(dataset)
-    if spec.qualification_gold_items == 0:
-        return False
-    evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
-    outcome = qualification(
-        gold_answered=evidence.gold_answered,
-        gold_correct=evidence.gold_correct,
-        min_items=spec.qualification_gold_items,
-        min_accuracy=spec.qualification_min_accuracy,
-    )
+    outcome = qualification_of(dataset, evidence)
     if outcome is Qualification.failed:
+        accuracy = datasets.verification_of(dataset).qualification_min_accuracy
         raise QualificationFailed(
             f"{evidence.gold_correct} of your {evidence.gold_answered} warm-up answers on "
-            f"dataset {dataset.id} were right, below the {spec.qualification_min_accuracy:.0%} "
-            "it asks before paid work"
+            f"dataset {dataset.id} were right, below the {accuracy:.0%} it asks before paid work"
         )
     return outcome is Qualification.pending
 
@@ -247,7 +239,9 @@ def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt
     _require_open(session, dataset)
     if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
         raise DuplicateLabel(f"you already labelled item {item.id}")
-    warming_up = _warming_up(session, dataset=dataset, annotator=annotator)
+    warming_up = bool(datasets.verification_of(dataset).qualification_gold_items) and _warming_up(
+        dataset, evidence_of(session, dataset_id=dataset.id, annotator=annotator)
+    )
     if warming_up and item.gold_label is None:
         raise QualificationRequired(
             f"dataset {dataset.id} asks for a gold-only warm-up before paid work: label the "

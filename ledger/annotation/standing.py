@@ -13,7 +13,13 @@ from ledger.annotation.models import Label, LabelStatus, VerificationMethod
 from ledger.annotation.schemas import StandingPublic
 from ledger.dataset.models import Dataset
 from ledger.dataset.service import verification_of
-from ledger.quality.reputation import ReputationEvidence, Standing, qualification, standing
+from ledger.quality.reputation import (
+    Qualification,
+    ReputationEvidence,
+    Standing,
+    qualification,
+    standing,
+)
 
 
 def evidence_of(session: Session, *, dataset_id: int, annotator: str) -> ReputationEvidence:
@@ -50,27 +56,31 @@ def standing_of(session: Session, *, dataset: Dataset, annotator: str) -> Standi
     return standing(evidence_of(session, dataset_id=dataset.id, annotator=annotator))
 
 
+def qualification_of(dataset: Dataset, evidence: ReputationEvidence) -> Qualification | None:
+    """Where the annotator stands in the dataset's gold-only warm-up; None without one."""
+    spec = verification_of(dataset)
+    if spec.qualification_gold_items == 0:
+        return None
+    return qualification(
+        gold_answered=evidence.gold_answered,
+        gold_correct=evidence.gold_correct,
+        min_items=spec.qualification_gold_items,
+        min_accuracy=spec.qualification_min_accuracy,
+    )
+
+
 def standing_public(session: Session, *, dataset: Dataset, annotator: str) -> StandingPublic:
     """What an annotator sees of their own standing: no opaque score, the evidence is shown."""
     evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
     now = standing(evidence)
     spec = verification_of(dataset)
-    warmup = (
-        qualification(
-            gold_answered=evidence.gold_answered,
-            gold_correct=evidence.gold_correct,
-            min_items=spec.qualification_gold_items,
-            min_accuracy=spec.qualification_min_accuracy,
-        ).value
-        if spec.qualification_gold_items
-        else "none"
-    )
+    warmup = qualification_of(dataset, evidence)
     return StandingPublic(
         dataset_id=dataset.id,
         score=now.score,
         tier=now.tier,
         reward_multiplier_bps=now.multiplier_bps,
         receives_items=now.receives_items or not spec.reputation_cutoff,
-        qualification=warmup,
+        qualification="none" if warmup is None else warmup.value,
         **asdict(evidence),
     )
