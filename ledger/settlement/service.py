@@ -173,9 +173,17 @@ def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
 
 def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
     """A verified label as the epoch paying it publishes it: hashes, method, amounts, and what
-    the verdict rests on (the reviewer, or the hash of the gold answer it was graded on)."""
+    the verdict rests on: the reviewer, the consensus count, or for gold the hash of the answer
+    and of the label graded against it."""
     item_hash = item.item_hash
-    gold = label.method is VerificationMethod.gold and item.gold_label is not None
+    evidence, graded = label.reviewer, None
+    if label.method is VerificationMethod.consensus:
+        evidence = label.agreement
+    elif label.method is VerificationMethod.gold and item.gold_label is not None:
+        evidence = graded_hash(dataset.gold_nonce, item_hash, item.gold_label)
+        # a box or span matches its gold answer by overlap, not byte for byte: graded as it
+        exact = label_type_of(dataset) is LabelType.classes
+        graded = graded_hash(dataset.gold_nonce, item_hash, label.value) if exact else evidence
     return PaidLabel(
         dataset_id=dataset.chain_dataset_id,
         item_id_hash=item_hash,
@@ -184,21 +192,8 @@ def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
         method=str(label.method or "review"),
         payment=label.price or 0,
         reward=label.reward or 0,
-        evidence=(
-            graded_hash(dataset.gold_nonce, item_hash, item.gold_label or "")
-            if gold
-            else label.agreement
-            if label.method is VerificationMethod.consensus
-            else label.reviewer
-        ),
-        # a box or span agrees with its gold answer by overlap, not byte for byte: graded as it
-        graded=(
-            None
-            if not gold
-            else graded_hash(dataset.gold_nonce, item_hash, label.value)
-            if label_type_of(dataset) is LabelType.classes
-            else graded_hash(dataset.gold_nonce, item_hash, item.gold_label or "")
-        ),
+        evidence=evidence,
+        graded=graded,
     )
 
 
