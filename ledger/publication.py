@@ -320,9 +320,11 @@ def write_publication(
     ledger: str,
     epochs: Iterable[EpochFiles],
     datasets: Iterable[DatasetFiles],
+    indexed_epochs: Iterable[int] = (),
 ) -> Path:
-    """Writes (or rewrites: every file is a function of what was settled) a publication."""
-    numbers: list[int] = []
+    """Writes (or rewrites: every file is a function of what was settled) a publication. The
+    index lists `epochs` and `indexed_epochs`: epochs written before need not be passed again."""
+    numbers: list[int] = list(indexed_epochs)
     for epoch in epochs:
         folder = directory / "epochs" / str(epoch.number)
         numbers.append(epoch.number)
@@ -342,7 +344,7 @@ def write_publication(
         ids.append(dataset.dataset_id)
     _write(
         directory / INDEX,
-        index_document(chain_id=chain_id, ledger=ledger, epochs=numbers, datasets=ids),
+        index_document(chain_id=chain_id, ledger=ledger, epochs=set(numbers), datasets=ids),
     )
     return directory
 

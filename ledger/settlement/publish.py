@@ -15,13 +15,13 @@ from ledger.kit.db import Database
 from ledger.mirror import repository as mirror
 from ledger.publication import (
     GOLD,
+    INDEX,
     LABEL_TREE,
     MANIFEST,
     PAYOUT_TREE,
     TERMS,
     VERDICTS,
     DatasetFiles,
-    EpochFiles,
     index_document,
     write_publication,
 )
@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 PUBLISHED_STATUSES = (EpochStatus.proposed, EpochStatus.accepting, EpochStatus.accepted)
 
 
-def published_epochs(session: Session) -> list[Epoch]:
+def published_numbers(session: Session) -> list[int]:
+    """The epochs the chain has seen, by number (without loading their trees)."""
     return list(
         session.scalars(
-            select(Epoch).where(Epoch.status.in_(PUBLISHED_STATUSES)).order_by(Epoch.number)
+            select(Epoch.number).where(Epoch.status.in_(PUBLISHED_STATUSES)).order_by(Epoch.number)
         )
     )
 
@@ -55,29 +56,35 @@ def dataset_files(session: Session, dataset: Dataset) -> DatasetFiles | None:
     )
 
 
-def publication(session: Session) -> tuple[list[EpochFiles], list[DatasetFiles]]:
-    epochs = [epoch_files(e) for e in published_epochs(session)]
-    datasets = [
+def published_datasets(session: Session) -> list[DatasetFiles]:
+    return [
         files
         for dataset in session.scalars(select(Dataset).order_by(Dataset.id))
         if (files := dataset_files(session, dataset)) is not None
     ]
-    return epochs, datasets
 
 
 def publish(db: Database, deployment: Deployment, directory: Path) -> Path:
     """Writes every proposed epoch and every on-chain dataset's terms (and revealed gold) under
-    `directory`, which can then be copied anywhere (an object store, IPFS)."""
+    `directory`, which can then be copied anywhere (an object store, IPFS). An epoch's files
+    never change once proposed, so only epochs not on disk yet are loaded and written: each
+    settlement round costs a few small queries, not a reread of every tree."""
     with db.unit_of_work() as session:
-        epochs, datasets = publication(session)
+        numbers = published_numbers(session)
+        missing = [n for n in numbers if not (directory / "epochs" / str(n) / MANIFEST).exists()]
+        epochs = [epoch_files(e) for n in missing if (e := session.get(Epoch, n)) is not None]
+        datasets = published_datasets(session)
     write_publication(
         directory,
         chain_id=deployment.chain_id,
         ledger=deployment.ledger,
         epochs=epochs,
         datasets=datasets,
+        indexed_epochs=numbers,
     )
-    log.info("published %s epoch(s) and %s dataset(s) to %s", len(epochs), len(datasets), directory)
+    log.debug(
+        "published %s new epoch(s), %s dataset(s) to %s", len(epochs), len(datasets), directory
+    )
     return directory
 
 
@@ -85,13 +92,12 @@ def published_file(session: Session, deployment: Deployment, path: str) -> str |
     """One file of the publication by its relative path (what the directory would hold), or
     None. Serves `label-ledger audit --epochs <base URL>` without a copy on disk."""
     parts = path.strip("/").split("/")
-    if parts == ["index.json"]:
-        epochs, datasets = publication(session)
+    if parts == [INDEX]:
         return index_document(
             chain_id=deployment.chain_id,
             ledger=deployment.ledger,
-            epochs=[e.number for e in epochs],
-            datasets=[d.dataset_id for d in datasets],
+            epochs=published_numbers(session),
+            datasets=[d.dataset_id for d in published_datasets(session)],
         )
     if len(parts) == 3 and parts[0] == "epochs" and parts[1].isdigit():
         epoch = session.get(Epoch, int(parts[1]))
