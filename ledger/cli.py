@@ -307,7 +307,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
     answers of closed ones) from the database to a directory, to copy anywhere."""
     runtime = Runtime.from_settings(Settings())
     out = Path(args.out) if args.out else runtime.settings.publish_dir
-    publish(runtime.db, runtime.deployment, out)
+    if out.exists() and not out.is_dir():
+        console.print(f"[red]cannot publish[/]: {out} is a file; pass --out with a directory")
+        return 2
+    try:
+        publish(runtime.db, runtime.deployment, out)
+    except OSError as exc:
+        console.print(
+            f"[red]cannot publish to {out}[/]: {exc.strerror or exc}; pass --out with a "
+            "directory you can write"
+        )
+        return 2
     console.print(f"published to {out}: check it with label-ledger audit --epochs {out}")
     return 0
 

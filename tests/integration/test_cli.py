@@ -146,6 +146,11 @@ def test_settle_and_push_with_nothing_verified_send_nothing(node: Anvil, tmp_pat
         audited = run("audit", "--json", *extra, env=env, cwd=tmp_path)
         assert audited.returncode == 0, audited.stdout + audited.stderr
         assert json.loads(audited.stdout)["ok"] is True
+    (tmp_path / "a-file").write_text("not a directory")
+    refused = run("publish", "--out", str(tmp_path / "a-file"), env=env, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "pass --out with a directory" in " ".join(refused.stdout.split())
+    assert (tmp_path / "a-file").read_text() == "not a directory"
     missing = run("audit", "--epochs", str(tmp_path / "nowhere"), env=env, cwd=tmp_path)
     assert missing.returncode == 2, missing.stdout + missing.stderr
 
