@@ -37,7 +37,7 @@ from ledger.chain.artifacts import event_topic, load_artifact
 from ledger.chain.client import Deployment
 from ledger.kit.errors import BadRequest
 from ledger.merkle import InvalidDumpError, StandardMerkleTree
-from ledger.mirror.events import ArgValue, DecodedLog, EventDecoder
+from ledger.mirror.events import LEDGER_EVENTS, ArgValue, DecodedLog, EventDecoder
 from ledger.mirror.rpc import (
     BALANCE_OF,
     TOTAL_SUPPLY,
@@ -89,17 +89,9 @@ ZERO32: Final = "0x" + "00" * 32
 INITIAL_LOG_RANGE: Final = 100_000  # blocks per eth_getLogs; halved while the node refuses
 SHOWN_ROWS: Final = 20  # rows per check in the human output (the JSON has them all)
 
-_EVENTS: Final = (
-    "FeesWithdrawn",
-    "DatasetCreated",
-    "DatasetFunded",
-    "DatasetCloseRequested",
-    "DatasetClosed",
-    "EpochProposed",
-    "EpochAccepted",
-    "EpochRevoked",
-    "Claimed",
-)
+# The ledger events the mirror follows, less LABEL `Transfer`s (every holder's moves: supply and
+# claims come from `Claimed` and the views) and `TokenListed` (the deployment file lists tokens).
+_EVENTS: Final = tuple(e for e in LEDGER_EVENTS if e not in {"Transfer", "TokenListed"})
 _ADDRESS_RE: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 
