@@ -1,6 +1,13 @@
 """Every table, imported in one place so the metadata is complete."""
 
-from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.annotation.models import (
+    Dispute,
+    DisputeStatus,
+    Label,
+    LabelEvent,
+    LabelStatus,
+    VerificationMethod,
+)
 from ledger.auth.models import Account, AccountRole, AuthNonce, AuthSession, Role
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
 from ledger.mirror.models import (
@@ -28,12 +35,15 @@ __all__ = [
     "ClaimedTotal",
     "Dataset",
     "DatasetReviewer",
+    "Dispute",
+    "DisputeStatus",
     "Entitlement",
     "Epoch",
     "EpochDebit",
     "EpochStatus",
     "Item",
     "Label",
+    "LabelEvent",
     "LabelStatus",
     "LedgerEntry",
     "LedgerToken",
