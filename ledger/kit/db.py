@@ -3,12 +3,21 @@
 Money is uint256 end to end. PostgreSQL stores it as NUMERIC(78,0); SQLite would silently turn a
 big NUMERIC into a float, so there it is a fixed-width zero-padded decimal string, which keeps
 equality and ordering exact in SQL too.
+
+Writers on SQLite. SQLite has one writer at a time, and a writer that finds the database locked
+polls with growing sleeps (1 ms up to 100 ms): under a crowd of writers that is a convoy, where
+an unlucky request sleeps for seconds while others get through. So every write transaction of a
+process first takes one in-process lock per database file (threads wait on it and are woken in
+turn, nobody polls), then `BEGIN IMMEDIATE`, and holds both until it commits or rolls back. The
+busy timeout stays as the fallback between processes. Reads never take the lock (WAL).
+`hold_writes` takes it on purpose, before the reads a write depends on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import (
     CHAR,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -26,6 +36,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
@@ -100,6 +111,68 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+WRITE_LOCK_TIMEOUT = 30.0  # seconds, as the busy timeout
+_WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+class WriterBusy(RuntimeError):
+    """The database's writer lock was not free within the timeout."""
+
+
+def _writer_lock(database: str) -> threading.Lock:
+    """One lock per database file in this process, shared by every engine opened on it."""
+    key = str(Path(database).resolve()) if database and database != ":memory:" else database
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, threading.Lock())
+
+
+def _sqlite_begin_write(connection: Connection, lock: threading.Lock) -> None:
+    """Makes the connection's transaction a write transaction: the process's writer lock, then
+    BEGIN IMMEDIATE. A no-op when it already is one."""
+    if connection.info.get("writing"):
+        return
+    if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+        raise WriterBusy(f"no write access to the database within {WRITE_LOCK_TIMEOUT:.0f}s")
+    connection.info["writing"] = True
+    try:
+        driver: Any = connection.connection.driver_connection
+        if driver.in_transaction:
+            # A transaction the driver opened itself (it only does so before a write): it
+            # already holds SQLite's write lock.
+            return
+        driver.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        connection.info["writing"] = False
+        lock.release()
+        raise
+
+
+def _install_sqlite_writer(engine: Engine, lock: threading.Lock) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _first_write(
+        connection: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        if not connection.info.get("writing") and statement.lstrip()[:7].upper().startswith(
+            _WRITE_KEYWORDS
+        ):
+            _sqlite_begin_write(connection, lock)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        # A session hands its connection back right after its commit or rollback has finished
+        # (a ConnectionEvents.commit hook would run before it), and the pool rolls back whatever
+        # is still open: the lock is released once SQLite's own is.
+        if record.info.pop("writing", False):
+            lock.release()
+
+
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -116,6 +189,7 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        _install_sqlite_writer(engine, _writer_lock(url.database or ""))
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -127,6 +201,48 @@ def create_schema(engine: Engine) -> None:
     import ledger.models  # noqa: F401, PLC0415 (models import this module)
 
     Base.metadata.create_all(engine)
+
+
+def hold_writes(session: Session) -> None:
+    """Starts the session's write transaction now, before the reads a write depends on. On
+    SQLite that serialises it with every other writer (the reads then see the latest commit and
+    nothing changes under them until the commit); on PostgreSQL it does nothing: row locks,
+    conditional updates and constraints carry the guarantees there."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    database = connection.engine.url.database or ""
+    _sqlite_begin_write(connection, _writer_lock(database))
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_many(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Bulk insert straight to the driver, with values already in the form the column types
+    store: SQLAlchemy would process every parameter of every row in Python first, which costs
+    more than the driver's own work. PostgreSQL: one COPY; SQLite: the driver's executemany."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY streams the rows in one command: several times faster than any INSERT
+        driver: Any = connection.connection.driver_connection  # a psycopg connection
+        command = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(command) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["?"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (fixed names)
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def insert_for(session: Session, model: Any) -> Any:
+    """An INSERT with `on_conflict_do_nothing` / `on_conflict_do_update`, in the dialect of the
+    session's database (both support them)."""
+    return postgresql.insert(model) if is_postgres(session) else sqlite.insert(model)
 
 
 class Database:

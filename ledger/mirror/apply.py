@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger.kit.db import UINT256_DIGITS, Base
+from ledger.kit.db import UINT256_DIGITS, Base, insert_many
 from ledger.kit.errors import ChainStateMismatch
 from ledger.kit.types import Bytes32Hex, ChecksumAddress
 from ledger.mirror import repository
@@ -105,7 +105,7 @@ class Journal:
 
     def write(self, session: Session) -> None:
         if self.entries:
-            _insert_many(
+            insert_many(
                 session,
                 "mirror_undo",
                 ("chain_id", "block_number", "table_name", "key", "before"),
@@ -195,7 +195,7 @@ def apply_logs(
         fresh = [log for log in logs if (log.block_hash, log.log_index) not in stored]
         if not fresh:
             return 0
-    _insert_many(
+    insert_many(
         session,
         "chain_logs",
         (
@@ -234,31 +234,13 @@ def apply_logs(
     return len(fresh)
 
 
-# --- the driver's executemany, for the hot path ------------------------------------------------
-# SQLAlchemy processes every parameter of every row in Python before the driver sees it, which
-# costs more than the driver's own executemany. The few bulk statements of a chunk go straight
-# to the driver, with values already in the form the column types store (`_uint`, `_json`).
+# --- values as the column types store them, for the driver-level bulk insert --------------------
+# (`ledger.kit.db.insert_many`: SQLAlchemy would process every parameter of every row in Python
+# before the driver sees it, which costs more than the driver's own executemany or COPY.)
 
 
 def _placeholder(session: Session) -> str:
     return "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
-
-
-def _insert_many(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    connection = session.connection()
-    if _postgres(session):
-        # COPY streams the rows in one command: several times faster than any INSERT
-        driver: Any = connection.connection.driver_connection  # a psycopg connection
-        command = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(command) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join([_placeholder(session)] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 (fixed names)
-    connection.exec_driver_sql(sql, list(rows))
 
 
 def _postgres(session: Session) -> bool:
@@ -457,7 +439,7 @@ class _TransferBatch:
             if (token, account) not in self.stored_balances
         ]
         if new:
-            _insert_many(session, "token_balances", ("token", "account", "balance"), new)
+            insert_many(session, "token_balances", ("token", "account", "balance"), new)
         for token, supply in self.supplies.items():
             if token in self.stored_supplies:
                 session.execute(
