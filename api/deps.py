@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,15 +15,29 @@ from ledger.auth import service as auth
 from ledger.auth.models import Role
 from ledger.kit.db import utcnow
 from ledger.kit.errors import Unauthorized
+from ledger.kit.types import MAX_ROW_ID
 from ledger.runtime import Runtime
 
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, a hop that costs more than what they do.
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_now(runtime: RuntimeDep) -> dt.datetime:
+    return runtime.clock()
+
+
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+
+#: An id in a URL: larger than any row id is refused (422), not sent to the database.
+PathId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
@@ -42,6 +57,10 @@ class Caller:
     address: str
     roles: frozenset[Role]
 
+    @property
+    def operator(self) -> bool:
+        return Role.operator in self.roles
+
 
 def get_caller(
     session: SessionDep,
@@ -58,8 +77,8 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def role(required: Role) -> Callable[[Caller], Caller]:
-    def check(caller: CallerDep) -> Caller:
+def role(required: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    async def check(caller: CallerDep) -> Caller:
         auth.require_role(set(caller.roles), required)
         return caller
 

@@ -48,6 +48,12 @@ class ApiUser:
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
     def sign_in_message(self, *, lifetime: dt.timedelta = dt.timedelta(minutes=10)) -> str:
         nonce = self.post("/v1/auth/nonce")
         now = dt.datetime.now(dt.UTC)

@@ -1,4 +1,5 @@
-"""Background jobs of a running instance: the chain mirror and periodic settlement."""
+"""Background jobs of a running instance: the chain mirror, periodic settlement, and the work
+queue's upkeep."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 
 from eth_account.signers.local import LocalAccount
 
+from ledger.annotation import queue
+from ledger.annotation.standing import reveal_due
 from ledger.kit.errors import LedgerError
 from ledger.mirror.service import Mirror
 from ledger.runtime import Runtime
@@ -21,7 +24,7 @@ def settle_and_publish(runtime: Runtime, operator: LocalAccount) -> Epoch | None
     """One settlement round, then the publication brought up to date (new epochs, terms of new
     datasets, gold answers of closed ones)."""
     try:
-        return settle(runtime.db, runtime.chain, runtime.deployment, operator)
+        return settle(runtime.db, runtime.chain, runtime.deployment, operator, clock=runtime.clock)
     finally:
         publish(runtime.db, runtime.deployment, runtime.settings.publish_dir)
 
@@ -46,6 +49,28 @@ def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: floa
             log.info(
                 "epoch %s (%s labels) is %s on chain", epoch.number, epoch.label_count, epoch.status
             )
+
+
+def upkeep(runtime: Runtime) -> tuple[int, int]:
+    """Ends the leases that ran out (their items are served again) and reveals the gold verdicts
+    whose seal has passed; (leases ended, verdicts revealed)."""
+    now = runtime.clock()
+    with runtime.db.unit_of_work() as session:
+        released = queue.release_expired(session, now=now)
+    with runtime.db.unit_of_work() as session:
+        revealed = reveal_due(session, now=now)
+    return released, revealed
+
+
+def upkeep_loop(runtime: Runtime, stop: threading.Event, every_seconds: float) -> None:
+    while not stop.wait(every_seconds):
+        try:
+            released, revealed = upkeep(runtime)
+        except Exception:
+            log.exception("queue upkeep failed; retrying next round")
+            continue
+        if released or revealed:
+            log.info("%s expired lease(s) ended, %s gold verdict(s) revealed", released, revealed)
 
 
 def build_mirror(runtime: Runtime) -> Mirror:
@@ -75,7 +100,13 @@ def start_background(runtime: Runtime, stop: threading.Event) -> list[threading.
             },
             name="mirror",
             daemon=True,
-        )
+        ),
+        threading.Thread(
+            target=upkeep_loop,
+            args=(runtime, stop, settings.upkeep_seconds),
+            name="upkeep",
+            daemon=True,
+        ),
     ]
     if settings.settle_every_seconds > 0:
         threads.append(

@@ -1,6 +1,8 @@
 """Every table, imported in one place so the metadata is complete."""
 
 from ledger.annotation.models import (
+    Assignment,
+    DatasetAnnotator,
     Dispute,
     DisputeStatus,
     Label,
@@ -9,7 +11,13 @@ from ledger.annotation.models import (
     VerificationMethod,
 )
 from ledger.auth.models import Account, AccountRole, AuthNonce, AuthSession, Role
-from ledger.dataset.models import Dataset, DatasetReviewer, Item
+from ledger.dataset.models import (
+    Dataset,
+    DatasetInstructions,
+    DatasetMember,
+    DatasetReviewer,
+    Item,
+)
 from ledger.mirror.models import (
     ChainBlock,
     ChainDataset,
@@ -26,6 +34,7 @@ from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus
 __all__ = [
     "Account",
     "AccountRole",
+    "Assignment",
     "AuthNonce",
     "AuthSession",
     "ChainBlock",
@@ -34,6 +43,9 @@ __all__ = [
     "ChainLog",
     "ClaimedTotal",
     "Dataset",
+    "DatasetAnnotator",
+    "DatasetInstructions",
+    "DatasetMember",
     "DatasetReviewer",
     "Dispute",
     "DisputeStatus",

@@ -44,7 +44,7 @@ from ledger.merkle import StandardMerkleTree
 PUBLICATION_FORMAT = "label-ledger-publication-v1"
 MANIFEST_FORMAT = "label-ledger-epoch-v2"
 VERDICTS_FORMAT = "label-ledger-verdicts-v1"
-TERMS_FORMAT = "label-ledger-terms-v1"
+TERMS_FORMAT = "label-ledger-terms-v2"
 GOLD_FORMAT = "label-ledger-gold-v1"
 
 #: One payout leaf per (annotator, payment token index): `(account, token, cumulativePayment,
@@ -56,8 +56,10 @@ PAYOUT_LEAF_ENCODING = ("address", "uint16", "uint256", "uint256")
 #: method's code (`METHOD_CODES`), and what the label earns in the dataset's payment token and in
 #: LABEL (6 decimals) base units. Leaves are sorted (standard-v1 default).
 LABEL_LEAF_ENCODING = ("uint256", "bytes32", "address", "bytes32", "uint8", "uint256", "uint256")
-#: Verification methods as label leaves carry them.
-METHOD_CODES: dict[str, int] = {"review": 1, "gold": 2, "consensus": 3, "auto": 4}
+#: Verification methods as label leaves carry them. An appeal is a rejection overturned by an
+#: upheld dispute: it is paid even where its item's places went to others meanwhile, so it does
+#: not count against the overlap the terms commit to.
+METHOD_CODES: dict[str, int] = {"review": 1, "gold": 2, "consensus": 3, "auto": 4, "appeal": 5}
 METHOD_NAMES: dict[int, str] = {code: name for name, code in METHOD_CODES.items()}
 
 MANIFEST = "manifest.json"
@@ -118,6 +120,12 @@ def gold_document(gold_key: str, answers: Iterable[tuple[str, str]]) -> str:
     return canonical_json({"format": GOLD_FORMAT, "key": gold_key, "answers": pairs})
 
 
+def instructions_hash(markdown: str, examples: Sequence[Mapping[str, Any]]) -> str:
+    """A version of a dataset's instructions, as the terms commit to it: keccak256 of the
+    canonical JSON of {"markdown", "examples"}."""
+    return keccak_hex(canonical_json({"markdown": markdown, "examples": list(examples)}))
+
+
 def terms_document(
     *,
     buyer: str,
@@ -126,12 +134,15 @@ def terms_document(
     reward_per_label: int,
     label_schema: Mapping[str, Any],
     verification: Mapping[str, Any],
+    instructions_hash: str,
     gold_commitment: str | None,
     nonce: str,
 ) -> str:
     """A dataset's terms: keccak256 of these bytes is the salt its buyer creates it with.
-    `verification` is how its labels are verified (method, consensus k and cap, the review
-    window after which an undecided label is accepted)."""
+    `verification` is how its labels are verified and how many each item takes (method,
+    `overlap` under review, consensus k and cap, `gold_overlap`, the review window after which
+    an undecided label is accepted, how long gold verdicts stay sealed); `instructionsHash` is
+    the first version of the instructions annotators work by (`instructions_hash`)."""
     return canonical_json(
         {
             "format": TERMS_FORMAT,
@@ -141,6 +152,7 @@ def terms_document(
             "rewardPerLabel": str(reward_per_label),
             "labelSchemaHash": keccak_hex(canonical_json(label_schema)),
             "verification": verification,
+            "instructionsHash": instructions_hash,
             "goldCommitment": gold_commitment,
             "nonce": nonce,
         }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.kit.config import Settings
-from ledger.kit.db import Database
+from ledger.kit.db import Database, utcnow
 
 
 @dataclass
@@ -18,6 +20,9 @@ class Runtime:
     chain: ChainClient
     deployment: Deployment
     operator: LocalAccount | None
+    # What the API takes as the current time (leases, review windows, sealed gold verdicts);
+    # tests set their own.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

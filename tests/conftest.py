@@ -140,6 +140,7 @@ def running_instance(chain: Chain, database_url: str, tmp_path: Path) -> Iterato
         siwe_uri=f"http://127.0.0.1:{port}",
         mirror_poll_seconds=0.1,
         settle_every_seconds=0,
+        upkeep_seconds=3600,  # tests run the upkeep themselves (ledger.jobs.upkeep)
         publish_dir=tmp_path / "published",
     )
     runtime = Runtime.from_settings(settings)

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Annotator, CallerDep, SessionDep
+from api.deps import Annotator, CallerDep, NowDep, PathId, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.dispute import service as disputes
 from ledger.dispute.schemas import DisputeCreate, DisputeDecision, DisputePublic, LabelHistory
-from ledger.kit.db import utcnow
 
 router = APIRouter(prefix="/v1", tags=["disputes"], responses=ERROR_RESPONSES)
 
 
 @router.post("/labels/{label_id}/disputes", response_model=DisputePublic, status_code=201)
 def open_dispute(
-    label_id: int, body: DisputeCreate, caller: Annotator, session: SessionDep
+    label_id: PathId, body: DisputeCreate, caller: Annotator, session: SessionDep, now: NowDep
 ) -> DisputePublic:
     """Disputes your rejected label, with a comment, within its dataset's dispute window (once
     per label). A reviewer of the dataset other than the one who rejected it, or an operator,
     decides; an upheld dispute is paid by the next epoch."""
     dispute = disputes.open_dispute(
-        session, annotator=caller.address, label_id=label_id, spec=body, now=utcnow()
+        session, annotator=caller.address, label_id=label_id, spec=body, now=now
     )
     return disputes.to_public(session, dispute)
 
@@ -35,7 +34,11 @@ def dispute_queue(caller: CallerDep, session: SessionDep) -> list[DisputePublic]
 
 @router.post("/disputes/{dispute_id}/decision", response_model=DisputePublic)
 def decide_dispute(
-    dispute_id: int, body: DisputeDecision, caller: CallerDep, session: SessionDep
+    dispute_id: PathId,
+    body: DisputeDecision,
+    caller: CallerDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> DisputePublic:
     """Upholds (the label is verified and paid next epoch) or denies a dispute, with a reason."""
     dispute = disputes.decide_dispute(
@@ -44,13 +47,13 @@ def decide_dispute(
         roles=set(caller.roles),
         dispute_id=dispute_id,
         spec=body,
-        now=utcnow(),
+        now=now,
     )
     return disputes.to_public(session, dispute)
 
 
 @router.get("/labels/{label_id}/history", response_model=LabelHistory)
-def label_history(label_id: int, caller: CallerDep, session: SessionDep) -> LabelHistory:
+def label_history(label_id: PathId, caller: CallerDep, session: SessionDep) -> LabelHistory:
     """Every step of a label: submitted, decided (how and why), disputed, dispute decided, and
     the epoch that paid it. For its annotator, the dataset's buyer and reviewers, operators."""
     return disputes.history(

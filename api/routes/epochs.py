@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from api.deps import Auditor, Operator, RuntimeDep, SessionDep
+from api.deps import Auditor, Operator, PathId, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.audit import service as audit
 from ledger.audit.schemas import EpochPublic, ProofCheck, ProofVerdict
@@ -80,25 +80,25 @@ def current_epochs(_caller: Auditor, session: SessionDep) -> EpochsNow:
 
 
 @router.get("/epochs/{number}", response_model=EpochPublic)
-def get_epoch(number: int, _caller: Auditor, session: SessionDep) -> EpochPublic:
+def get_epoch(number: PathId, _caller: Auditor, session: SessionDep) -> EpochPublic:
     return audit.to_public(session, audit.get_epoch(session, number))
 
 
 @router.get("/epochs/{number}/payout-tree")
-def get_payout_tree(number: int, _caller: Auditor, session: SessionDep) -> dict[str, object]:
+def get_payout_tree(number: PathId, _caller: Auditor, session: SessionDep) -> dict[str, object]:
     """The epoch's payout tree as an OpenZeppelin standard-v1 dump (load it with
     `StandardMerkleTree.load` from `@openzeppelin/merkle-tree`)."""
     return payout_tree_dump(audit.get_epoch(session, number))
 
 
 @router.get("/epochs/{number}/label-tree")
-def get_label_tree(number: int, _caller: Auditor, session: SessionDep) -> dict[str, object]:
+def get_label_tree(number: PathId, _caller: Auditor, session: SessionDep) -> dict[str, object]:
     """Every label the epoch paid, as a standard-v1 dump; its root is the epoch's label root."""
     return label_tree_dump(audit.get_epoch(session, number))
 
 
 @router.get("/epochs/{number}/manifest", response_class=Response)
-def get_manifest(number: int, _caller: Auditor, session: SessionDep) -> Response:
+def get_manifest(number: PathId, _caller: Auditor, session: SessionDep) -> Response:
     """The epoch's manifest, byte for byte: its keccak256 is the content hash on chain."""
     return Response(
         content=audit.get_epoch(session, number).manifest, media_type="application/json"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Annotator, CallerDep, Reviewer, RuntimeDep, SessionDep
+from api.deps import Annotator, CallerDep, NowDep, PathId, Reviewer, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.annotation import buyers, repository
 from ledger.annotation import service as annotation
@@ -18,6 +18,7 @@ from ledger.annotation.schemas import (
     LabelPublic,
     NextItem,
     ReviewCreate,
+    SkipCreate,
     StandingPublic,
 )
 from ledger.annotation.standing import standing_public
@@ -25,24 +26,48 @@ from ledger.claim import service as claims
 from ledger.claim.schemas import ClaimBundle
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
-from ledger.kit.db import utcnow
-from ledger.kit.types import checksum
+from ledger.kit.types import MAX_ROW_ID, checksum
 
 router = APIRouter(prefix="/v1", tags=["labels"], responses=ERROR_RESPONSES)
 
 
 @router.get("/datasets/{dataset_id}/next-item", response_model=NextItem)
-def next_item(dataset_id: int, caller: Annotator, session: SessionDep) -> NextItem:
-    """The next item for you to label in this dataset (gold items look like any other)."""
-    return annotation.next_item(session, annotator=caller.address, dataset_id=dataset_id)
+def next_item(dataset_id: PathId, caller: Annotator, session: SessionDep, now: NowDep) -> NextItem:
+    """The next item for you to label in this dataset, reserved for you for the dataset's lease
+    time (`lease_expires_at`): nobody else is served it until you label, skip or release it, or
+    the lease expires. Asking again while you hold it returns the same item. You are never
+    served an item twice; gold items look like any other."""
+    return annotation.next_item(session, annotator=caller.address, dataset_id=dataset_id, now=now)
 
 
 @router.post("/labels", response_model=LabelPublic, status_code=201)
-def submit_label(body: LabelCreate, caller: Annotator, session: SessionDep) -> LabelPublic:
-    label = annotation.submit_label(session, annotator=caller.address, spec=body, now=utcnow())
+def submit_label(
+    body: LabelCreate, caller: Annotator, session: SessionDep, now: NowDep
+) -> LabelPublic:
+    """Labels an item: the one next-item reserved for you, or any item nobody holds that still
+    has a free place (409 `item_full` / `item_reserved` otherwise). The answer is `pending`
+    until the label is verified; a verdict on a gold item stays sealed for the dataset's
+    `gold_reveal_seconds`."""
+    label = annotation.submit_label(session, annotator=caller.address, spec=body, now=now)
     item = session.get(Item, label.item_id)
     assert item is not None
     return annotation.to_public(label, item)
+
+
+@router.post("/items/{item_id}/skip", status_code=204)
+def skip_item(
+    item_id: PathId, body: SkipCreate, caller: Annotator, session: SessionDep, now: NowDep
+) -> None:
+    """Gives back the item you hold, optionally saying why (`unclear`, `broken_media`,
+    `offensive`, `other`, and a comment): its buyer sees the reasons per item. You are not
+    served it again; an item enough annotators skip is set aside for its buyer."""
+    annotation.skip(session, annotator=caller.address, item_id=item_id, spec=body, now=now)
+
+
+@router.post("/items/{item_id}/release", status_code=204)
+def release_item(item_id: PathId, caller: Annotator, session: SessionDep, now: NowDep) -> None:
+    """Gives back the item you hold, for another annotator (you are not served it again)."""
+    annotation.release(session, annotator=caller.address, item_id=item_id, now=now)
 
 
 @router.get("/me/labels", response_model=list[LabelPublic])
@@ -51,9 +76,10 @@ def my_labels(
     session: SessionDep,
     status: LabelStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> list[LabelPublic]:
-    """Your labels: pending, verified (with what each earns and its epoch) or rejected (why)."""
+    """Your labels: pending, verified (with what each earns and its epoch) or rejected (why). A
+    verdict on a gold item shows once it is revealed."""
     rows = repository.labels_with_items(
         session, annotator=caller.address, status=status, limit=limit, offset=offset
     )
@@ -96,10 +122,11 @@ def proof_bundle(
 
 
 @router.get("/me/datasets/{dataset_id}/standing", response_model=StandingPublic)
-def my_standing(dataset_id: int, caller: Annotator, session: SessionDep) -> StandingPublic:
+def my_standing(dataset_id: PathId, caller: Annotator, session: SessionDep) -> StandingPublic:
     """Your reputation on a dataset: the score, its tier and reward multiplier, whether you still
-    receive its items, your qualification, and every count the score is computed from."""
-    dataset = datasets.get_dataset(session, dataset_id)
+    receive its items, your qualification, and every count the score is computed from (verdicts
+    on gold items once they are revealed)."""
+    dataset = datasets.visible_dataset(session, dataset_id=dataset_id, viewer=caller.address)
     return standing_public(session, dataset=dataset, annotator=caller.address)
 
 
@@ -122,10 +149,12 @@ def review_queue(
 
 
 @router.post("/labels/{label_id}/review", response_model=LabelPublic)
-def review(label_id: int, body: ReviewCreate, caller: Reviewer, session: SessionDep) -> LabelPublic:
+def review(
+    label_id: PathId, body: ReviewCreate, caller: Reviewer, session: SessionDep, now: NowDep
+) -> LabelPublic:
     """Accept, or reject with a reason."""
     label = annotation.review_label(
-        session, reviewer=caller.address, label_id=label_id, spec=body, now=utcnow()
+        session, reviewer=caller.address, label_id=label_id, spec=body, now=now
     )
     item = session.get(Item, label.item_id)
     assert item is not None

@@ -33,7 +33,11 @@ def buyer_record(session: Session, buyer: str) -> BuyerRecord:
     )
     reviews = session.execute(
         select(Label.status, Label.created_at, Label.decided_at)
-        .where(Label.dataset_id.in_(owned), Label.method == VerificationMethod.review)
+        .where(
+            Label.dataset_id.in_(owned),
+            # a rejection overturned on appeal was reviewed too
+            Label.method.in_([VerificationMethod.review, VerificationMethod.appeal]),
+        )
         .order_by(Label.decided_at.desc())
         .limit(RECENT_REVIEWS)
     ).all()

@@ -1,12 +1,13 @@
 """Labels: one per annotator and item, with their verification verdict and payment epoch, the
-history of every step taken on them, and the disputes their annotators raise."""
+history of every step taken on them, and the disputes their annotators raise; the items served
+to each annotator (assignments) and each annotator's counters on a dataset."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
@@ -24,15 +25,26 @@ class VerificationMethod(enum.StrEnum):
     gold = "gold"  # graded on the committed gold answer
     consensus = "consensus"  # agreed, or not, with most of the item's k annotators
     auto = "auto"  # nobody decided within the dataset's review window: accepted
+    # a rejection overturned on appeal (an upheld dispute): paid even when the item's places
+    # were given to other annotators meanwhile, and published as such
+    appeal = "appeal"
 
 
 class Label(Base):
     __tablename__ = "labels"
-    __table_args__ = (UniqueConstraint("item_id", "annotator"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "annotator"),
+        Index(
+            "ix_labels_sealed",
+            "sealed_until",
+            sqlite_where=text("sealed_until IS NOT NULL"),
+            postgresql_where=text("sealed_until IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     annotator: Mapped[str] = mapped_column(ForeignKey("accounts.address"), index=True)
     value: Mapped[str] = mapped_column(String(200))
     # Publications name the value keccak256(salt ++ value): no guessing it from the few classes.
@@ -51,6 +63,14 @@ class Label(Base):
     warmup: Mapped[bool] = mapped_column(Boolean, default=False)
     # Under consensus: how many of the item's annotators gave the winning label, "n/total".
     agreement: Mapped[str | None] = mapped_column(String(20), default=None)
+    # Whether it holds one of its item's places (items.places_taken counts exactly these).
+    holds_place: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A verdict on gold stays sealed until then: the label shows as pending to everyone but the
+    # buyer, is not paid, and counts in nobody's standing, so an annotator cannot learn from
+    # the answer which items are gold and what their answers are. NULL: nothing sealed.
+    sealed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The dataset's instructions version in force when the label was made.
+    instructions_version: Mapped[int] = mapped_column(Integer, default=1)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     # What the label earns, fixed when it is verified.
     price: Mapped[int | None] = mapped_column(UInt256, default=None)
@@ -102,3 +122,59 @@ class Dispute(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class AssignmentOutcome(enum.StrEnum):
+    leased = "leased"  # reserved for the annotator (expired if the lease ran out since)
+    labelled = "labelled"
+    skipped = "skipped"
+    released = "released"
+
+
+class SkipReason(enum.StrEnum):
+    unclear = "unclear"  # the instructions do not say how to label it
+    broken_media = "broken_media"  # it does not load, or is not what it should be
+    offensive = "offensive"
+    other = "other"
+
+
+class Assignment(Base):
+    """An item served to an annotator, and how that ended. An item is served to an annotator at
+    most once (a gold item included): skipped, released or abandoned, it goes to others."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_dataset_outcome", "dataset_id", "outcome"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(42), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    served_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[AssignmentOutcome] = mapped_column(
+        Enum(AssignmentOutcome, native_enum=False, length=16), default=AssignmentOutcome.leased
+    )
+    reason: Mapped[SkipReason | None] = mapped_column(
+        Enum(SkipReason, native_enum=False, length=16), default=None
+    )
+    comment: Mapped[str | None] = mapped_column(String(500), default=None)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class DatasetAnnotator(Base):
+    """An annotator's counters on one dataset: the evidence their reputation is computed from
+    (ledger.quality.reputation), kept as they change so that a standing is one row to read,
+    whatever the size of the dataset. Gold verdicts count once they are revealed. The warm-up
+    counters count a qualification warm-up's answers as they are graded; only its outcome is
+    shown, once it is complete."""
+
+    __tablename__ = "dataset_annotators"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(42), primary_key=True)
+    gold_answered: Mapped[int] = mapped_column(Integer, default=0)
+    gold_correct: Mapped[int] = mapped_column(Integer, default=0)
+    compared: Mapped[int] = mapped_column(Integer, default=0)
+    agreed: Mapped[int] = mapped_column(Integer, default=0)
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    warmup_answered: Mapped[int] = mapped_column(Integer, default=0)
+    warmup_correct: Mapped[int] = mapped_column(Integer, default=0)

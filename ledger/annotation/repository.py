@@ -12,24 +12,6 @@ from ledger.annotation.models import Label, LabelStatus
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
 
 
-def next_item_for(
-    session: Session, *, dataset_id: int, annotator: str, gold: bool | None = None
-) -> Item | None:
-    """The least-labelled item this annotator has not labelled yet (spreads work evenly); only
-    gold items if `gold`, only others if `gold` is False."""
-    already = select(Label.item_id).where(
-        Label.annotator == annotator, Label.dataset_id == dataset_id
-    )
-    query = select(Item).where(
-        Item.dataset_id == dataset_id,
-        Item.id.not_in(already),
-        or_(Item.wanted_labels.is_(None), Item.label_count < Item.wanted_labels),
-    )
-    if gold is not None:
-        query = query.where(Item.gold_label.is_not(None) if gold else Item.gold_label.is_(None))
-    return session.scalars(query.order_by(Item.label_count, Item.id).limit(1)).first()
-
-
 def find_label(session: Session, *, item_id: int, annotator: str) -> Label | None:
     return session.scalars(
         select(Label).where(Label.item_id == item_id, Label.annotator == annotator)
@@ -44,14 +26,21 @@ def labels_with_items(
     status: LabelStatus | None = None,
     limit: int = 1000,
     offset: int = 0,
+    unsealed: bool = False,
 ) -> Sequence[tuple[Label, Item]]:
+    """Labels with their items, oldest first. A sealed gold verdict counts as pending unless
+    `unsealed` (the buyer's view)."""
     query = select(Label, Item).join(Item, Item.id == Label.item_id).order_by(Label.id)
     if annotator is not None:
         query = query.where(Label.annotator == annotator)
     if dataset_id is not None:
         query = query.where(Label.dataset_id == dataset_id)
-    if status is not None:
+    if status is not None and unsealed:
         query = query.where(Label.status == status)
+    elif status is LabelStatus.pending:
+        query = query.where(or_(Label.status == status, Label.sealed_until.is_not(None)))
+    elif status is not None:
+        query = query.where(Label.status == status, Label.sealed_until.is_(None))
     return session.execute(query.limit(limit).offset(offset)).all()
 
 
@@ -61,12 +50,14 @@ def review_queue(session: Session, *, reviewer: str, limit: int) -> Sequence[tup
     return session.execute(
         select(Label, Item)
         .join(Item, Item.id == Label.item_id)
+        .join(Dataset, Dataset.id == Label.dataset_id)
         .where(
             Label.status == LabelStatus.pending,
             Label.dataset_id.in_(datasets),
             Label.annotator != reviewer,
-            # under consensus only items whose annotators could not agree reach a reviewer
-            or_(Item.wanted_labels.is_(None), Item.label_count >= Item.wanted_labels),
+            # under consensus only items whose annotators could not agree at the cap reach a
+            # reviewer; labels still collecting their k wait
+            or_(Dataset.method == "review", Item.places_taken >= Item.places),
         )
         .order_by(Label.id)
         .limit(limit)
@@ -83,7 +74,9 @@ def pending_labels_older_than(session: Session, cutoff: dt.datetime) -> Sequence
 
 def pending_labels_on(session: Session, item_ids: Sequence[int]) -> Sequence[Label]:
     return session.scalars(
-        select(Label).where(Label.item_id.in_(item_ids), Label.status == LabelStatus.pending)
+        select(Label)
+        .where(Label.item_id.in_(item_ids), Label.status == LabelStatus.pending)
+        .order_by(Label.id)
     ).all()
 
 

@@ -8,23 +8,42 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.annotation.models import LabelStatus, VerificationMethod
+from ledger.annotation.models import LabelStatus, SkipReason, VerificationMethod
+from ledger.kit.types import RowId, Text
 
 
 class NextItem(BaseModel):
+    """An item reserved for you: nobody else is served it until you label, skip or release it,
+    or the lease expires. Asking again returns the same item while you hold it."""
+
     dataset_id: int
     item_id: int
     external_id: str
     data: Any
     label_type: str = Field(description="classes, boxes ([x_min, y_min, x_max, y_max]) or spans")
     label_classes: list[str]
+    lease_expires_at: dt.datetime = Field(description="the item is yours until then")
+    lease_seconds: int = Field(description="how long the dataset reserves an item")
+    instructions_version: int = Field(
+        description="the instructions in force (GET /v1/datasets/{id}/instructions): read them "
+        "again when this changes"
+    )
 
 
 class LabelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_id: int
-    value: str = Field(min_length=1, max_length=200)
+    item_id: RowId
+    value: Text = Field(min_length=1, max_length=200)
+
+
+class SkipCreate(BaseModel):
+    """Why you skip the item (optional); its buyer sees the reasons per item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: SkipReason | None = None
+    comment: Text | None = Field(default=None, max_length=500)
 
 
 class Verdict(enum.StrEnum):
@@ -37,8 +56,8 @@ class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verdict: Verdict
-    reason: str | None = Field(default=None, max_length=1000)
-    corrected_value: str | None = Field(
+    reason: Text | None = Field(default=None, max_length=1000)
+    corrected_value: Text | None = Field(
         default=None, min_length=1, max_length=200, description="with `correct`: the fixed label"
     )
 
@@ -56,6 +75,7 @@ class LabelPublic(BaseModel):
         description="keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf"
     )
     warmup: bool = Field(description="part of a qualification warm-up: graded, not paid")
+    instructions_version: int = Field(description="the instructions it was made under")
     corrected_value: str | None = Field(
         description="a reviewer's correction: what the buyer should use (the annotator's value "
         "is what was paid, and what the label tree commits to)"
@@ -119,7 +139,8 @@ class AgreementReportPublic(BaseModel):
 class StandingPublic(BaseModel):
     """An annotator's reputation on one dataset, with the evidence it is computed from:
     score = (2 gold_correct + agreed + accepted + 10) / (2 gold_answered + compared + decided + 20)
-    (ledger/quality/reputation.py)."""
+    (ledger/quality/reputation.py). Verdicts on gold items count once they are revealed (the
+    dataset's gold_reveal_seconds after the answer), not before."""
 
     dataset_id: int
     score: float
@@ -127,6 +148,11 @@ class StandingPublic(BaseModel):
     reward_multiplier_bps: int = Field(description="applies where the dataset has reward tiers")
     receives_items: bool
     qualification: str = Field(description="none, pending, passed or failed")
+    qualification_answered: int = Field(description="warm-up items answered so far")
+    qualification_items: int = Field(description="warm-up items the dataset asks for")
+    qualification_correct: int | None = Field(
+        description="right answers among them, shown once the warm-up is complete"
+    )
     gold_answered: int
     gold_correct: int
     compared: int = Field(description="labels decided by consensus")

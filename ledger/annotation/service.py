@@ -1,4 +1,12 @@
-"""Annotators' and reviewers' rules: taking work, labelling, verifying by review or gold."""
+"""Annotators' and reviewers' rules: taking work from the queue, labelling, verifying by
+review, gold or consensus.
+
+How many labels an item takes is part of the dataset's terms (`places`); `ledger.annotation.queue`
+holds every statement that serves, reserves and fills items, each guarantee in one statement the
+database runs atomically. Verdicts on gold items are sealed for the dataset's
+`gold_reveal_seconds`: the label answers `pending` like any other, so an annotator cannot learn
+which items are gold, nor their answers, from submitting them.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,16 @@ from collections import Counter
 
 from sqlalchemy.orm import Session
 
-from ledger.annotation import repository
+from ledger.annotation import queue, repository
 from ledger.annotation.agreement import aggregated_label
-from ledger.annotation.models import Label, LabelEvent, LabelStatus, VerificationMethod
+from ledger.annotation.models import (
+    AssignmentOutcome,
+    DatasetAnnotator,
+    Label,
+    LabelEvent,
+    LabelStatus,
+    VerificationMethod,
+)
 from ledger.annotation.schemas import (
     Aggregator,
     EarningsPublic,
@@ -18,19 +33,20 @@ from ledger.annotation.schemas import (
     LabelPublic,
     NextItem,
     ReviewCreate,
+    SkipCreate,
     Verdict,
 )
-from ledger.annotation.standing import evidence_of, qualification_of, standing_of
+from ledger.annotation.standing import count, counters_of, evidence, qualification_of, standing_of
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import DatasetStatus, LabelType
+from ledger.dataset.schemas import DatasetStatus, LabelType, Method
+from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.publication import label_hash, random_nonce
 from ledger.quality.reputation import (
     DEFAULT_POLICY,
     Qualification,
-    ReputationEvidence,
     apply_multiplier,
     receives_items,
     reputation_score,
@@ -39,6 +55,10 @@ from ledger.quality.reputation import (
 
 class QueueEmpty(NotFound):
     code = "queue_empty"
+
+
+class ItemsReserved(Conflict):
+    code = "items_reserved"
 
 
 class DatasetNotOpen(Conflict):
@@ -77,6 +97,22 @@ class QualificationRequired(Forbidden):
     code = "qualification_required"
 
 
+class ItemFull(Conflict):
+    code = "item_full"
+
+
+class ItemReserved(Conflict):
+    code = "item_reserved"
+
+
+class NoLease(Conflict):
+    code = "no_lease"
+
+
+class NotInWorkforce(Forbidden):
+    code = "not_in_workforce"
+
+
 class CorrectionMismatch(Unprocessable):
     code = "correction_mismatch"
 
@@ -103,67 +139,131 @@ def _require_open(session: Session, dataset: Dataset) -> None:
         )
 
 
-def next_item(session: Session, *, annotator: str, dataset_id: int) -> NextItem:
-    dataset = datasets.get_dataset(session, dataset_id)
+def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.datetime) -> NextItem:
+    """Serves the annotator an item and reserves it for them for the dataset's lease time: the
+    item they already hold on the dataset, or the first free one in the queue they were never
+    served (gold items mixed in at the dataset's gold rate, or only gold items during a
+    qualification warm-up)."""
+    dataset = datasets.visible_dataset(session, dataset_id=dataset_id, viewer=annotator)
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
+    if not datasets.may_work_on(session, dataset, annotator):
+        raise NotInWorkforce(
+            f"dataset {dataset.id} is private: its buyer admits the annotators who label it"
+        )
     _require_open(session, dataset)
-    evidence = evidence_of(session, dataset_id=dataset.id, annotator=annotator)
-    warming_up = _warming_up(dataset, evidence)
-    if datasets.verification_of(dataset).reputation_cutoff and not receives_items(evidence):
+    hold_writes(session)
+    queue.lock_annotator(session, dataset_id=dataset.id, annotator=annotator)
+    row = counters_of(session, dataset_id=dataset.id, annotator=annotator)
+    warming_up = _warming_up(dataset, row)
+    spec = datasets.verification_of(dataset)
+    if spec.reputation_cutoff and not receives_items(evidence(row)):
         raise BelowReputationCutoff(
-            f"your reputation on dataset {dataset.id} is {reputation_score(evidence):.2f}, "
+            f"your reputation on dataset {dataset.id} is {reputation_score(evidence(row)):.2f}, "
             f"below its cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
             f"GET /v1/me/datasets/{dataset.id}/standing for the counts behind it)"
         )
-    item = (
-        repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator, gold=True)
-        if warming_up
-        else _serve(session, dataset=dataset, annotator=annotator)
-    )
-    if item is None and warming_up:
+    queue.release_expired(session, now=now, dataset_id=dataset.id)
+    served = queue.held_by(session, dataset_id=dataset.id, annotator=annotator)
+    if served is None:
+        served = _serve(session, dataset=dataset, annotator=annotator, now=now, warmup=warming_up)
+    if served is None and queue.reserved_for_others(
+        session,
+        dataset_id=dataset.id,
+        annotator=annotator,
+        visible_upto=dataset.items_visible_upto,
+        warmup=warming_up,
+    ):
+        raise ItemsReserved(
+            f"every item of dataset {dataset.id} left for you is reserved by another annotator "
+            f"now: ask again in a little while (a reservation ends when its item is labelled, "
+            f"skipped or released, or after {dataset.lease_seconds}s)"
+        )
+    if served is None and warming_up:
         raise QueueEmpty(
             f"dataset {dataset.id} has no gold item left for your qualification warm-up"
         )
-    if item is None:
-        raise QueueEmpty(f"you have labelled every item of dataset {dataset.id}")
+    if served is None:
+        raise QueueEmpty(
+            f"dataset {dataset.id} has nothing more for you: every item you were not served yet "
+            "has all its labels"
+        )
     return NextItem(
         dataset_id=dataset.id,
-        item_id=item.id,
-        external_id=item.external_id,
-        data=item.data,
+        item_id=served.item_id,
+        external_id=served.external_id,
+        data=served.data,
         label_type=datasets.label_type_of(dataset),
         label_classes=datasets.label_classes(dataset),
+        lease_expires_at=served.lease_expires_at,
+        lease_seconds=dataset.lease_seconds,
+        instructions_version=dataset.instructions_version,
     )
 
 
-def _warming_up(dataset: Dataset, evidence: ReputationEvidence) -> bool:
+def _warming_up(dataset: Dataset, row: DatasetAnnotator) -> bool:
     """True while the annotator is in the dataset's gold-only warm-up; raises once they failed
     it. Without a warm-up in the terms, always False."""
-    outcome = qualification_of(dataset, evidence)
+    outcome = qualification_of(dataset, row)
     if outcome is Qualification.failed:
         accuracy = datasets.verification_of(dataset).qualification_min_accuracy
         raise QualificationFailed(
-            f"{evidence.gold_correct} of your {evidence.gold_answered} warm-up answers on "
+            f"{row.warmup_correct} of your {row.warmup_answered} warm-up answers on "
             f"dataset {dataset.id} were right, below the {accuracy:.0%} it asks before paid work"
         )
     return outcome is Qualification.pending
 
 
-def _serve(session: Session, *, dataset: Dataset, annotator: str) -> Item | None:
-    """The next item: with a gold rate, a gold item with that probability (hidden among the
-    others: nothing in what is served tells them apart), else the least-labelled item."""
-    rate = datasets.verification_of(dataset).gold_rate_bps
-    if rate is None:
-        return repository.next_item_for(session, dataset_id=dataset.id, annotator=annotator)
-    gold_first = secrets.randbelow(10_000) < rate
-    for gold in (gold_first, not gold_first):
-        item = repository.next_item_for(
-            session, dataset_id=dataset.id, annotator=annotator, gold=gold
+def _serve(
+    session: Session, *, dataset: Dataset, annotator: str, now: dt.datetime, warmup: bool
+) -> queue.Served | None:
+    """Picks and leases the next item. With a gold rate, a gold item comes first with that
+    probability (nothing in what is served tells them apart); without one, gold items take their
+    turn in the queue like any other. A candidate another request leased meanwhile is passed."""
+    if warmup:
+        kinds: tuple[bool, ...] = (True,)
+    elif dataset.gold_count == 0:
+        kinds = (False,)
+    else:
+        rate = datasets.verification_of(dataset).gold_rate_bps
+        gold_first = secrets.randbelow(10_000) < rate if rate is not None else None
+        kinds = (False, True) if gold_first is None else (gold_first, not gold_first)
+    for _attempt in range(5):
+        found = [
+            (item_id, gold)
+            for gold in kinds
+            if (
+                item_id := queue.candidate(
+                    session,
+                    dataset_id=dataset.id,
+                    annotator=annotator,
+                    gold=gold,
+                    visible_upto=dataset.items_visible_upto,
+                    warmup=warmup,
+                )
+            )
+            is not None
+        ]
+        if not found:
+            return None
+        # with a gold rate the preferred kind comes first; without one, the queue's order
+        item_id = found[0][0] if rate_applies(dataset, warmup) else min(found)[0]
+        expires = queue.lease(
+            session,
+            item_id=item_id,
+            dataset_id=dataset.id,
+            annotator=annotator,
+            now=now,
+            seconds=dataset.lease_seconds,
+            warmup=warmup,
         )
-        if item is not None:
-            return item
+        if expires is not None:
+            return queue.held_by(session, dataset_id=dataset.id, annotator=annotator)
     return None
+
+
+def rate_applies(dataset: Dataset, warmup: bool) -> bool:
+    return warmup or datasets.verification_of(dataset).gold_rate_bps is not None
 
 
 def record(
@@ -181,6 +281,15 @@ def record(
     session.add(LabelEvent(label_id=label.id, at=at, kind=kind, actor=actor, detail=detail))
 
 
+def frees_place(dataset: Dataset, method: VerificationMethod) -> bool:
+    """Whether a rejection gives the label's place to another annotator: under review, and on
+    gold, yes (the item still wants a good label); a consensus rejection no: its item is decided
+    and every place was spent finding the agreement."""
+    return method is VerificationMethod.gold or (
+        dataset.method == Method.review and method is not VerificationMethod.consensus
+    )
+
+
 def decide(
     session: Session,
     label: Label,
@@ -191,10 +300,13 @@ def decide(
     now: dt.datetime,
     reviewer: str | None = None,
     reason: str | None = None,
+    sealed_until: dt.datetime | None = None,
 ) -> None:
     """Verifies or rejects a pending label, fixing what it earns and recording why. What it earns
     is fixed now: the price in force when it was verified, and the reward scaled by the
-    annotator's reputation tier (earned before this label) where the dataset's terms say so."""
+    annotator's reputation tier (earned before this label) where the dataset's terms say so.
+    A rejection frees the label's place where `frees_place` says so. A sealed verdict (gold) is
+    neither shown nor counted nor paid before `sealed_until` (`standing.reveal_due`)."""
     price, reward = dataset.price_per_label, dataset.reward_per_label
     if label.warmup:
         price = reward = 0  # the warm-up is graded, not paid
@@ -206,10 +318,55 @@ def decide(
     label.reviewer = reviewer
     label.reason = reason
     label.decided_at = now
+    label.sealed_until = sealed_until
     if accept:
         label.price, label.reward = price, reward
+    elif label.holds_place and frees_place(dataset, method):
+        queue.free_place(session, label.item_id)
+        label.holds_place = False
+    if sealed_until is not None:
+        return  # shown, counted and recorded in the history when revealed
+    decided = {"decided": 1, "accepted": int(accept)}
+    if method is VerificationMethod.gold:
+        decided |= {"gold_answered": 1, "gold_correct": int(accept)}
+    elif method is VerificationMethod.consensus:
+        decided |= {"compared": 1, "agreed": int(accept)}
+    count(session, dataset_id=label.dataset_id, annotator=label.annotator, **decided)
     verdict = "verified" if accept else "rejected"
     record(session, label, f"{verdict} ({method})", at=now, actor=reviewer, detail=reason)
+
+
+def reinstate(
+    session: Session,
+    label: Label,
+    dataset: Dataset,
+    *,
+    now: dt.datetime,
+    decider: str,
+    reason: str,
+) -> None:
+    """An upheld dispute: the rejected label is verified and paid (method `appeal`). It takes its
+    item's place back if one is still free; if the place went to another annotator meanwhile it
+    is paid all the same (the buyer's rejection was wrong), and the publication shows it as an
+    appeal, which the overlap the terms commit to does not count."""
+    queue.lock_item(session, label.item_id)
+    if not label.holds_place and not label.warmup:
+        label.holds_place = queue.retake_place(session, label.item_id)
+    price, reward = dataset.price_per_label, dataset.reward_per_label
+    if label.warmup:
+        price = reward = 0
+    elif datasets.verification_of(dataset).reward_tiers:
+        standing = standing_of(session, dataset=dataset, annotator=label.annotator)
+        reward = apply_multiplier(reward, standing.multiplier_bps)
+    label.status = LabelStatus.verified
+    label.method = VerificationMethod.appeal
+    label.reviewer = decider
+    label.reason = reason
+    label.decided_at = now
+    label.price, label.reward = price, reward
+    # the rejection was counted as decided; it is now an accepted one
+    count(session, dataset_id=label.dataset_id, annotator=label.annotator, accepted=1)
+    record(session, label, "verified (appeal)", at=now, actor=decider, detail=reason)
 
 
 def _grade_on_gold(
@@ -217,6 +374,15 @@ def _grade_on_gold(
 ) -> None:
     assert item.gold_label is not None
     accept = datasets.answers_agree(dataset, label.value, item.gold_label)
+    delay = datasets.verification_of(dataset).gold_reveal_seconds
+    if label.warmup:
+        count(
+            session,
+            dataset_id=dataset.id,
+            annotator=label.annotator,
+            warmup_answered=1,
+            warmup_correct=int(accept),
+        )
     decide(
         session,
         label,
@@ -225,59 +391,140 @@ def _grade_on_gold(
         method=VerificationMethod.gold,
         now=now,
         reason=None if accept else GOLD_MISMATCH,
+        sealed_until=now + dt.timedelta(seconds=delay) if delay else None,
     )
 
 
+def _labelable_item(session: Session, *, item_id: int, annotator: str) -> tuple[Item, Dataset]:
+    """The item and its dataset, if the annotator may know of the item; an item of a private
+    dataset they are not admitted to, or of an upload still in progress, is unknown, as an id
+    that was never used."""
+    item = session.get(Item, item_id)
+    dataset = None if item is None else datasets.get_dataset(session, item.dataset_id)
+    if (
+        item is None
+        or dataset is None
+        or item.id > dataset.items_visible_upto
+        or not datasets.may_see(session, dataset, annotator)
+    ):
+        raise datasets.UnknownItem(f"no item {item_id}")
+    return item, dataset
+
+
 def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime) -> Label:
-    item = session.get(Item, spec.item_id)
-    if item is None:
-        raise datasets.UnknownItem(f"no item {spec.item_id}")
-    dataset = datasets.get_dataset(session, item.dataset_id)
+    item, dataset = _labelable_item(session, item_id=spec.item_id, annotator=annotator)
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
-    datasets.check_label(dataset, spec.value)
+    if not datasets.may_work_on(session, dataset, annotator):
+        raise NotInWorkforce(
+            f"dataset {dataset.id} is private: its buyer admits the annotators who label it"
+        )
+    value = datasets.normalized_value(dataset, spec.value)
+    datasets.check_label(dataset, value)
     _require_open(session, dataset)
+    hold_writes(session)
     if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
         raise DuplicateLabel(f"you already labelled item {item.id}")
     warming_up = bool(datasets.verification_of(dataset).qualification_gold_items) and _warming_up(
-        dataset, evidence_of(session, dataset_id=dataset.id, annotator=annotator)
+        dataset, counters_of(session, dataset_id=dataset.id, annotator=annotator)
     )
     if warming_up and item.gold_label is None:
         raise QualificationRequired(
             f"dataset {dataset.id} asks for a gold-only warm-up before paid work: label the "
             f"items GET /v1/datasets/{dataset.id}/next-item serves first"
         )
+    taken = queue.take_place(
+        session, item_id=item.id, annotator=annotator, now=now, warmup=warming_up
+    )
+    if taken is None:
+        raise _why_not_taken(session, item, annotator=annotator, now=now)
+    # The item's row is locked from here to the commit (PostgreSQL): a concurrent label by the
+    # same annotator on it has committed or waits, so this check cannot miss it.
+    if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
+        raise DuplicateLabel(f"you already labelled item {item.id}")
     label = Label(
         dataset_id=dataset.id,
         item_id=item.id,
         annotator=annotator,
-        value=spec.value,
+        value=value,
         salt=random_nonce(),
         warmup=warming_up,
+        holds_place=not warming_up,
+        instructions_version=dataset.instructions_version,
         created_at=now,
     )
-    item.label_count += 1
     session.add(label)
     session.flush()
+    queue.mark_labelled(
+        session, item_id=item.id, dataset_id=dataset.id, annotator=annotator, now=now
+    )
     record(session, label, "submitted", at=now, actor=annotator)
     if item.gold_label is not None:
         _grade_on_gold(session, label, dataset, item, now)
-        session.flush()
-    if item.gold_label is None and item.wanted_labels is not None:
-        _decide_by_consensus(session, dataset, item, now)
+    elif dataset.method == Method.consensus:
+        places_taken, places = taken
+        if places_taken >= places:
+            _decide_by_consensus(session, dataset, item.id, places, now)
+    session.flush()
     return label
 
 
-def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt.datetime) -> None:
+def _why_not_taken(session: Session, item: Item, *, annotator: str, now: dt.datetime) -> Conflict:
+    session.refresh(item)
+    if item.leased_to not in (None, annotator) and (
+        item.lease_expires_at is not None and item.lease_expires_at > now
+    ):
+        return ItemReserved(
+            f"item {item.id} is reserved for another annotator until "
+            f"{item.lease_expires_at.isoformat()}: ask "
+            f"GET /v1/datasets/{item.dataset_id}/next-item for one of your own"
+        )
+    return ItemFull(
+        f"item {item.id} has all the labels its dataset pays for ({item.places}): ask "
+        f"GET /v1/datasets/{item.dataset_id}/next-item for another"
+    )
+
+
+def skip(
+    session: Session, *, annotator: str, item_id: int, spec: SkipCreate, now: dt.datetime
+) -> None:
+    """Gives back the item the annotator holds and says why (the buyer sees the reasons per
+    item); it is never served to them again. After the dataset's skip limit an item is set
+    aside for its buyer."""
+    item, dataset = _labelable_item(session, item_id=item_id, annotator=annotator)
+    hold_writes(session)
+    ended = queue.end_lease(
+        session,
+        item_id=item.id,
+        annotator=annotator,
+        now=now,
+        outcome=AssignmentOutcome.skipped,
+        reason=spec.reason,
+        comment=(spec.comment or "").strip() or None,
+        skip_limit=dataset.skip_limit,
+    )
+    if not ended:
+        raise NoLease(f"you hold no reservation on item {item.id}: there is nothing to skip")
+
+
+def release(session: Session, *, annotator: str, item_id: int, now: dt.datetime) -> None:
+    """Gives back the item the annotator holds, for somebody else (not them) to label."""
+    item, _dataset = _labelable_item(session, item_id=item_id, annotator=annotator)
+    hold_writes(session)
+    if not queue.end_lease(
+        session, item_id=item.id, annotator=annotator, now=now, outcome=AssignmentOutcome.released
+    ):
+        raise NoLease(f"you hold no reservation on item {item.id}: there is nothing to release")
+
+
+def _decide_by_consensus(
+    session: Session, dataset: Dataset, item_id: int, places: int, now: dt.datetime
+) -> None:
     """Once an item has its k labels: a label given by more than half of its annotators is the
     item's, and each annotator is verified or rejected by agreeing with it. Without such a
     majority the item asks one more annotator, up to the dataset's cap; at the cap its labels
     wait for a reviewer (or the review window)."""
-    wanted = item.wanted_labels
-    assert wanted is not None
-    if item.label_count < wanted:
-        return
-    labels = repository.pending_labels_on(session, [item.id])
+    labels = repository.pending_labels_on(session, [item_id])
     if not labels:
         return
     spec = datasets.verification_of(dataset)
@@ -285,7 +532,7 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
     classes = datasets.label_type_of(dataset) is LabelType.classes
     if classes and spec.consensus_aggregator is not Aggregator.majority:
         winner, confidence = aggregated_label(
-            session, dataset=dataset, item_id=item.id, aggregator=spec.consensus_aggregator
+            session, dataset=dataset, item_id=item_id, aggregator=spec.consensus_aggregator
         )
         votes = sum(1 for label in labels if label.value == winner)
         settled = confidence > 0.5 and votes > 0
@@ -294,10 +541,8 @@ def _decide_by_consensus(session: Session, dataset: Dataset, item: Item, now: dt
         winner, votes = labels[agreed.index].value, agreed.supporters
         settled = 2 * votes > total
     if not settled:
-        cap = datasets.verification_of(dataset).consensus_max_k
-        if wanted < cap:
-            item.wanted_labels = wanted + 1
-        session.flush()
+        if places < spec.consensus_max_k:
+            queue.add_place(session, item_id=item_id, cap=spec.consensus_max_k)
         return
     agreement = f"{votes}/{total}"
     for label in labels:
@@ -344,6 +589,9 @@ def review_label(
     dataset = datasets.get_dataset(session, label.dataset_id)
     if not dataset_repository.is_reviewer(session, dataset.id, reviewer):
         raise NotAppointedReviewer(f"you are not a reviewer of dataset {dataset.id}")
+    hold_writes(session)
+    queue.lock_item(session, label.item_id)
+    session.refresh(label)
     if label.annotator == reviewer:
         raise ConflictOfInterest("nobody reviews their own label")
     if label.status is not LabelStatus.pending:
@@ -355,13 +603,12 @@ def review_label(
     if correcting != (spec.corrected_value is not None):
         raise CorrectionMismatch("corrected_value goes with the `correct` verdict, and only there")
     if spec.corrected_value is not None:
-        datasets.check_label(dataset, spec.corrected_value)
-        if spec.corrected_value == label.value:
+        corrected = datasets.normalized_value(dataset, spec.corrected_value)
+        datasets.check_label(dataset, corrected)
+        if corrected == label.value:
             raise CorrectionMismatch("the correction equals the label: accept it instead")
-        label.corrected_value = spec.corrected_value
-        reason = f"accepted with a correction to {spec.corrected_value!r}" + (
-            f": {reason}" if reason else ""
-        )
+        label.corrected_value = corrected
+        reason = f"accepted with a correction to {corrected!r}" + (f": {reason}" if reason else "")
     decide(
         session,
         label,
@@ -376,7 +623,25 @@ def review_label(
     return label
 
 
-def to_public(label: Label, item: Item) -> LabelPublic:
+def to_public(label: Label, item: Item, *, unsealed: bool = False) -> LabelPublic:
+    """A label as the API shows it. A sealed gold verdict shows as pending (with nothing it
+    earns) to everybody but the buyer (`unsealed`), who knows the gold answers anyway."""
+    if label.sealed_until is not None and not unsealed:
+        return _shown(label, item).model_copy(
+            update={
+                "status": LabelStatus.pending,
+                "method": None,
+                "reviewer": None,
+                "reason": None,
+                "price": None,
+                "reward": None,
+                "decided_at": None,
+            }
+        )
+    return _shown(label, item)
+
+
+def _shown(label: Label, item: Item) -> LabelPublic:
     return LabelPublic(
         id=label.id,
         dataset_id=label.dataset_id,
@@ -387,6 +652,7 @@ def to_public(label: Label, item: Item) -> LabelPublic:
         item_hash=item.item_hash,
         salt=label.salt,
         warmup=label.warmup,
+        instructions_version=label.instructions_version,
         corrected_value=label.corrected_value,
         label_hash=label_hash(label.salt, label.value),
         status=label.status,
@@ -407,8 +673,9 @@ def earnings(session: Session, *, annotator: str, label_token: str) -> EarningsP
     unsettled: Counter[str] = Counter()
     paid = 0
     for label, dataset in repository.labels_of(session, annotator):
-        counts[label.status] += 1
-        if label.status is not LabelStatus.verified:
+        status = LabelStatus.pending if label.sealed_until is not None else label.status
+        counts[status] += 1
+        if status is not LabelStatus.verified:
             continue
         amounts = ((dataset.payment_token, label.price or 0), (label_token, label.reward or 0))
         for token, amount in amounts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.kit.db import UINT256_MAX
+from ledger.kit.types import MAX_ROW_ID, Text
 
 
 class EpochDebitPublic(BaseModel):
@@ -32,12 +33,12 @@ class EpochPublic(BaseModel):
 class ProofCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epoch: int = Field(ge=1)
-    account: str
-    token: str = Field(description="the payment token's address")
+    epoch: int = Field(ge=1, le=MAX_ROW_ID)
+    account: Text = Field(max_length=42)
+    token: Text = Field(max_length=42, description="the payment token's address")
     cumulative_payment: int = Field(ge=0, le=UINT256_MAX, strict=True)
     cumulative_reward: int = Field(ge=0, le=UINT256_MAX, strict=True)
-    proof: list[str] = Field(max_length=256)
+    proof: list[Text] = Field(max_length=256)
 
 
 class ProofVerdict(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any
 
@@ -9,9 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ledger.annotation.schemas import Aggregator, BuyerRecord
 from ledger.kit.db import UINT256_MAX
+from ledger.kit.types import Text, nfc
 from ledger.quality.reputation import DEFAULT_POLICY
 
 MAX_CLASSES = 1000
+MAX_INSTRUCTIONS_CHARS = 50_000
+MAX_EXAMPLES = 50
+MAX_WORKFORCE = 10_000
 
 
 class DatasetStatus(enum.StrEnum):
@@ -37,6 +42,29 @@ class VerificationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Method = Method.review
+    overlap: int = Field(
+        default=1,
+        ge=1,
+        le=25,
+        description="under review: how many annotators label each item (each accepted label is "
+        "paid; no item is paid more, except rejections overturned on appeal). Under consensus "
+        "consensus_k and consensus_max_k say it",
+    )
+    gold_overlap: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="how many annotators answer each gold item (a right answer is paid like any "
+        "verified label)",
+    )
+    gold_reveal_seconds: int = Field(
+        default=DAY,
+        ge=0,
+        le=30 * DAY,
+        description="how long a verdict on a gold item stays sealed: until then the label shows "
+        "as pending and counts in no standing, so nobody learns which items are gold or their "
+        "answers from it; then it is shown, counted and paid",
+    )
     consensus_k: int = Field(
         default=3, ge=2, le=15, description="annotators per item under consensus"
     )
@@ -103,9 +131,26 @@ class VerificationSpec(BaseModel):
     def _max_k_at_least_k(self) -> VerificationSpec:
         if self.consensus_max_k < self.consensus_k:
             raise ValueError("consensus_max_k must be at least consensus_k")
+        if self.method is Method.consensus and self.overlap != 1:
+            raise ValueError(
+                "under consensus, consensus_k and consensus_max_k say how many annotators label "
+                "an item: leave overlap out"
+            )
         tiers = [t.multiplier_bps for t in DEFAULT_POLICY.tiers] if self.reward_tiers else [10_000]
         self.reward_multipliers_bps = sorted(set(tiers))
         return self
+
+    def places(self, *, gold: bool) -> int:
+        """How many labels a new item takes (a consensus item may ask for more, see max_places)."""
+        if gold:
+            return self.gold_overlap
+        return self.consensus_k if self.method is Method.consensus else self.overlap
+
+    def max_places(self, *, gold: bool) -> int:
+        """The most labels an item of this dataset is ever paid (appeals aside)."""
+        if gold:
+            return self.gold_overlap
+        return self.consensus_max_k if self.method is Method.consensus else self.overlap
 
 
 class LabelType(enum.StrEnum):
@@ -117,12 +162,43 @@ class LabelType(enum.StrEnum):
     spans = "spans"
 
 
-class DatasetCreate(BaseModel):
+class ExampleItem(BaseModel):
+    """An item shown with the instructions, with how it should be labelled and why."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    data: Any = Field(description="as an item's data: a URL, text, coordinates...")
+    label: Text = Field(min_length=1, max_length=200, description="its right label")
+    explanation: Text = Field(default="", max_length=2000)
+
+
+class InstructionsIn(BaseModel):
+    """How to label: Markdown and example items. Part of the dataset's terms: before the dataset
+    is on the ledger they change its salt; afterwards each change is a new version that every
+    annotator is shown and every label records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instructions: Text = Field(default="", max_length=MAX_INSTRUCTIONS_CHARS)
+    examples: list[ExampleItem] = Field(default_factory=list, max_length=MAX_EXAMPLES)
+
+
+class InstructionsPublic(BaseModel):
+    dataset_id: int
+    version: int = Field(description="the version in force; labels record theirs")
+    instructions: str
+    examples: list[ExampleItem]
+    hash: str = Field(description="keccak256 of the canonical JSON of {markdown, examples}")
+    created_at: dt.datetime
+    committed: bool = Field(description="this version's hash is the one the terms commit to")
+
+
+class DatasetCreate(InstructionsIn):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1, max_length=200)
     label_type: LabelType = LabelType.classes
-    label_classes: list[str] = Field(
+    label_classes: list[Text] = Field(
         default_factory=list, max_length=MAX_CLASSES, description="required for classes only"
     )
     payment_token: str = Field(description="ERC-20 the buyer pays in; must be on the allowlist")
@@ -134,15 +210,41 @@ class DatasetCreate(BaseModel):
         ge=0, le=UINT256_MAX, strict=True, description="LABEL base units (6 decimals)"
     )
     verification: VerificationSpec = Field(default_factory=VerificationSpec)
+    private: bool = Field(
+        default=False,
+        description="only the addresses in `workforce` (and the buyer's reviewers) see it; to "
+        "anyone else it does not exist",
+    )
+    workforce: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_WORKFORCE,
+        description="with `private`: the annotators admitted (add and remove them later at "
+        "/v1/datasets/{id}/workforce)",
+    )
+    lease_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=7 * DAY,
+        description="how long next-item reserves an item for the annotator it serves it to",
+    )
+    skip_limit: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="an item skipped by this many annotators is set aside (no longer served) "
+        "for the buyer to look at; 0: never",
+    )
 
     @field_validator("label_classes")
     @classmethod
     def _classes_unique(cls, classes: list[str]) -> list[str]:
-        cleaned = [c.strip() for c in classes]
+        # NFC: "café" typed two ways looks the same and must be one class, or annotators would
+        # be graded against an answer they cannot tell apart from their own.
+        cleaned = [nfc(c.strip()) for c in classes]
         if any(not c or len(c) > 200 for c in cleaned):
             raise ValueError("each class is 1 to 200 characters")
         if len(set(cleaned)) != len(cleaned):
-            raise ValueError("label classes must be unique")
+            raise ValueError("label classes must be unique (compared in Unicode NFC form)")
         return cleaned
 
     @model_validator(mode="after")
@@ -151,6 +253,8 @@ class DatasetCreate(BaseModel):
             raise ValueError("a classes dataset needs label_classes")
         if self.label_type is not LabelType.classes and self.label_classes:
             raise ValueError(f"{self.label_type} datasets take no label_classes")
+        if self.workforce and not self.private:
+            raise ValueError("a workforce goes with a private dataset: set private")
         return self
 
 
@@ -171,10 +275,20 @@ class ChainRecordPublic(BaseModel):
     refunded: int
 
 
+class LeaseTerms(BaseModel):
+    seconds: int = Field(description="how long next-item reserves an item for you")
+    skip_limit: int = Field(description="skips after which an item is set aside (0: never)")
+
+
 class DatasetPublic(BaseModel):
     id: int
     name: str
     buyer: str
+    private: bool
+    instructions_version: int = Field(
+        description="the instructions in force: GET /v1/datasets/{id}/instructions"
+    )
+    leases: LeaseTerms
     label_type: LabelType
     label_classes: list[str]
     payment_token: str
@@ -206,11 +320,13 @@ class CloseSteps(BaseModel):
 
 
 class ItemIn(BaseModel):
+    """One uploaded item (documentation: uploads are parsed by ledger.dataset.ingest)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=200, description="the buyer's own id for the item")
-    data: Any = Field(description="anything JSON: a URL, text, coordinates...")
-    gold: str | None = Field(default=None, description="known answer: makes this a gold item")
+    id: Text = Field(min_length=1, max_length=200, description="the buyer's own id for the item")
+    data: Any = Field(description="anything JSON, at most 32 levels deep: a URL, text...")
+    gold: Text | None = Field(default=None, description="known answer: makes this a gold item")
 
 
 class ItemsCreated(BaseModel):
@@ -221,11 +337,34 @@ class ItemsCreated(BaseModel):
 class GoldAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_id: str = Field(min_length=1, max_length=200)
-    label: str
+    item_id: Text = Field(min_length=1, max_length=200)
+    label: Text = Field(min_length=1, max_length=200)
 
 
 class ReviewerAppoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str
+    address: Text = Field(max_length=42)
+
+
+class WorkforceChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    addresses: list[Text] = Field(min_length=1, max_length=MAX_WORKFORCE)
+
+
+class WorkforcePublic(BaseModel):
+    dataset_id: int
+    private: bool
+    members: list[str]
+
+
+class SkippedItem(BaseModel):
+    """An item annotators skipped, with their reasons (for the buyer)."""
+
+    item_id: int
+    external_id: str
+    skips: int
+    reasons: dict[str, int] = Field(description="how many skips gave each reason")
+    comments: list[str] = Field(description="the annotators' comments, latest first")
+    set_aside: bool = Field(description="no longer served; POST .../requeue to serve it again")

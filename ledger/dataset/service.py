@@ -1,7 +1,9 @@
-"""Buyers' rules: creating datasets, uploading items and gold answers, appointing reviewers."""
+"""Buyers' rules: creating datasets, their instructions, gold answers, reviewers and private
+workforces; who may see a dataset at all."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 
@@ -9,12 +11,19 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
 
+from ledger.annotation import queue
 from ledger.annotation.buyers import buyer_record
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
 from ledger.chain.client import ChainClient, Deployment
 from ledger.dataset import repository
-from ledger.dataset.models import Dataset, DatasetReviewer, Item
+from ledger.dataset.models import (
+    Dataset,
+    DatasetInstructions,
+    DatasetMember,
+    DatasetReviewer,
+    Item,
+)
 from ledger.dataset.schemas import (
     ChainCall,
     ChainRecordPublic,
@@ -22,27 +31,29 @@ from ledger.dataset.schemas import (
     DatasetCreate,
     DatasetPublic,
     DatasetStatus,
+    ExampleItem,
     GoldAnswer,
-    ItemIn,
-    ItemsCreated,
+    InstructionsIn,
+    InstructionsPublic,
     LabelType,
-    Method,
+    LeaseTerms,
     VerificationSpec,
+    WorkforcePublic,
 )
+from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
-from ledger.kit.types import bytes32_hex, checksum
+from ledger.kit.types import bytes32_hex, checksum, nfc
 from ledger.mirror import repository as mirror
 from ledger.mirror.models import ChainDataset
 from ledger.publication import (
     gold_document,
+    instructions_hash,
     item_id_hash,
     keccak_hex,
     random_nonce,
     terms_document,
 )
 from ledger.quality.agreement import Answer, Consensus, LabelKind, consensus, labels_agree
-
-MAX_ITEMS_PER_UPLOAD = 100_000
 
 
 class DatasetNotFound(NotFound):
@@ -77,6 +88,14 @@ class GoldCommitted(Conflict):
     code = "gold_committed"
 
 
+class NotAWorkforceMember(NotFound):
+    code = "workforce_member_not_found"
+
+
+class NotPrivate(Conflict):
+    code = "dataset_not_private"
+
+
 def chain_dataset_id_of(buyer: str, salt: bytes) -> str:
     """The ledger's `datasetIdOf(buyer, salt)`, computed off chain, as 0x + 64 hex."""
     return bytes32_hex(keccak(abi_encode(["address", "bytes32"], [buyer, salt])))
@@ -92,6 +111,7 @@ def create_dataset(
         )
     if spec.price_per_label == 0 and spec.reward_per_label == 0:
         raise NothingPayable("a dataset must pay a price or a reward per verified label")
+    workforce = sorted({checksum(address) for address in spec.workforce})
     dataset = Dataset(
         buyer=buyer,
         name=spec.name,
@@ -100,19 +120,55 @@ def create_dataset(
         price_per_label=spec.price_per_label,
         reward_per_label=spec.reward_per_label,
         verification=spec.verification.model_dump(mode="json"),
+        method=str(spec.verification.method),
+        private=spec.private,
+        lease_seconds=spec.lease_seconds,
+        skip_limit=spec.skip_limit,
+        instructions_version=1,
+        items_visible_upto=0,
+        item_count=0,
+        gold_count=0,
         terms_nonce=random_nonce(),
         gold_nonce=random_nonce(),
         item_key=random_nonce(),
     )
-    _seal_terms(dataset, gold=[])
+    _check_examples(dataset, spec.examples)
+    first = _instructions_row(dataset, spec, version=1)
+    _seal_terms(dataset, gold=[], instructions=first.hash)
     session.add(dataset)
+    session.flush()
+    first.dataset_id = dataset.id
+    session.add(first)
+    session.add_all(DatasetMember(dataset_id=dataset.id, address=a) for a in workforce)
     session.flush()
     return dataset
 
 
-def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
+def _instructions_row(
+    dataset: Dataset, spec: InstructionsIn, *, version: int
+) -> DatasetInstructions:
+    examples = [example.model_dump(mode="json") for example in spec.examples]
+    return DatasetInstructions(
+        dataset_id=dataset.id,
+        version=version,
+        markdown=spec.instructions,
+        examples=examples,
+        hash=instructions_hash(spec.instructions, examples),
+    )
+
+
+def _check_examples(dataset: Dataset, examples: Sequence[ExampleItem]) -> None:
+    for number, example in enumerate(examples, start=1):
+        try:
+            check_label(dataset, example.label)
+        except LabelOutsideSchema as exc:
+            raise LabelOutsideSchema(f"example {number}: {exc.message}") from exc
+
+
+def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]], instructions: str) -> None:
     """(Re)writes the dataset's terms and the salt they hash to, with `gold` as its (external
-    id, answer) pairs. Only while it is not on the ledger: afterwards the chain holds the salt."""
+    id, answer) pairs and `instructions` the hash of its first instructions. Only while it is
+    not on the ledger: afterwards the chain holds the salt."""
     hashed = [(item_id_hash(dataset.item_key, item), answer) for item, answer in gold]
     dataset.gold_document = gold_document(dataset.gold_nonce, hashed) if gold else None
     dataset.terms = terms_document(
@@ -122,6 +178,7 @@ def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
         reward_per_label=dataset.reward_per_label,
         label_schema=dataset.label_schema,
         verification=dataset.verification,
+        instructions_hash=instructions,
         gold_commitment=keccak_hex(dataset.gold_document) if dataset.gold_document else None,
         nonce=dataset.terms_nonce,
     )
@@ -130,15 +187,22 @@ def _seal_terms(dataset: Dataset, *, gold: Sequence[tuple[str, str]]) -> None:
     dataset.chain_dataset_id = chain_dataset_id_of(dataset.buyer, salt)
 
 
-def _commit_gold(session: Session, dataset: Dataset) -> None:
-    """Folds the dataset's gold answers into its terms (and so its salt and ledger id)."""
-    gold = repository.gold_answers(session, dataset.id)
-    _seal_terms(dataset, gold=gold)
+def reseal_terms(session: Session, dataset: Dataset) -> None:
+    """Folds the dataset's gold answers and first instructions into its terms (and so its salt
+    and ledger id), before it is on the ledger."""
+    gold = repository.gold_answers(session, dataset.id, upto=dataset.items_visible_upto)
+    first = session.get(DatasetInstructions, (dataset.id, 1))
+    assert first is not None, "every dataset has its first instructions"
+    _seal_terms(dataset, gold=gold, instructions=first.hash)
     session.flush()
 
 
-def _refuse_gold_once_on_chain(session: Session, dataset: Dataset) -> None:
-    if mirror.get_chain_dataset(session, dataset.chain_dataset_id) is not None:
+def on_ledger(session: Session, dataset: Dataset) -> bool:
+    return mirror.get_chain_dataset(session, dataset.chain_dataset_id) is not None
+
+
+def refuse_gold_once_on_chain(session: Session, dataset: Dataset) -> None:
+    if on_ledger(session, dataset):
         raise GoldCommitted(
             f"dataset {dataset.id} is on the ledger: its gold answers were committed with it "
             "and cannot change; upload these items without gold, or create a new dataset"
@@ -146,21 +210,53 @@ def _refuse_gold_once_on_chain(session: Session, dataset: Dataset) -> None:
 
 
 def get_dataset(session: Session, dataset_id: int) -> Dataset:
+    """A dataset by id, for the service itself: no visibility check (see `visible_dataset`)."""
     dataset = repository.get_dataset(session, dataset_id)
     if dataset is None:
         raise DatasetNotFound(f"no dataset {dataset_id}")
     return dataset
 
 
+def may_see(session: Session, dataset: Dataset, viewer: str, *, operator: bool = False) -> bool:
+    """A private dataset exists only for its buyer, its workforce, its reviewers and operators."""
+    if not dataset.private or viewer == dataset.buyer or operator:
+        return True
+    return repository.is_member(session, dataset.id, viewer) or repository.is_reviewer(
+        session, dataset.id, viewer
+    )
+
+
+def visible_dataset(
+    session: Session, *, dataset_id: int, viewer: str, operator: bool = False
+) -> Dataset:
+    """The dataset, if the viewer may know it exists; to anyone else it is not found, with the
+    same answer as an id that was never used."""
+    dataset = repository.get_dataset(session, dataset_id)
+    if dataset is None or not may_see(session, dataset, viewer, operator=operator):
+        raise DatasetNotFound(f"no dataset {dataset_id}")
+    return dataset
+
+
 def get_owned_dataset(session: Session, *, dataset_id: int, buyer: str) -> Dataset:
-    dataset = get_dataset(session, dataset_id)
+    dataset = visible_dataset(session, dataset_id=dataset_id, viewer=buyer)
     if dataset.buyer != buyer:
         raise NotDatasetBuyer(f"dataset {dataset_id} belongs to another buyer")
     return dataset
 
 
+def may_work_on(session: Session, dataset: Dataset, annotator: str) -> bool:
+    """Only its workforce labels a private dataset (its reviewers see it, but do not label)."""
+    return not dataset.private or repository.is_member(session, dataset.id, annotator)
+
+
 def verification_of(dataset: Dataset) -> VerificationSpec:
     return VerificationSpec.model_validate(dataset.verification)
+
+
+def normalized_value(dataset: Dataset, value: str) -> str:
+    """A label's value as it is stored and compared: class names in Unicode NFC, as the classes
+    themselves are, so "café" typed either way is the class "café"."""
+    return nfc(value) if label_type_of(dataset) is LabelType.classes else value
 
 
 def label_classes(dataset: Dataset) -> list[str]:
@@ -255,6 +351,9 @@ def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> 
         id=dataset.id,
         name=dataset.name,
         buyer=dataset.buyer,
+        private=dataset.private,
+        instructions_version=dataset.instructions_version,
+        leases=LeaseTerms(seconds=dataset.lease_seconds, skip_limit=dataset.skip_limit),
         label_type=label_type_of(dataset),
         label_classes=label_classes(dataset),
         payment_token=dataset.payment_token,
@@ -277,7 +376,7 @@ def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> 
             fees=record.fees if record else 0,
             refunded=record.refunded if record else 0,
         ),
-        item_count=repository.item_count(session, dataset.id),
+        item_count=dataset.item_count,
     )
 
 
@@ -340,48 +439,6 @@ def close_steps(
     )
 
 
-def upload_items(session: Session, *, dataset: Dataset, items: Sequence[ItemIn]) -> ItemsCreated:
-    """Adds items all or nothing: one bad or duplicate item refuses the whole upload."""
-    if not items:
-        raise Unprocessable("the upload holds no items")
-    if len(items) > MAX_ITEMS_PER_UPLOAD:
-        raise Unprocessable(f"at most {MAX_ITEMS_PER_UPLOAD} items per upload; split the file")
-    ids = [item.id for item in items]
-    seen: set[str] = set()
-    for external_id in ids:
-        if external_id in seen:
-            raise DuplicateItem(f"item id {external_id!r} appears twice in the upload")
-        seen.add(external_id)
-    gold = [item for item in items if item.gold is not None]
-    for item in gold:
-        check_label(dataset, item.gold)  # type: ignore[arg-type]
-    if gold:
-        _refuse_gold_once_on_chain(session, dataset)
-    clash = repository.existing_external_ids(session, dataset.id, ids)
-    if clash:
-        raise DuplicateItem(
-            f"{len(clash)} item id(s) already exist in dataset {dataset.id}, "
-            f"e.g. {sorted(clash)[0]!r}"
-        )
-    spec = verification_of(dataset)
-    consensus_k = spec.consensus_k if spec.method is Method.consensus else None
-    session.add_all(
-        Item(
-            dataset_id=dataset.id,
-            external_id=i.id,
-            item_hash=item_id_hash(dataset.item_key, i.id),
-            wanted_labels=consensus_k,
-            data=i.data,
-            gold_label=i.gold,
-        )
-        for i in items
-    )
-    session.flush()
-    if gold:
-        _commit_gold(session, dataset)
-    return ItemsCreated(created=len(items), gold=sum(1 for i in items if i.gold is not None))
-
-
 def set_gold(session: Session, *, dataset: Dataset, answers: Sequence[GoldAnswer]) -> list[Item]:
     """Marks existing items as gold, before the dataset is on the ledger (its terms commit to
     the gold answers, so afterwards they are fixed)."""
@@ -389,17 +446,117 @@ def set_gold(session: Session, *, dataset: Dataset, answers: Sequence[GoldAnswer
         raise Unprocessable("no gold answers given")
     for answer in answers:
         check_label(dataset, answer.label)
-    _refuse_gold_once_on_chain(session, dataset)
+    hold_writes(session)
+    refuse_gold_once_on_chain(session, dataset)
     ids = [a.item_id for a in answers]
-    items = {i.external_id: i for i in repository.items_by_external_id(session, dataset.id, ids)}
+    items = {
+        i.external_id: i
+        for i in repository.items_by_external_id(
+            session, dataset.id, ids, upto=dataset.items_visible_upto
+        )
+    }
     missing = [i for i in ids if i not in items]
     if missing:
         raise UnknownItem(f"dataset {dataset.id} has no item {missing[0]!r}")
+    places = verification_of(dataset).places(gold=True)
     for answer in answers:
-        items[answer.item_id].gold_label = answer.label
+        item = items[answer.item_id]
+        dataset.gold_count += not item.gold
+        item.gold_label = normalized_value(dataset, answer.label)
+        item.gold = True
+        item.places = places
     session.flush()
-    _commit_gold(session, dataset)
+    reseal_terms(session, dataset)
     return list(items.values())
+
+
+def instructions(
+    session: Session, *, dataset: Dataset, version: int | None = None
+) -> InstructionsPublic:
+    chosen = version or dataset.instructions_version
+    row = session.get(DatasetInstructions, (dataset.id, chosen))
+    if row is None:
+        raise NotFound(
+            f"dataset {dataset.id} has instructions versions 1 to {dataset.instructions_version}"
+        )
+    return InstructionsPublic(
+        dataset_id=dataset.id,
+        version=row.version,
+        instructions=row.markdown,
+        examples=[ExampleItem.model_validate(e) for e in row.examples],
+        hash=row.hash,
+        created_at=row.created_at,
+        committed=row.version == 1,
+    )
+
+
+def set_instructions(
+    session: Session, *, dataset: Dataset, spec: InstructionsIn, now: dt.datetime
+) -> InstructionsPublic:
+    """Before the dataset is on the ledger, the instructions are rewritten in place and the
+    terms (so the salt) follow them. Afterwards the terms are fixed on chain: each change is a
+    new version, shown to annotators with every item and recorded with every label, so nobody is
+    judged by rules they were not shown."""
+    _check_examples(dataset, spec.examples)
+    hold_writes(session)
+    locked = session.get(Dataset, dataset.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    if not on_ledger(session, locked):
+        first = session.get(DatasetInstructions, (locked.id, 1))
+        assert first is not None
+        fresh = _instructions_row(locked, spec, version=1)
+        first.markdown, first.examples, first.hash = fresh.markdown, fresh.examples, fresh.hash
+        first.created_at = now
+        reseal_terms(session, locked)
+        return instructions(session, dataset=locked)
+    row = _instructions_row(locked, spec, version=locked.instructions_version + 1)
+    row.created_at = now
+    session.add(row)
+    locked.instructions_version = row.version
+    session.flush()
+    return instructions(session, dataset=locked)
+
+
+def workforce(session: Session, *, dataset: Dataset) -> WorkforcePublic:
+    return WorkforcePublic(
+        dataset_id=dataset.id,
+        private=dataset.private,
+        members=repository.members(session, dataset.id),
+    )
+
+
+def _require_private(dataset: Dataset) -> None:
+    if not dataset.private:
+        raise NotPrivate(
+            f"dataset {dataset.id} is open to every annotator: a workforce applies to private "
+            "datasets (create one with private: true)"
+        )
+
+
+def admit(session: Session, *, dataset: Dataset, addresses: Sequence[str]) -> WorkforcePublic:
+    _require_private(dataset)
+    wanted = {checksum(a) for a in addresses}
+    if dataset.buyer in wanted:
+        raise Unprocessable("the buyer cannot label their own dataset")
+    present = set(repository.members(session, dataset.id))
+    session.add_all(
+        DatasetMember(dataset_id=dataset.id, address=a) for a in sorted(wanted - present)
+    )
+    session.flush()
+    return workforce(session, dataset=dataset)
+
+
+def dismiss(session: Session, *, dataset: Dataset, address: str) -> WorkforcePublic:
+    """Removes an annotator from a private dataset's workforce: they are served nothing more and
+    their reservation ends; labels they already made are still decided and paid."""
+    _require_private(dataset)
+    member = session.get(DatasetMember, (dataset.id, checksum(address)))
+    if member is None:
+        raise NotAWorkforceMember(f"{checksum(address)} is not in dataset {dataset.id}'s workforce")
+    session.delete(member)
+    queue.release_all_of(session, dataset_id=dataset.id, annotator=member.address)
+    session.flush()
+    return workforce(session, dataset=dataset)
 
 
 def appoint_reviewer(session: Session, *, dataset: Dataset, address: str) -> None:

@@ -8,12 +8,13 @@ import enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.annotation.models import DisputeStatus
+from ledger.kit.types import Text
 
 
 class DisputeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str = Field(min_length=1, max_length=2000)
+    comment: Text = Field(min_length=1, max_length=2000)
 
 
 class DisputeVerdict(enum.StrEnum):
@@ -25,7 +26,7 @@ class DisputeDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verdict: DisputeVerdict
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class DisputePublic(BaseModel):

@@ -17,9 +17,8 @@ from ledger.annotation.models import (
     Label,
     LabelEvent,
     LabelStatus,
-    VerificationMethod,
 )
-from ledger.annotation.service import LabelNotFound, decide, record
+from ledger.annotation.service import LabelNotFound, record, reinstate
 from ledger.auth.models import Role
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
@@ -31,6 +30,7 @@ from ledger.dispute.schemas import (
     LabelEventPublic,
     LabelHistory,
 )
+from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound
 
 
@@ -72,11 +72,14 @@ def _label(session: Session, label_id: int) -> Label:
 def open_dispute(
     session: Session, *, annotator: str, label_id: int, spec: DisputeCreate, now: dt.datetime
 ) -> Dispute:
+    hold_writes(session)
     label = _label(session, label_id)
     if label.annotator != annotator:
         raise NotYourLabel(f"label {label_id} is not yours: only its annotator disputes it")
-    if label.status is not LabelStatus.rejected or label.decided_at is None:
-        raise LabelNotRejected(f"label {label_id} is {label.status}: only rejections are disputed")
+    sealed = label.sealed_until is not None
+    if label.status is not LabelStatus.rejected or label.decided_at is None or sealed:
+        shown = LabelStatus.pending if sealed else label.status
+        raise LabelNotRejected(f"label {label_id} is {shown}: only rejections are disputed")
     if session.scalar(select(Dispute).where(Dispute.label_id == label.id)) is not None:
         raise AlreadyDisputed(f"label {label_id} has been disputed already (one dispute a label)")
     dataset = datasets.get_dataset(session, label.dataset_id)
@@ -119,7 +122,9 @@ def decide_dispute(
     spec: DisputeDecision,
     now: dt.datetime,
 ) -> Dispute:
-    dispute = session.get(Dispute, dispute_id)
+    hold_writes(session)
+    # locked: of two deciders at once, the second finds it decided
+    dispute = session.get(Dispute, dispute_id, with_for_update=True)
     if dispute is None:
         raise DisputeNotFound(f"no dispute {dispute_id}")
     label = _label(session, dispute.label_id)
@@ -139,15 +144,8 @@ def decide_dispute(
     record(session, label, f"dispute {dispute.status}", at=now, actor=caller, detail=reason)
     if upheld:
         dataset = datasets.get_dataset(session, label.dataset_id)
-        decide(
-            session,
-            label,
-            dataset,
-            accept=True,
-            method=VerificationMethod.review,
-            now=now,
-            reviewer=caller,
-            reason=f"dispute upheld: {reason}",
+        reinstate(
+            session, label, dataset, now=now, decider=caller, reason=f"dispute upheld: {reason}"
         )
     session.flush()
     return dispute

@@ -46,6 +46,7 @@ def has_payable_labels(session: Session) -> bool:
                 Label.status == LabelStatus.verified,
                 Label.epoch.is_(None),
                 Label.warmup.is_(False),
+                Label.sealed_until.is_(None),
             )
             .limit(1)
         )
@@ -63,6 +64,7 @@ def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset, Item]]:
             Label.status == LabelStatus.verified,
             Label.epoch.is_(None),
             Label.warmup.is_(False),  # a qualification warm-up is graded, not paid
+            Label.sealed_until.is_(None),  # a gold verdict is paid once it is revealed
         )
         .order_by(Label.decided_at, Label.id)
     ).all()
@@ -139,6 +141,7 @@ def unpublished_gold_rejections(session: Session) -> Sequence[tuple[Label, Datas
             Label.status == LabelStatus.rejected,
             Label.method == VerificationMethod.gold,
             Label.published_in.is_(None),
+            Label.sealed_until.is_(None),
         )
         .order_by(Label.id)
     ).all()

@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eth_abi.abi import encode as abi_encode
@@ -37,6 +38,7 @@ from web3.types import TxReceipt
 
 from ledger.annotation.models import Label, VerificationMethod
 from ledger.annotation.service import auto_accept_due
+from ledger.annotation.standing import reveal_due
 from ledger.chain.client import (
     ChainClient,
     ChainTransactionFailed,
@@ -218,7 +220,9 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     pending = repository.unaccepted_epoch(session)
     if pending is not None:
         raise EpochInFlight(f"epoch {pending.number} is not accepted on chain yet: finish it first")
-    # labels nobody decided within their dataset's review window are accepted, and paid now
+    # gold verdicts past their seal are revealed, and labels nobody decided within their
+    # dataset's review window are accepted: both are paid now
+    reveal_due(session, now=now)
     auto_accept_due(session, now=now)
     if not repository.has_payable_labels(session):
         return None
@@ -581,7 +585,12 @@ _settling = threading.Lock()
 
 
 def settle(
-    db: Database, client: ChainClient, deployment: Deployment, operator: LocalAccount
+    db: Database,
+    client: ChainClient,
+    deployment: Deployment,
+    operator: LocalAccount,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> Epoch | None:
     """One settlement round: finish the epoch in flight (propose it, accept it once due, or drop
     it if revoked), then build, propose and, when the timelock allows, accept the next one.
@@ -591,7 +600,7 @@ def settle(
     built.
     """
     with _settling:
-        return _settle(db, client, deployment, operator)
+        return _settle(db, client, deployment, operator, clock)
 
 
 def _advance(
@@ -608,7 +617,11 @@ def _advance(
 
 
 def _settle(
-    db: Database, client: ChainClient, deployment: Deployment, operator: LocalAccount
+    db: Database,
+    client: ChainClient,
+    deployment: Deployment,
+    operator: LocalAccount,
+    clock: Callable[[], dt.datetime],
 ) -> Epoch | None:
     with db.unit_of_work() as session:
         pending = repository.unaccepted_epoch(session)
@@ -619,7 +632,7 @@ def _settle(
         if current is not None and current.status is not EpochStatus.accepted:
             return current  # still in its timelock: the next epoch waits for it
     with db.unit_of_work() as session:
-        built = build_epoch(session, deployment=deployment, now=utcnow())
+        built = build_epoch(session, deployment=deployment, now=clock())
         number = built.number if built else None
     if number is None:
         return current  # the epoch just accepted, if any

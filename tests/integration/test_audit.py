@@ -116,6 +116,7 @@ class Builder:
             reward_per_label=REVIEW_REWARD,
             label_schema={"classes": ["cat", "dog"]},
             verification="review",
+            instructions_hash=h("label the animal"),
             gold_commitment=None,
             nonce=random_nonce(),
         )
@@ -128,6 +129,7 @@ class Builder:
             reward_per_label=GOLD_REWARD,
             label_schema={"classes": ["cat", "dog"]},
             verification="gold",
+            instructions_hash=h("label the animal"),
             gold_commitment=h(self.gold),
             nonce=random_nonce(),
         )

@@ -33,6 +33,7 @@ from tests.conftest import Instance
 from tests.integration.test_api import (
     ITEMS,
     PRICE,
+    REVEALED_AT_ONCE,
     REWARD,
     create_dataset,
     fund,
@@ -60,7 +61,7 @@ def settled_epoch(
     """A dataset with gold and reviewed items, labelled by two annotators (one gold answer
     wrong) and settled in epoch 1. Returns (dataset, buyer, worker, other worker)."""
     buyer = user(http, chain, "buyer")
-    dataset = create_dataset(buyer, chain)
+    dataset = create_dataset(buyer, chain, verification=REVEALED_AT_ONCE)
     upload(buyer, dataset["id"], ITEMS)
     reviewer = user(http, chain)
     buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})

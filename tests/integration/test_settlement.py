@@ -37,8 +37,9 @@ from ledger.claim.service import (
     push_payouts,
 )
 from ledger.dataset import service as datasets
+from ledger.dataset.ingest import ingest_records
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import DatasetCreate, ItemIn
+from ledger.dataset.schemas import DatasetCreate, VerificationSpec
 from ledger.kit.db import Database, utcnow
 from ledger.merkle import StandardMerkleTree, verify_multiproof
 from ledger.mirror import repository as mirror_repository
@@ -109,15 +110,21 @@ def funded_dataset(
                 payment_token=chain.dusd.address,
                 price_per_label=price,
                 reward_per_label=REWARD,
+                # these tests settle gold-graded labels as soon as they are made
+                verification=VerificationSpec(gold_reveal_seconds=0),
             ),
             allowed_tokens=chain.deployment.payment_token_addresses,
         )
-        datasets.upload_items(
-            session,
-            dataset=dataset,
-            items=[ItemIn(id=f"img-{n}", data={"n": n}, gold="cat") for n in range(items)],
-        )
-        dataset_id, salt, chain_id = dataset.id, dataset.salt, dataset.chain_dataset_id
+        dataset_id = dataset.id
+    ingest_records(
+        db,
+        dataset_id=dataset_id,
+        records=[{"id": f"img-{n}", "data": {"n": n}, "gold": "cat"} for n in range(items)],
+        now=utcnow(),
+    )
+    with db.unit_of_work() as session:
+        dataset = datasets.get_dataset(session, dataset_id)
+        salt, chain_id = dataset.salt, dataset.chain_dataset_id
         ids = {
             item.external_id: item.id
             for item in session.scalars(select(Item).where(Item.dataset_id == dataset_id))
@@ -768,9 +775,9 @@ def test_closing_dataset_pays_a_label_submitted_before_the_close_and_reviewed_in
     dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
     worker, reviewer = annotator(), annotator()
     close_at = int(utcnow().timestamp()) + 30
+    ingest_records(db, dataset_id=dataset.id, records=[{"id": "doc-0", "data": {}}], now=utcnow())
     with db.unit_of_work() as session:
         record = datasets.get_dataset(session, dataset.id)
-        datasets.upload_items(session, dataset=record, items=[ItemIn(id="doc-0", data={})])
         datasets.appoint_reviewer(session, dataset=record, address=reviewer)
         grant_role(session, address=worker, role=Role.annotator)
         item_id = session.scalars(select(Item.id).where(Item.external_id == "doc-0")).one()

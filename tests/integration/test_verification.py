@@ -190,7 +190,8 @@ def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next
     assert (upheld["status"], upheld["decided_by"]) == ("upheld", second.address)
     refused(409, "dispute_already_decided", lambda: second.post(decision, json=body))
     paid = stored(instance, created["id"])
-    assert (paid.status, paid.method, paid.reviewer) == ("verified", "review", second.address)
+    assert (paid.status, paid.method, paid.reviewer) == ("verified", "appeal", second.address)
+    assert paid.holds_place  # nobody had labelled img-0 since: it took its place back
     operator = ApiUser(http, chain.operator).sign_in()
     assert operator.post("/v1/epochs")["epoch"]["label_count"] == 1
     record = worker.get(f"/v1/buyers/{buyer.address}/record")
@@ -208,7 +209,7 @@ def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next
         "rejected (review)",
         "disputed",
         "dispute upheld",
-        "verified (review)",
+        "verified (appeal)",
     ]
     assert history["epoch"] == 1
     refused(403, "not_your_label", lambda: other.get(f"/v1/labels/{created['id']}/history"))
@@ -251,7 +252,8 @@ def test_reputation_scales_rewards_by_tier_and_cuts_off_a_bad_annotator(
     it. An adversary always answering 'dog' is cut off once there is enough evidence (40
     weighted trials: 14 gold answers) and is refused further items."""
     buyer = user(http, chain, "buyer")
-    dataset = create_dataset(buyer, chain, verification={"reward_tiers": True})
+    verification = {"reward_tiers": True, "gold_reveal_seconds": 0, "gold_overlap": 2}
+    dataset = create_dataset(buyer, chain, verification=verification)
     gold = [{"id": f"g-{n:02d}", "data": {"n": n}, "gold": "cat"} for n in range(20)]
     upload(buyer, dataset["id"], gold)
     fund(chain, buyer, dataset)
@@ -309,6 +311,9 @@ def test_the_gold_rate_decides_how_often_a_hidden_gold_item_is_served(
             "data",
             "label_type",
             "label_classes",
+            "lease_expires_at",
+            "lease_seconds",
+            "instructions_version",
         }
         served.append(item["external_id"])
         label(worker, item["item_id"], "cat")
@@ -323,7 +328,11 @@ def test_a_qualification_warm_up_serves_only_gold_pays_nothing_and_gates_paid_wo
     """Two warm-up gold items at 100%: a worker answering both right goes on to paid work (the
     warm-up labels verified but unpaid); one answering wrong is refused further items."""
     buyer = user(http, chain, "buyer")
-    spec = {"qualification_gold_items": 2, "qualification_min_accuracy": 1.0}
+    spec = {
+        "qualification_gold_items": 2,
+        "qualification_min_accuracy": 1.0,
+        "gold_reveal_seconds": 0,  # sealed warm-up verdicts: test_crowd.py
+    }
     dataset = create_dataset(buyer, chain, verification=spec)
     gold = [{"id": f"g-{n}", "data": {"n": n}, "gold": "cat"} for n in range(3)]
     upload(buyer, dataset["id"], [*gold, {"id": "plain", "data": 1}])
@@ -361,7 +370,7 @@ def test_boxes_agree_by_overlap_under_consensus_and_on_gold_and_the_audit_passes
     instance: Instance, http: httpx.Client, chain: Chain
 ) -> None:
     buyer = user(http, chain, "buyer")
-    consensus = CONSENSUS | {"agreement_threshold": 0.5}
+    consensus = CONSENSUS | {"agreement_threshold": 0.5, "gold_reveal_seconds": 0}
     dataset = create_dataset(
         buyer, chain, label_type="boxes", label_classes=[], verification=consensus
     )

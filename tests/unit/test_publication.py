@@ -16,6 +16,7 @@ from ledger.publication import (
     build_epoch_files,
     gold_document,
     graded_hash,
+    instructions_hash,
     item_id_hash,
     keccak_hex,
     label_hash,
@@ -70,7 +71,8 @@ def test_terms_hash_to_the_salt_and_change_with_any_term() -> None:
         "price_per_label": 250_000,
         "reward_per_label": 10**6,
         "label_schema": {"type": "classes", "classes": ["cat", "dog"]},
-        "verification": "review+gold",
+        "verification": {"method": "review", "overlap": 1},
+        "instructions_hash": instructions_hash("Label the animal.", []),
         "gold_commitment": KEY,
         "nonce": OTHER_KEY,
     }
@@ -78,7 +80,16 @@ def test_terms_hash_to_the_salt_and_change_with_any_term() -> None:
     parsed = json.loads(document)
     assert parsed["pricePerLabel"] == "250000"
     assert parsed["labelSchemaHash"] == keccak_hex('{"classes":["cat","dog"],"type":"classes"}')
-    for name, value in (("price_per_label", 250_001), ("gold_commitment", None)):
+    assert parsed["instructionsHash"] == keccak_hex(
+        '{"examples":[],"markdown":"Label the animal."}'
+    )
+    assert parsed["verification"]["overlap"] == 1
+    for name, value in (
+        ("price_per_label", 250_001),
+        ("gold_commitment", None),
+        ("verification", {"method": "review", "overlap": 2}),
+        ("instructions_hash", instructions_hash("Label the animal!", [])),
+    ):
         assert terms_document(**(terms | {name: value})) != document  # type: ignore[arg-type]
 
 
