@@ -1,15 +1,21 @@
 """`label-ledger demo`: the whole pay-per-label loop against a running instance.
 
-Generated wallets play every part: one buyer, N annotators, one reviewer, one auditor. It ends
-with each wallet's balances as the API reports them (from the mirror) next to `balanceOf` on chain.
+Generated wallets play every part: one buyer, N annotators, one reviewer, one auditor. The
+annotators work at once, as a crowd: each item is reserved for one of them at a time and labelled
+exactly as often as the buyer pays for (overlap 1 under review, 3 to 5 under consensus); a
+rejected label gives its place to another annotator. It ends with each wallet's balances as the
+API reports them (from the mirror) next to `balanceOf` on chain.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,6 +43,14 @@ PRICE = DUSD // 4  # 0.25 dUSD per verified label
 REWARD = LABEL  # 1 LABEL per verified label
 ANNOTATOR_ACCURACY = (0.95, 0.9, 0.85, 0.8, 0.75)
 DEV_CHAIN_IDS = {31337}
+#: Gold verdicts are sealed this long in the demo (a real dataset seals them for a day), so that
+#: its one epoch can pay them.
+DEMO_GOLD_REVEAL_SECONDS = 5
+INSTRUCTIONS = """# Which pet is it?
+
+Label the animal that fills most of the picture: **cat**, **dog** or **bird**.
+Skip a picture that does not load (reason `broken_media`), or shows no animal (`unclear`).
+"""
 
 
 class DemoFailed(LedgerError):
@@ -141,9 +155,25 @@ def run_demo(
             "payment_token": token.address,
             "price_per_label": PRICE,
             "reward_per_label": REWARD,
+            "instructions": INSTRUCTIONS,
+            "examples": [
+                {
+                    "data": {"url": "https://example.org/example-cat.jpg"},
+                    "label": "cat",
+                    "explanation": "a cat on a sofa: the sofa does not count",
+                }
+            ],
+            "verification": {"gold_reveal_seconds": DEMO_GOLD_REVEAL_SECONDS},
         },
     )
     dataset_path = f"/v1/datasets/{dataset['id']}"
+    terms = dataset["verification"]
+    say(
+        f"dataset {dataset['id']}: verified by review, overlap {terms['overlap']} (each item is "
+        f"paid once), gold items answered by up to {terms['gold_overlap']} annotators; items "
+        f"reserved {dataset['leases']['seconds']}s for whoever is served them; instructions "
+        "and examples in its terms"
+    )
     truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
     gold_ids = set(list(truth)[:: max(items // 20, 1)])
     lines = [
@@ -166,7 +196,25 @@ def run_demo(
     fund(dataset_path, PRICE * items * 2)  # room for the fee on top of every debit
     buyer.post(f"{dataset_path}/reviewers", json={"address": reviewer.address})
 
-    _label_items(workers, dataset_path, truth, items=items, rng=rng, say=say, console=console)
+    _show_leases(workers, buyer, dataset_path, say=say)
+    labelled = _crowd_labels(
+        workers, dataset_path, truth, rng=rng, console=console, gold_ids=gold_ids
+    )
+    say(
+        f"{len(workers)} annotators labelled at once: {labelled.labels} labels on "
+        f"{labelled.items} items, at most {labelled.most_on_a_plain_item} on a plain item "
+        f"(its overlap), gold items answered by up to {labelled.most_on_a_gold_item} "
+        "annotators each; no item served to two annotators at a time"
+    )
+    _refusals(workers, gold_ids, say=say)
+    rejected = _review(reviewer, truth)
+    relabelled = _crowd_labels(workers, dataset_path, truth, rng=rng, console=console)
+    say(
+        f"reviewer decided the labels: {rejected} rejected with a reason; each rejection freed "
+        f"its item's place, and {relabelled.labels} of those items were labelled again by "
+        "another annotator"
+    )
+    _review(reviewer, truth)
 
     consensus_truth = _consensus_dataset(
         buyer,
@@ -177,21 +225,16 @@ def run_demo(
         items=max(items // 4, 4),
         rng=rng,
         say=say,
+        console=console,
     )
     truth |= consensus_truth
-
-    reviewed = 0
-    while queue := reviewer.get("/v1/reviews/queue", params={"limit": 500}):
-        for label in queue:
-            right = truth[label["external_id"]]
-            verdict = (
-                {"verdict": "accept"}
-                if label["value"] == right
-                else {"verdict": "reject", "reason": f"the picture shows a {right}"}
-            )
-            reviewer.post(f"/v1/labels/{label['id']}/review", json=verdict)
-            reviewed += 1
-    say(f"reviewer decided {reviewed} labels; gold items were graded automatically")
+    escalated = _review(reviewer, truth)
+    say(
+        f"reviewer decided the consensus items still split at 5 ({escalated} labels rejected); "
+        f"gold verdicts are sealed for {DEMO_GOLD_REVEAL_SECONDS}s after each answer (annotators "
+        "see 'pending' until then), then revealed and paid"
+    )
+    time.sleep(DEMO_GOLD_REVEAL_SECONDS + 1)
 
     key = operator_key or DEV_KEYS[0]
     operator = ApiUser(http, account_from_key(key)).sign_in()
@@ -336,6 +379,7 @@ def _consensus_dataset(
     items: int,
     rng: random.Random,
     say: Callable[..., None],
+    console: Console,
 ) -> dict[str, str]:
     """A second dataset verified by consensus: every item goes to three annotators (up to five
     while they disagree) and those agreeing with the majority are verified. Returns its truth."""
@@ -355,22 +399,7 @@ def _consensus_dataset(
     buyer.post(f"{path}/items", json=[{"id": i, "data": {"n": n}} for n, i in enumerate(truth)])
     fund(path, PRICE * items * 5 * 2)
     buyer.post(f"{path}/reviewers", json={"address": reviewer})  # for items split at the cap
-    busy = True
-    while busy:
-        busy = False
-        for index, worker in enumerate(workers):
-            try:
-                item = worker.get(f"{path}/next-item")
-            except ApiError as exc:
-                if exc.code == "queue_empty":
-                    continue
-                raise
-            busy = True
-            right = truth[item["external_id"]]
-            accuracy = ANNOTATOR_ACCURACY[index % len(ANNOTATOR_ACCURACY)]
-            wrong = [c for c in CLASSES if c != right]
-            value = right if rng.random() < accuracy else rng.choice(wrong)
-            worker.post("/v1/labels", json={"item_id": item["item_id"], "value": value})
+    _crowd_labels(workers, path, truth, rng=rng, console=console)
     counts = {
         status: len(buyer.get(f"{path}/labels", params={"status": status, "limit": 10_000}))
         for status in ("verified", "rejected", "pending")
@@ -384,51 +413,139 @@ def _consensus_dataset(
     return truth
 
 
-def _label_items(
+@dataclass
+class _Labelled:
+    labels: int
+    items: int
+    most_on_a_plain_item: int
+    most_on_a_gold_item: int
+
+
+def _crowd_labels(
     workers: list[ApiUser],
     dataset_path: str,
     truth: dict[str, str],
     *,
-    items: int,
     rng: random.Random,
-    say: Callable[..., None],
     console: Console,
-) -> None:
-    """Annotators of known accuracy label ~1.5 times every item; then three refused attempts."""
-    annotators = len(workers)
-    per_worker = (items * 3) // (2 * annotators)
+    gold_ids: Collection[str] = (),
+) -> _Labelled:
+    """Every annotator asks for work and labels what they are served, all at once, until the
+    queue has nothing more for anybody; each answers right with their own accuracy."""
+    guard = threading.Lock()
+    per_item: Counter[str] = Counter()
+    seeds = [rng.randrange(2**32) for _ in workers]
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("annotators labelling", total=per_worker * annotators)
-        for index, worker in enumerate(workers):
+        task = progress.add_task("annotators labelling", total=None)
+
+        def work(index: int) -> None:
+            worker, own = workers[index], random.Random(seeds[index])
             accuracy = ANNOTATOR_ACCURACY[index % len(ANNOTATOR_ACCURACY)]
-            for _ in range(per_worker):
-                item = worker.get(f"{dataset_path}/next-item")
+            while True:
+                try:
+                    item = worker.get(f"{dataset_path}/next-item")
+                except ApiError as exc:
+                    if exc.code == "queue_empty":
+                        return
+                    if exc.code == "items_reserved":  # others hold what is left: ask again
+                        time.sleep(0.1)
+                        continue
+                    raise
                 right = truth[item["external_id"]]
                 wrong = [c for c in CLASSES if c != right]
-                value = right if rng.random() < accuracy else rng.choice(wrong)
+                value = right if own.random() < accuracy else own.choice(wrong)
                 worker.post("/v1/labels", json={"item_id": item["item_id"], "value": value})
-                progress.advance(task)
-    first = workers[0]
-    item = first.get(f"{dataset_path}/next-item")
+                with guard:
+                    per_item[item["external_id"]] += 1
+                    progress.advance(task)
+
+        with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+            for done in [pool.submit(work, i) for i in range(len(workers))]:
+                done.result()
+    return _Labelled(
+        labels=sum(per_item.values()),
+        items=len(per_item),
+        most_on_a_plain_item=max(
+            (n for item, n in per_item.items() if item not in gold_ids), default=0
+        ),
+        most_on_a_gold_item=max((n for item, n in per_item.items() if item in gold_ids), default=0),
+    )
+
+
+def _show_leases(
+    workers: list[ApiUser], buyer: ApiUser, dataset_path: str, *, say: Callable[..., None]
+) -> None:
+    """What a reservation does: the holder asking again gets the same item, the next annotator
+    another one; a skip (with its reason) and a release give items back."""
+    first, second = workers[0], workers[1]
+    held = first.get(f"{dataset_path}/next-item")
+    again = first.get(f"{dataset_path}/next-item")
+    other = second.get(f"{dataset_path}/next-item")
+    if again["item_id"] != held["item_id"] or other["item_id"] == held["item_id"]:
+        raise DemoFailed("a reserved item was served to somebody else")
+    say(
+        f"leases: {held['external_id']} is reserved for annotator 1 until "
+        f"{held['lease_expires_at']} (asking again returns it), annotator 2 is served "
+        f"{other['external_id']}"
+    )
+    first.post(
+        f"/v1/items/{held['item_id']}/skip",
+        json={"reason": "broken_media", "comment": "the picture does not load"},
+    )
+    second.post(f"/v1/items/{other['item_id']}/release")
+    skips = buyer.get(f"{dataset_path}/skips")
+    say(
+        f"  annotator 1 skipped {held['external_id']} (the buyer sees: "
+        f"{skips[0]['reasons']}, {skips[0]['comments'][0]!r}); annotator 2 released "
+        f"{other['external_id']}: both go to other annotators"
+    )
+
+
+def _refusals(workers: list[ApiUser], gold_ids: set[str], *, say: Callable[..., None]) -> None:
+    first, second = workers[0], workers[1]
+    # an item of the first annotator's that takes one label (gold items take several)
+    done = next(
+        label
+        for label in first.get("/v1/me/labels", params={"limit": 10_000})
+        if label["external_id"] not in gold_ids
+    )
     refusals = [
         _expect_refusal(
-            lambda: first.post("/v1/labels", json={"item_id": item["item_id"], "value": "horse"}),
+            lambda: first.post("/v1/labels", json={"item_id": done["item_id"], "value": "horse"}),
             "label_outside_schema",
         ),
         _expect_refusal(
             lambda: first.post("/v1/labels", json={"item_id": 10**9, "value": "cat"}),
             "unknown_item",
         ),
-    ]
-    done = first.get("/v1/me/labels", params={"limit": 1})[0]
-    refusals.append(
         _expect_refusal(
             lambda: first.post("/v1/labels", json={"item_id": done["item_id"], "value": "cat"}),
             "duplicate_label",
-        )
-    )
+        ),
+        _expect_refusal(
+            lambda: second.post("/v1/labels", json={"item_id": done["item_id"], "value": "cat"}),
+            "item_full",
+        ),
+    ]
     for refusal in refusals:
         say(f"  refused as expected: {refusal.status} {refusal.code}: {refusal.message}")
+
+
+def _review(reviewer: ApiUser, truth: dict[str, str]) -> int:
+    """The reviewer accepts right labels and rejects wrong ones with a reason; how many were
+    rejected."""
+    rejected = 0
+    while queue := reviewer.get("/v1/reviews/queue", params={"limit": 500}):
+        for label in queue:
+            right = truth[label["external_id"]]
+            verdict = (
+                {"verdict": "accept"}
+                if label["value"] == right
+                else {"verdict": "reject", "reason": f"the picture shows a {right}"}
+            )
+            reviewer.post(f"/v1/labels/{label['id']}/review", json=verdict)
+            rejected += verdict["verdict"] == "reject"
+    return rejected
 
 
 def _audit(

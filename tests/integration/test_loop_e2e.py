@@ -18,6 +18,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from ledger.annotation.models import Label, LabelStatus
+from ledger.dataset.models import Item
 from ledger.demo import run_demo
 from ledger.settlement.models import Entitlement, EpochDebit
 from tests.conftest import Instance
@@ -43,15 +44,30 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
     assert report.balances_agree, printed
     assert report.labels_paid > 0
     # the refusals the issue names were answered with their codes
-    for code in ("422 label_outside_schema", "404 unknown_item", "409 duplicate_label"):
+    refusals = ("422 label_outside_schema", "404 unknown_item", "409 duplicate_label")
+    for code in (*refusals, "409 item_full"):
         assert code in printed
+    assert "the buyer sees: {'broken_media': 1}" in printed
 
     db = instance.runtime.db
     with db.unit_of_work() as session:
         labels = session.scalars(select(Label)).all()
+        items = {item.id: item for item in session.scalars(select(Item))}
         reviewed = [label for label in labels if label.dataset_id == 1]
-        # 200 items * 1.5 labels each; the three refused attempts stored nothing
-        assert len(reviewed) == 300
+        # every item of the reviewed dataset was labelled, a plain item paid at most once (its
+        # overlap), a gold item answered by at most its gold overlap; a rejected label's item
+        # went to another annotator
+        assert {label.item_id for label in reviewed} == {
+            item.id for item in items.values() if item.dataset_id == 1
+        }
+        for item_id, count in Counter(
+            label.item_id for label in reviewed if label.status is LabelStatus.verified
+        ).items():
+            assert count <= (10 if items[item_id].gold else 1)
+        relabelled = Counter(label.item_id for label in reviewed if not items[label.item_id].gold)
+        assert max(relabelled.values()) > 1
+        held = Counter(label.item_id for label in labels if label.holds_place)
+        assert all(item.places_taken == held[item.id] for item in items.values())
         # the consensus dataset: 50 items, each with 3 labels, up to 5 while they disagree
         by_item = Counter(label.item_id for label in labels if label.dataset_id == 2)
         assert len(by_item) == 50
