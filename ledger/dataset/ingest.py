@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from ledger.dataset import repository
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import ItemsCreated
+from ledger.dataset.schemas import ItemsCreated, item_data_problem
 from ledger.dataset.service import (
     LabelOutsideSchema,
     check_label,
@@ -45,7 +45,6 @@ from ledger.merkle import keccak256
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 MAX_ITEM_BYTES = 1 << 20  # one item's JSON
-MAX_DATA_DEPTH = 32  # nesting of an item's data: deeper is refused, not a crash
 MAX_ID_CHARS = 200
 BATCH = 2_000
 #: An upload that has not finished after this long is taken to have crashed.
@@ -299,26 +298,9 @@ def _check_text(where: str, name: str, value: str) -> None:
 
 
 def _check_data(where: str, data: Any) -> None:
-    """Bounded nesting and no NUL characters in the item's data, iteratively (a deep document
-    must not cost a deep Python stack)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise Unprocessable(f"{where}: data: text may not contain NUL characters (\\u0000)")
-        elif isinstance(value, dict | list):
-            if depth > MAX_DATA_DEPTH:
-                raise Unprocessable(f"{where}: data: nested more than {MAX_DATA_DEPTH} levels deep")
-            if isinstance(value, dict):
-                for key, inner in value.items():
-                    if "\x00" in key:
-                        raise Unprocessable(
-                            f"{where}: data: text may not contain NUL characters (\\u0000)"
-                        )
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in value)
+    problem = item_data_problem(data)
+    if problem:
+        raise Unprocessable(f"{where}: data: {problem}")
 
 
 # --- reading the upload ----------------------------------------------------------------------

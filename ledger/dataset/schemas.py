@@ -14,6 +14,7 @@ from ledger.kit.types import Text, nfc
 from ledger.quality.reputation import DEFAULT_POLICY
 
 MAX_CLASSES = 1000
+MAX_DATA_DEPTH = 32  # nesting of an item's data: deeper is refused, never a crash
 MAX_INSTRUCTIONS_CHARS = 50_000
 MAX_EXAMPLES = 50
 MAX_WORKFORCE = 10_000
@@ -162,6 +163,28 @@ class LabelType(enum.StrEnum):
     spans = "spans"
 
 
+def item_data_problem(data: Any) -> str | None:
+    """What is wrong with an item's data, if anything: nested deeper than MAX_DATA_DEPTH, or a
+    NUL character in a text or a key (PostgreSQL cannot store it). Iterative: a deep document
+    must not cost a deep Python stack."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "text may not contain NUL characters (\\u0000)"
+        elif isinstance(value, dict | list):
+            if depth > MAX_DATA_DEPTH:
+                return f"nested more than {MAX_DATA_DEPTH} levels deep"
+            if isinstance(value, dict):
+                if any("\x00" in key for key in value):
+                    return "text may not contain NUL characters (\\u0000)"
+                stack.extend((inner, depth + 1) for inner in value.values())
+            else:
+                stack.extend((inner, depth + 1) for inner in value)
+    return None
+
+
 class ExampleItem(BaseModel):
     """An item shown with the instructions, with how it should be labelled and why."""
 
@@ -170,6 +193,14 @@ class ExampleItem(BaseModel):
     data: Any = Field(description="as an item's data: a URL, text, coordinates...")
     label: Text = Field(min_length=1, max_length=200, description="its right label")
     explanation: Text = Field(default="", max_length=2000)
+
+    @field_validator("data")
+    @classmethod
+    def _sound_data(cls, data: Any) -> Any:
+        problem = item_data_problem(data)
+        if problem:
+            raise ValueError(problem)
+        return data
 
 
 class InstructionsIn(BaseModel):
