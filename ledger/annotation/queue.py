@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Assignment, AssignmentOutcome, SkipReason
@@ -89,7 +89,16 @@ def held_by(session: Session, *, dataset_id: int, annotator: str) -> Served | No
 
 
 def _not_served_to(annotator: str) -> Any:
-    return ~exists().where(Assignment.item_id == Item.id, Assignment.annotator == annotator)
+    # A scalar subquery with LIMIT, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti-join
+    # that reads every assignment the annotator ever had (a merge over the primary key); this
+    # form stays a probe of the primary key for each candidate, as on SQLite.
+    served = (
+        select(literal(1))
+        .where(Assignment.item_id == Item.id, Assignment.annotator == annotator)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return served.is_(None)
 
 
 def candidate(
