@@ -35,11 +35,14 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
+
+from ledger.kit.errors import LedgerError
 
 UINT256_MAX = 2**256 - 1
 UINT256_DIGITS = 78  # len(str(2**256 - 1))
@@ -196,11 +199,32 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class SchemaOutdated(LedgerError):
+    code = "schema_outdated"
+
+
 def create_schema(engine: Engine) -> None:
+    """Creates every missing table, and refuses a database whose existing tables lack columns
+    this version needs (one made by an earlier label-ledger): nothing alters tables in place."""
     # Importing the models registers every table on Base.metadata.
     import ledger.models  # noqa: F401, PLC0415 (models import this module)
 
     Base.metadata.create_all(engine)
+    found = inspect(engine)
+    missing = [
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.name not in {c["name"] for c in found.get_columns(table.name)}
+    ]
+    if missing:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SchemaOutdated(
+            f"the database {where} was made by an earlier label-ledger: it lacks "
+            f"{', '.join(missing[:3])}{' and more' if len(missing) > 3 else ''}. It cannot be "
+            "upgraded in place: start over with `./scripts/up --fresh` (a local database), or "
+            "point LABEL_LEDGER_DATABASE_URL at a new one"
+        )
 
 
 def hold_writes(session: Session) -> None:
