@@ -59,6 +59,7 @@ from ledger.chain.client import ChainClient, Deployment, account_from_key  # noq
 from ledger.chain.deploy import deploy_all  # noqa: E402
 from ledger.chain.devnode import DEV_KEYS, Anvil  # noqa: E402
 from ledger.claim.service import claim_many_args  # noqa: E402
+from ledger.dataset.schemas import VerificationSpec  # noqa: E402
 from ledger.merkle import StandardMerkleTree  # noqa: E402
 from ledger.publication import (  # noqa: E402
     DatasetDebit,
@@ -68,6 +69,7 @@ from ledger.publication import (  # noqa: E402
     build_epoch_files,
     gold_document,
     graded_hash,
+    instructions_hash,
     item_id_hash,
     keccak_hex,
     label_hash,
@@ -125,7 +127,8 @@ def setup(client: ChainClient, deployment: Deployment, args: argparse.Namespace,
             price_per_label=price,
             reward_per_label=reward,
             label_schema={"type": "classes", "classes": CLASSES},
-            verification="review+gold",
+            verification=VerificationSpec().model_dump(mode="json"),  # one label an item
+            instructions_hash=instructions_hash("Label the animal.", []),
             gold_commitment=keccak_hex(gold),
             nonce=random_nonce(),
         )

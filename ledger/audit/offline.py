@@ -10,7 +10,7 @@ Nothing here reads our database. The auditor gets:
 - the deployment file, for the ledger's address, its deployment block and the payment tokens'
   allowlist indices.
 
-It runs twelve named checks (`CHECKS`), each `pass`, `fail` or `pending` (cannot be decided yet,
+It runs thirteen named checks (`CHECKS`), each `pass`, `fail` or `pending` (cannot be decided yet,
 say gold answers a still-open dataset has not revealed), with a one-line summary and the rows at
 fault. Every check works from data loaded once: logs in ranges that halve when the node refuses
 them, all views in JSON-RPC batches, each dump parsed once, then dictionaries and single passes
@@ -77,6 +77,7 @@ CHECKS: Final = (
     "debits",
     "entitlements",
     "prices",
+    "overlap",
     "verdicts",
     "gold",
     "claims",
@@ -94,6 +95,13 @@ SHOWN_ROWS: Final = 20  # rows per check in the human output (the JSON has them 
 _EVENTS: Final = tuple(e for e in LEDGER_EVENTS if e not in {"Transfer", "TokenListed"})
 _ADDRESS_RE: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
+_GOLD: Final = METHOD_CODES["gold"]
+_APPEAL: Final = METHOD_CODES["appeal"]  # paid beyond the overlap: takes no place
+
+#: What a terms-v2 `verification` object means when it leaves a field out: the service's
+#: defaults (`VerificationSpec` in ledger/dataset/schemas.py; a unit test holds them equal).
+DEFAULT_METHOD: Final = "review"
+DEFAULT_PLACES: Final = {"overlap": 1, "gold_overlap": 10, "consensus_k": 3, "consensus_max_k": 5}
 
 _TOKEN_STATE = selector("tokenState(uint16)")
 _DATASET = selector("dataset(uint256)")
@@ -336,6 +344,8 @@ class Manifest:
 LabelLeaf = tuple[int, str, str, str, int, int, int]
 #: (datasetId, itemIdHash, annotator (lowercase), labelHash)
 LabelKey = tuple[int, str, str, str]
+#: (datasetId, itemIdHash)
+ItemKey = tuple[int, str]
 #: (epoch, "paid" or "rejected", label, answer hash it was graded against, its graded hash)
 GoldVerdict = tuple[int, str, LabelKey, str, str]
 
@@ -374,11 +384,27 @@ class Terms:
     gold_commitment: str | None
     # the reputation tiers' reward multipliers the terms allow (only 1x without tiers)
     multipliers_bps: tuple[int, ...] = (BPS,)
+    # how many labels an item is paid (appeals aside): `overlap` under review, k and up to
+    # `consensus_max_k` under consensus, `gold_overlap` for a gold item whatever the method
+    method: str = DEFAULT_METHOD
+    overlap: int = DEFAULT_PLACES["overlap"]
+    consensus_k: int = DEFAULT_PLACES["consensus_k"]
+    consensus_max_k: int = DEFAULT_PLACES["consensus_max_k"]
+    gold_overlap: int = DEFAULT_PLACES["gold_overlap"]
 
     @property
     def rewards(self) -> set[int]:
         """Every reward a label of this dataset may carry."""
         return {self.reward * m // BPS for m in self.multipliers_bps}
+
+    def allowance(self, *, gold: bool) -> tuple[int, str]:
+        """The most labels one item is paid, appeals aside, and the term that says so (as
+        `VerificationSpec.max_places` fills the item's places)."""
+        if gold:
+            return self.gold_overlap, "gold_overlap, for a gold item"
+        if self.method == "consensus":
+            return self.consensus_max_k, "consensus_max_k, under consensus"
+        return self.overlap, "overlap, under review"
 
     @classmethod
     def parse(cls, data: bytes) -> Terms:
@@ -386,12 +412,13 @@ class Terms:
         if doc.get("format") != TERMS_FORMAT:
             raise ValueError(f"format is {doc.get('format')!r}, not {TERMS_FORMAT}")
         commitment = doc.get("goldCommitment")
-        verification = doc.get("verification")
-        multipliers = (
-            verification.get("reward_multipliers_bps", [BPS])
-            if isinstance(verification, dict)
-            else [BPS]
-        )
+        verification = doc["verification"]
+        if not isinstance(verification, dict):
+            raise ValueError(f"verification {verification!r} is not an object")
+        method = verification.get("method", DEFAULT_METHOD)
+        if method not in ("review", "consensus"):
+            raise ValueError(f"verification method {method!r} is neither review nor consensus")
+        multipliers = verification.get("reward_multipliers_bps", [BPS])
         return cls(
             raw_hash=_hash(data),
             buyer=str(doc["buyer"]),
@@ -400,7 +427,20 @@ class Terms:
             reward=int(doc["rewardPerLabel"]),
             gold_commitment=None if commitment is None else _hex32(commitment),
             multipliers_bps=tuple(int(m) for m in multipliers),
+            method=method,
+            overlap=_places(verification, "overlap"),
+            consensus_k=_places(verification, "consensus_k"),
+            consensus_max_k=_places(verification, "consensus_max_k"),
+            gold_overlap=_places(verification, "gold_overlap"),
         )
+
+
+def _places(verification: Mapping[str, Any], name: str) -> int:
+    """A count of labels from the terms' verification, its default when left out."""
+    value = verification.get(name, DEFAULT_PLACES[name])
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"verification {name} {value!r} is not a positive integer")
+    return value
 
 
 # --- the chain ---------------------------------------------------------------------------------
@@ -1370,7 +1410,51 @@ class _Auditor:
             f"{count} label(s) each pay their dataset's price and reward" + self._skipped(skipped),
         )
 
-    # -- 8. verdicts -----------------------------------------------------------------------------
+    # -- 8. overlap -----------------------------------------------------------------------------
+
+    def check_overlap(self) -> CheckResult:
+        usable: list[EpochFiles] = []
+        skipped: list[int] = []
+        for number in self._live():
+            files = self._usable(number)
+            if files is None:
+                skipped.append(number)
+            else:
+                usable.append(files)
+        paid, gold = _paid_places(usable)
+        gold |= self._revealed_gold_items()
+        rows = _overlap_rows(paid, gold, self.terms)
+        unchecked = len({dataset_id for dataset_id, _ in paid} - set(self.terms))
+        without_terms = (
+            f" (not checked for {unchecked} dataset(s) without usable terms.json)"
+            if unchecked
+            else ""
+        )
+        return _result(
+            "overlap",
+            rows,
+            f"{len(paid)} item(s): none is paid more labels than its terms allow (overlap, "
+            "consensus_max_k, or gold_overlap for a gold item; appeals aside)"
+            + without_terms
+            + self._skipped(skipped),
+        )
+
+    def _revealed_gold_items(self) -> set[ItemKey]:
+        """The items each revealed gold.json names, where it is the one the terms committed to
+        (`gold` reports one that is not)."""
+        items: set[ItemKey] = set()
+        for dataset_id, raw in self.gold_raw.items():
+            terms = self.terms.get(dataset_id)
+            if terms is None or terms.gold_commitment != _hash(raw):
+                continue
+            try:
+                answers = _gold_answers(raw)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # reported by `gold`
+            items.update((dataset_id, item) for item in answers)
+        return items
+
+    # -- 9. verdicts -----------------------------------------------------------------------------
 
     def check_verdicts(self) -> CheckResult:
         rows: list[Row] = []
@@ -1442,7 +1526,7 @@ class _Auditor:
                 )
         return rows
 
-    # -- 9. gold ---------------------------------------------------------------------------------
+    # -- 10. gold --------------------------------------------------------------------------------
 
     def check_gold(self) -> CheckResult:
         by_dataset: dict[int, list[GoldVerdict]] = defaultdict(list)
@@ -1520,7 +1604,7 @@ class _Auditor:
         rows.extend(_reveal_rows(where, terms.gold_commitment, raw, verdicts))
         return rows, []
 
-    # -- 10. claims ------------------------------------------------------------------------------
+    # -- 11. claims ------------------------------------------------------------------------------
 
     def check_claims(self) -> CheckResult:
         rows: list[Row] = []
@@ -1564,7 +1648,7 @@ class _Auditor:
             "agrees with the Claimed logs",
         )
 
-    # -- 11. supply ------------------------------------------------------------------------------
+    # -- 12. supply ------------------------------------------------------------------------------
 
     def check_supply(self) -> CheckResult:
         minted = sum(r for _, r in self.history.claims.values())
@@ -1579,7 +1663,7 @@ class _Auditor:
             )
         return _result("supply", rows, f"LABEL totalSupply() {supply} == claimed rewards")
 
-    # -- 12. escrow ------------------------------------------------------------------------------
+    # -- 13. escrow ------------------------------------------------------------------------------
 
     def check_escrow(self) -> CheckResult:
         debits: dict[int, int] = defaultdict(int)  # per token
@@ -1695,6 +1779,53 @@ def _leaf_row(epoch: int, leaf: LabelLeaf, problem: str) -> Row:
     }
 
 
+def _paid_places(epochs: Iterable[EpochFiles]) -> tuple[dict[ItemKey, list[int]], set[ItemKey]]:
+    """Per item, the epoch of each label leaf that took one of its places (every method but
+    appeal); and the items the epochs show as gold (a gold leaf or verdict, paid or rejected)."""
+    paid: dict[ItemKey, list[int]] = defaultdict(list)
+    gold: set[ItemKey] = set()
+    for files in epochs:
+        assert files.labels is not None
+        assert files.verdicts is not None
+        for leaf in files.labels:
+            if leaf[4] == _GOLD:
+                gold.add((leaf[0], leaf[1]))
+            if leaf[4] != _APPEAL:
+                paid[(leaf[0], leaf[1])].append(files.number)
+        for key, entries in files.verdicts.paid.items():
+            if any(method == "gold" for method, _evidence, _graded in entries):
+                gold.add((key[0], key[1]))
+        gold.update((key[0], key[1]) for key, _answer, _graded in files.verdicts.rejected)
+    return dict(paid), gold
+
+
+def _overlap_rows(
+    paid: Mapping[ItemKey, list[int]], gold: set[ItemKey], terms: Mapping[int, Terms]
+) -> list[Row]:
+    """The items paid more labels than their dataset's terms allow. `paid`: per item, the epoch
+    of each leaf that took a place; a dataset without usable terms is reported by `terms`."""
+    rows: list[Row] = []
+    for (dataset_id, item), epochs in sorted(paid.items()):
+        dataset_terms = terms.get(dataset_id)
+        if dataset_terms is None:
+            continue
+        allowed, term = dataset_terms.allowance(gold=(dataset_id, item) in gold)
+        if len(epochs) <= allowed:
+            continue
+        rows.append(
+            {
+                "dataset": _id_hex(dataset_id),
+                "item": item,
+                "paid": str(len(epochs)),
+                "allowed": str(allowed),
+                "epochs": ", ".join(str(n) for n in sorted(set(epochs))),
+                "problem": f"{len(epochs)} labels paid on this item (appeals aside), its terms "
+                f"allow {allowed} ({term})",
+            }
+        )
+    return rows
+
+
 def _verdict_problem(
     code: int, entries: list[tuple[str, str | None, str | None]], seen: bool
 ) -> str | None:
@@ -1705,8 +1836,10 @@ def _verdict_problem(
     method, evidence, graded = entries[0]
     if METHOD_CODES.get(method) != code:
         return f"leaf method {METHOD_NAMES.get(code, code)} != verdict method {method}"
-    if method == "review" and (evidence is None or not _ADDRESS_RE.fullmatch(evidence)):
-        return f"review verdict without a reviewer address (evidence {evidence})"
+    # a review names its reviewer, an appeal who upheld the dispute (a reviewer or an operator)
+    decider = {"review": "reviewer", "appeal": "decider"}.get(method)
+    if decider is not None and (evidence is None or not _ADDRESS_RE.fullmatch(evidence)):
+        return f"{method} verdict without a {decider} address (evidence {evidence})"
     if method == "gold" and not (
         evidence is not None
         and graded is not None
@@ -1734,13 +1867,18 @@ def _reveal_rows(where: Row, commitment: str, raw: bytes, verdicts: list[GoldVer
             {**where, "problem": f"keccak256(gold.json) {digest} != goldCommitment {commitment}"}
         ]
     try:
-        doc = json.loads(raw)
-        if doc.get("format") != GOLD_FORMAT:
-            raise ValueError(f"format {doc.get('format')!r}")
-        answers = {str(i).lower(): str(a).lower() for i, a in doc["answers"]}
+        answers = _gold_answers(raw)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return [{**where, "problem": f"gold.json does not parse: {exc!r}"}]
     return _revealed_rows(answers, verdicts)
+
+
+def _gold_answers(raw: bytes) -> dict[str, str]:
+    """A revealed gold.json's answers: item hash -> answer hash."""
+    doc = json.loads(raw)
+    if doc.get("format") != GOLD_FORMAT:
+        raise ValueError(f"format {doc.get('format')!r}")
+    return {str(i).lower(): str(a).lower() for i, a in doc["answers"]}
 
 
 def _revealed_rows(answers: Mapping[str, str], verdicts: list[GoldVerdict]) -> list[Row]:

@@ -24,6 +24,7 @@ from eth_account import Account
 from hexbytes import HexBytes
 
 from ledger.audit.offline import FAILED, PASSED, PENDING, AuditInputError, AuditReport, audit
+from ledger.dataset.schemas import VerificationSpec
 from ledger.merkle import StandardMerkleTree
 from ledger.publication import (
     PAYOUT_LEAF_ENCODING,
@@ -63,6 +64,10 @@ class Options:
     close_gold: bool = True  # the gold dataset is closed after epoch 2
     reveal_gold: bool = True
     changed_reveal: bool = False  # gold.json published with one answer changed
+    second_review: bool = False  # epoch 2 also pays w1 a review label on a-3, w2's one place
+    appeal: bool = False  # epoch 2 also pays w1 an upheld dispute on a-3: beyond its one place
+    gold_overlap: int = 10  # how many annotators the gold dataset's terms let answer a gold item
+    workers: int = 3
 
 
 @dataclass
@@ -106,7 +111,7 @@ class Builder:
         self.proposed: tuple[list[str], list[int]] = ([], [])
         self.blocks: dict[str, int] = {}
         self.reviewer = Account.create().address
-        self.workers = [Account.create().address for _ in range(3)]
+        self.workers = [Account.create().address for _ in range(options.workers)]
         buyer = chain.buyer.address
         token = chain.dusd.address
         self.review_terms = terms_document(
@@ -115,7 +120,7 @@ class Builder:
             price_per_label=REVIEW_PRICE,
             reward_per_label=REVIEW_REWARD,
             label_schema={"classes": ["cat", "dog"]},
-            verification="review",
+            verification=VerificationSpec(overlap=1).model_dump(mode="json"),
             instructions_hash=h("label the animal"),
             gold_commitment=None,
             nonce=random_nonce(),
@@ -128,7 +133,9 @@ class Builder:
             price_per_label=GOLD_PRICE,
             reward_per_label=GOLD_REWARD,
             label_schema={"classes": ["cat", "dog"]},
-            verification="gold",
+            verification=VerificationSpec(gold_overlap=options.gold_overlap).model_dump(
+                mode="json"
+            ),
             instructions_hash=h("label the animal"),
             gold_commitment=h(self.gold),
             nonce=random_nonce(),
@@ -148,6 +155,20 @@ class Builder:
             price,
             REVIEW_REWARD,
             self.reviewer,
+        )
+
+    def appeal(self, worker: int, item: str) -> PaidLabel:
+        """A rejected label reinstated by an upheld dispute, decided by an operator: paid at the
+        committed price and reward, with who upheld it as its evidence."""
+        return PaidLabel(
+            self.review_id,
+            h(item),
+            self.workers[worker],
+            h(f"salt {worker} {item} appealed"),
+            "appeal",
+            REVIEW_PRICE,
+            REVIEW_REWARD,
+            self.chain.operator.address,
         )
 
     def graded(self, item: str, value: str) -> str:
@@ -272,16 +293,18 @@ class Builder:
         self.claim(1, 1)
         self.blocks["after epoch 1"] = chain.head()[0]
         rejection_answer = "bird" if o.wrong_rejection_answer else "cat"
+        paid = [
+            self.review(0, "a-2", price=REVIEW_PRICE + (1 if o.overpay else 0)),
+            self.review(2, "a-3"),
+            self.gold_paid(1, "g-2"),
+        ]
+        if o.second_review:
+            paid.append(self.review(1, "a-3"))
+        if o.appeal:
+            paid.append(self.appeal(1, "a-3"))
         self.epoch(
             2,
-            Labels(
-                paid=[
-                    self.review(0, "a-2", price=REVIEW_PRICE + (1 if o.overpay else 0)),
-                    self.review(2, "a-3"),
-                    self.gold_paid(1, "g-2"),
-                ],
-                rejected=[self.gold_rejected(2, "g-3", rejection_answer)],
-            ),
+            Labels(paid=paid, rejected=[self.gold_rejected(2, "g-3", rejection_answer)]),
             accept=True,
         )
         self.claim(2, 0)
@@ -352,7 +375,7 @@ def fee_chain(redeploy: Callable[..., Chain]) -> Chain:
 
 @pytest.fixture
 def history_of(fee_chain: Chain, tmp_path: Path) -> Callable[..., History]:
-    def build(**changes: bool) -> History:
+    def build(**changes: bool | int) -> History:
         return Builder(fee_chain, tmp_path, Options(**changes)).build()
 
     return build
@@ -386,8 +409,10 @@ def test_an_honest_history_passes_every_check(history_of: Callable[..., History]
     )
     assert report.ok, json.dumps(report.to_json(), indent=1)
     assert set(statuses(report).values()) == {PASSED}
+    assert report.check("overlap").status == PASSED
+    assert report.check("overlap").summary.startswith("7 item(s): none is paid more labels")
     assert {"reading chain logs", "loading epoch 3", "checking escrow"} <= {s for s, _, _ in stages}
-    assert stages[-1] == ("done", 12, 12)
+    assert stages[-1] == ("done", 13, 13)
     document = report.to_json()
     assert list(document) == ["ok", "block", "chainId", "ledger", "checks"]
     assert [c["name"] for c in document["checks"]] == [
@@ -398,6 +423,7 @@ def test_an_honest_history_passes_every_check(history_of: Callable[..., History]
         "debits",
         "entitlements",
         "prices",
+        "overlap",
         "verdicts",
         "gold",
         "claims",
@@ -569,6 +595,74 @@ def test_a_label_paid_above_its_price_fails_naming_the_label(
     assert row["item"] == h("a-2")
     assert row["payment"] == str(REVIEW_PRICE + 1)
     assert row["problem"] == f"payment {REVIEW_PRICE + 1} != pricePerLabel {REVIEW_PRICE}"
+
+
+def test_a_second_review_label_on_an_overlap_1_item_fails_naming_the_item(
+    history_of: Callable[..., History],
+) -> None:
+    history = history_of(second_review=True)
+    report = history.audit()
+    # each label is priced, verified and debited as an honest one: only the count gives it away
+    failed_only(report, "overlap")
+    assert problems(report, "overlap") == [
+        {
+            "dataset": history.review_id,
+            "item": h("a-3"),
+            "paid": "2",
+            "allowed": "1",
+            "epochs": "2",
+            "problem": "2 labels paid on this item (appeals aside), its terms allow 1 "
+            "(overlap, under review)",
+        }
+    ]
+
+
+def test_an_appeal_is_paid_beyond_the_overlap(history_of: Callable[..., History]) -> None:
+    history = history_of(appeal=True)
+    report = history.audit()
+    assert report.ok, json.dumps(report.to_json(), indent=1)
+    assert set(statuses(report).values()) == {PASSED}
+    # the appeal is a label like any other to the checks that count labels and money
+    assert report.check("verdicts").summary.startswith("8 label(s)")
+    assert report.check("prices").summary.startswith("8 label(s)")
+    # and takes none of its item's places: a-3 counts one label, w2's review
+    assert report.check("overlap").summary.startswith("7 item(s): none is paid more labels")
+
+
+def test_a_gold_item_is_paid_up_to_its_gold_overlap_and_no_more(
+    fee_chain: Chain, tmp_path: Path
+) -> None:
+    builder = Builder(fee_chain, tmp_path, Options(gold_overlap=3, workers=4))
+    # three annotators answer g-0 right over two epochs: its gold overlap, not the overlap of 1
+    builder.epoch(
+        1,
+        Labels(
+            paid=[builder.gold_paid(0, "g-0"), builder.gold_paid(1, "g-0")],
+            rejected=[builder.gold_rejected(3, "g-1")],
+        ),
+        accept=True,
+    )
+    builder.epoch(2, Labels(paid=[builder.gold_paid(2, "g-0")]), accept=True)
+    history = builder.publish()
+    report = history.audit()
+    assert report.ok, json.dumps(report.to_json(), indent=1)
+    assert set(statuses(report).values()) == {PASSED}
+
+    # a fourth is one too many
+    builder.epoch(3, Labels(paid=[builder.gold_paid(3, "g-0")]), accept=True)
+    report = builder.publish().audit()
+    failed_only(report, "overlap")
+    assert problems(report, "overlap") == [
+        {
+            "dataset": history.gold_id,
+            "item": h("g-0"),
+            "paid": "4",
+            "allowed": "3",
+            "epochs": "1, 2, 3",
+            "problem": "4 labels paid on this item (appeals aside), its terms allow 3 "
+            "(gold_overlap, for a gold item)",
+        }
+    ]
 
 
 def test_a_root_on_chain_that_is_not_the_published_one_fails(
