@@ -1,4 +1,4 @@
-"""The `label-ledger` command: up, deploy, mirror, settle, push, demo, audit, publish."""
+"""The `label-ledger` command: up, serve, deploy, mirror, settle, push, demo, audit, publish."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
 from rich.console import Console
@@ -65,6 +67,18 @@ def _settings(**defaults: object) -> Settings:
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _can_listen(host: str, port: int) -> bool:
+    """Whether a server may listen on host:port now (bound the way uvicorn binds it)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError:
+        return False
+    return True
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -154,6 +168,54 @@ def cmd_up(args: argparse.Namespace) -> int:
         anvil.stop()
         console.print("stopped: API, jobs and Anvil")
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """What a deployment runs: the API and (unless --no-jobs) the background jobs of
+    `ledger.jobs`, on a chain already deployed and an existing database, configured by the
+    LABEL_LEDGER_* settings alone."""
+    if not _can_listen(args.host, args.port):
+        console.print(
+            f"[red]cannot listen on {args.host}:{args.port}[/]: the port is taken (or the "
+            "address is not this machine's); stop what runs there or pass --port"
+        )
+        return 2
+    runtime = Runtime.from_settings(Settings())
+    settings = runtime.settings
+    stop = threading.Event()
+    if args.no_jobs:
+        threads: list[threading.Thread] = []
+        jobs = "off (--no-jobs)"
+    else:
+        threads = start_background(runtime, stop)
+        every = settings.settle_every_seconds
+        jobs = f"mirror every {settings.mirror_poll_seconds}s, settlement " + (
+            f"every {every}s" if every else "off"
+        )
+    console.print(
+        f"[green]api[/]     http://{args.host}:{args.port} on chain {runtime.deployment.chain_id}, "
+        f"ledger {runtime.deployment.ledger}\n"
+        f"[green]db[/]      {runtime.db.engine.url.render_as_string(hide_password=True)}\n"
+        f"[green]jobs[/]    {jobs}"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host=args.host, port=args.port, log_level="warning")
+    )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: exiting 0 here
+    # (through the `finally`) lets the jobs stop instead of dying by the default handler.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        server.run()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        runtime.db.engine.dispose()
+    return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(0)
 
 
 def _reuse_deployment(client: ChainClient, path: Path) -> Deployment | None:
@@ -438,6 +500,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--settle-every", type=float, default=60.0, help="seconds between settlements (0: off)"
     )
     up.set_defaults(handler=cmd_up)
+
+    serve = commands.add_parser(
+        "serve", help="serve the API and jobs on a deployed chain and a database (LABEL_LEDGER_*)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")
+    serve.add_argument(
+        "--no-jobs", action="store_true", help="the API only, without the background jobs"
+    )
+    serve.set_defaults(handler=cmd_serve)
 
     deploy = commands.add_parser("deploy", help="deploy the ledger to any EVM JSON-RPC")
     deploy.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")

@@ -7,14 +7,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.chain.deploy import GUARDIAN_ROLE, PAUSER_ROLE, ROOT_PROPOSER_ROLE
-from ledger.chain.devnode import DEV_KEYS, Anvil
+from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from tests.support import Chain
 
 pytestmark = pytest.mark.chain
 
@@ -226,3 +229,50 @@ def test_mirror_once_reconcile_and_rebuild(node: Anvil, tmp_path: Path) -> None:
     rebuilt = run("mirror", "--rebuild", "--reconcile", env=env, cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "re-reading from the deployment block" in rebuilt.stdout
+
+
+def test_serve_answers_on_a_deployed_chain_and_refuses_a_taken_port(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """`label-ledger serve` runs the API and its jobs from the settings alone (no Anvil, no
+    deployment of its own); a second one on the same port exits 2 and says why."""
+    deployment_file = tmp_path / "deployment.json"
+    chain.deployment.save(deployment_file)
+    port = free_port()
+    env = {
+        **os.environ,
+        "LABEL_LEDGER_RPC_URL": chain.client.rpc_url,
+        "LABEL_LEDGER_DEPLOYMENT_FILE": str(deployment_file),
+        "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(SCRIPT), "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not answer within 20s"
+                time.sleep(0.05)
+        assert health.status_code == 200, health.text
+        assert health.json()["contracts"]["ledger"] == chain.deployment.ledger
+        assert health.json()["chain_id"] == 31337
+
+        taken = run("serve", "--port", str(port), env=env, cwd=tmp_path)
+        assert taken.returncode == 2, taken.stdout + taken.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in taken.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert server.returncode == 0, log.read_text()
+    assert not (tmp_path / ".label-ledger").exists()  # it started no chain, deployed nothing
