@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,6 +11,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.kit.errors import LedgerError
+
+log = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -50,6 +54,12 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         )
         return _error(422, "invalid_input", problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # logged with its traceback by the server; the client gets the envelope, not plain text
+        log.error("unhandled error", exc_info=exc)
+        return _error(500, "internal_error", "the service failed unexpectedly; it was logged")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import (
     CHAR,
     Connection,
@@ -39,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
@@ -117,6 +121,7 @@ class Base(DeclarativeBase):
 WRITE_LOCK_TIMEOUT = 30.0  # seconds, as the busy timeout
 _WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _writer_locks: dict[str, threading.Lock] = {}
+_engine_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
 
 
@@ -181,7 +186,12 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=POOL_SIZE,
+            max_overflow=8,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -192,11 +202,42 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        _install_sqlite_writer(engine, _writer_lock(url.database or ""))
+        lock = _writer_lock(url.database or "")
+        _install_sqlite_writer(engine, lock)
+        _engine_locks[engine] = lock
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=8)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection idle longer than this is checked before use.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """`pool_pre_ping` costs a round trip on every checkout, so on every request; a connection
+    that was just used is alive, so only one idle for a while (the server may have restarted
+    or dropped it meanwhile) is pinged. A dead one is replaced before anybody uses it."""
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("checked_in_at")
+        if last is None or time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as exc:
+            # tells the pool to throw the connection away and try a fresh one
+            raise DisconnectionError(f"connection lost while idle: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
 
 
 class SchemaOutdated(LedgerError):
@@ -233,10 +274,9 @@ def hold_writes(session: Session) -> None:
     nothing changes under them until the commit); on PostgreSQL it does nothing: row locks,
     conditional updates and constraints carry the guarantees there."""
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    database = connection.engine.url.database or ""
-    _sqlite_begin_write(connection, _writer_lock(database))
+    lock = _engine_locks.get(connection.engine)
+    if lock is not None:
+        _sqlite_begin_write(connection, lock)
 
 
 def is_postgres(session: Session) -> bool:
@@ -269,12 +309,27 @@ def insert_for(session: Session, model: Any) -> Any:
     return postgresql.insert(model) if is_postgres(session) else sqlite.insert(model)
 
 
+#: Requests of one process that may use the database at once (`api.deps.database_turn`)...
+REQUEST_TURNS = 32
+#: ...and the connections the pool keeps: those, plus the background jobs' (mirror, settlement,
+#: upkeep, uploads) with room to spare, so a request never waits for a connection.
+POOL_SIZE = REQUEST_TURNS + 8
+
+
 class Database:
     """An engine plus its session factory: one per process, passed to whoever needs it."""
 
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._turns: anyio.Semaphore | None = None
+
+    @property
+    def request_turns(self) -> anyio.Semaphore:
+        """The API's turns at the database (made in the event loop's thread on first use)."""
+        if self._turns is None:
+            self._turns = anyio.Semaphore(REQUEST_TURNS)
+        return self._turns
 
     def create_schema(self) -> None:
         create_schema(self.engine)
