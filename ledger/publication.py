@@ -39,7 +39,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from ledger.kit.types import bytes32_hex
-from ledger.merkle import StandardMerkleTree
+from ledger.merkle import StandardMerkleTree, keccak256
 
 PUBLICATION_FORMAT = "label-ledger-publication-v1"
 MANIFEST_FORMAT = "label-ledger-epoch-v2"
@@ -91,7 +91,7 @@ def salted_hash(key: str, *parts: str) -> str:
     for part in parts:
         is_hex = part.startswith("0x") and len(part) == 66
         data += bytes.fromhex(part[2:]) if is_hex else part.encode()
-    return keccak_hex(data)
+    return "0x" + keccak256(data).hex()
 
 
 def item_id_hash(item_key: str, external_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from eth_account.signers.local import LocalAccount
 
@@ -39,4 +40,9 @@ class Runtime:
 
     def operators(self) -> set[str]:
         """Addresses allowed on operator endpoints: the on-chain operator and configured extras."""
-        return self.settings.operator_set() | {self.deployment.operator.lower()}
+        return set(self._operators)
+
+    @cached_property
+    def _operators(self) -> frozenset[str]:
+        # read on every request; the settings and the deployment do not change while it runs
+        return frozenset(self.settings.operator_set() | {self.deployment.operator.lower()})

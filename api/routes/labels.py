@@ -6,7 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Annotator, CallerDep, NowDep, PathId, Reviewer, RuntimeDep, SessionDep
+from api.deps import (
+    Annotator,
+    BearerDep,
+    CallerDep,
+    NowDep,
+    PathId,
+    Reviewer,
+    RuntimeDep,
+    SessionDep,
+    in_one_hop,
+)
 from api.errors import ERROR_RESPONSES
 from ledger.annotation import buyers, repository
 from ledger.annotation import service as annotation
@@ -14,6 +24,7 @@ from ledger.annotation.models import LabelStatus
 from ledger.annotation.schemas import (
     BuyerRecord,
     EarningsPublic,
+    LabelAndNext,
     LabelCreate,
     LabelPublic,
     NextItem,
@@ -22,6 +33,7 @@ from ledger.annotation.schemas import (
     StandingPublic,
 )
 from ledger.annotation.standing import standing_public
+from ledger.auth.models import Role
 from ledger.claim import service as claims
 from ledger.claim.schemas import ClaimBundle
 from ledger.dataset import service as datasets
@@ -31,43 +43,93 @@ from ledger.kit.types import MAX_ROW_ID, checksum
 router = APIRouter(prefix="/v1", tags=["labels"], responses=ERROR_RESPONSES)
 
 
+# The calls a crowd makes all the time run in one hop to a worker thread (`in_one_hop`): the
+# sign-in check, the work and the commit in one unit of work.
+
+
 @router.get("/datasets/{dataset_id}/next-item", response_model=NextItem)
-def next_item(dataset_id: PathId, caller: Annotator, session: SessionDep, now: NowDep) -> NextItem:
+async def next_item(
+    dataset_id: PathId, credentials: BearerDep, runtime: RuntimeDep, now: NowDep
+) -> NextItem:
     """The next item for you to label in this dataset, reserved for you for the dataset's lease
     time (`lease_expires_at`): nobody else is served it until you label, skip or release it, or
     the lease expires. Asking again while you hold it returns the same item. You are never
     served an item twice; gold items look like any other."""
-    return annotation.next_item(session, annotator=caller.address, dataset_id=dataset_id, now=now)
+    return await in_one_hop(
+        runtime,
+        credentials,
+        Role.annotator,
+        lambda session, caller: annotation.next_item(
+            session, annotator=caller.address, dataset_id=dataset_id, now=now
+        ),
+    )
 
 
 @router.post("/labels", response_model=LabelPublic, status_code=201)
-def submit_label(
-    body: LabelCreate, caller: Annotator, session: SessionDep, now: NowDep
+async def submit_label(
+    body: LabelCreate, credentials: BearerDep, runtime: RuntimeDep, now: NowDep
 ) -> LabelPublic:
     """Labels an item: the one next-item reserved for you, or any item nobody holds that still
     has a free place (409 `item_full` / `item_reserved` otherwise). The answer is `pending`
     until the label is verified; a verdict on a gold item stays sealed for the dataset's
     `gold_reveal_seconds`."""
-    label = annotation.submit_label(session, annotator=caller.address, spec=body, now=now)
-    item = session.get(Item, label.item_id)
-    assert item is not None
-    return annotation.to_public(label, item)
+    return await in_one_hop(
+        runtime,
+        credentials,
+        Role.annotator,
+        lambda session, caller: annotation.submit_label(
+            session, annotator=caller.address, spec=body, now=now
+        ),
+    )
+
+
+@router.post("/labels/and-next", response_model=LabelAndNext, status_code=201)
+async def submit_label_and_next(
+    body: LabelCreate, credentials: BearerDep, runtime: RuntimeDep, now: NowDep
+) -> LabelAndNext:
+    """Submit and next, in one round trip: labels the item as POST /v1/labels does, then reserves
+    the next item of the same dataset for you as GET next-item does (`next`). When none can be
+    served now, the label is stored all the same and `next_refusal` says why."""
+    return await in_one_hop(
+        runtime,
+        credentials,
+        Role.annotator,
+        lambda session, caller: annotation.label_and_next(
+            session, annotator=caller.address, spec=body, now=now
+        ),
+    )
 
 
 @router.post("/items/{item_id}/skip", status_code=204)
-def skip_item(
-    item_id: PathId, body: SkipCreate, caller: Annotator, session: SessionDep, now: NowDep
+async def skip_item(
+    item_id: PathId, body: SkipCreate, credentials: BearerDep, runtime: RuntimeDep, now: NowDep
 ) -> None:
     """Gives back the item you hold, optionally saying why (`unclear`, `broken_media`,
     `offensive`, `other`, and a comment): its buyer sees the reasons per item. You are not
     served it again; an item enough annotators skip is set aside for its buyer."""
-    annotation.skip(session, annotator=caller.address, item_id=item_id, spec=body, now=now)
+    await in_one_hop(
+        runtime,
+        credentials,
+        Role.annotator,
+        lambda session, caller: annotation.skip(
+            session, annotator=caller.address, item_id=item_id, spec=body, now=now
+        ),
+    )
 
 
 @router.post("/items/{item_id}/release", status_code=204)
-def release_item(item_id: PathId, caller: Annotator, session: SessionDep, now: NowDep) -> None:
+async def release_item(
+    item_id: PathId, credentials: BearerDep, runtime: RuntimeDep, now: NowDep
+) -> None:
     """Gives back the item you hold, for another annotator (you are not served it again)."""
-    annotation.release(session, annotator=caller.address, item_id=item_id, now=now)
+    await in_one_hop(
+        runtime,
+        credentials,
+        Role.annotator,
+        lambda session, caller: annotation.release(
+            session, annotator=caller.address, item_id=item_id, now=now
+        ),
+    )
 
 
 @router.get("/me/labels", response_model=list[LabelPublic])

@@ -85,7 +85,8 @@ class Label(Base):
 
 
 class LabelEvent(Base):
-    """One step in a label's life (submitted, decided, disputed, dispute decided), in order."""
+    """One step in a label's life after its submission (decided, disputed, dispute decided), in
+    order; the submission itself is the label's own row."""
 
     __tablename__ = "label_events"
 

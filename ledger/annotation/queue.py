@@ -6,7 +6,9 @@ a write in Python:
 - an item takes a label only while it has a free place (`take_place`: a conditional UPDATE), so
   no concurrency can give an item more labels than its dataset pays for;
 - an item is reserved for one annotator at a time (one `leased_to` column), and an annotator
-  holds at most one lease per dataset (a unique partial index);
+  holds at most one lease per dataset (a unique partial index: when one annotator's two
+  requests lease at once on PostgreSQL, it refuses the second, which is run again and then
+  returns the first's lease);
 - an item is served to an annotator at most once (the assignments' primary key).
 
 Serving reads the queue index (`ix_items_queue`: free, unleased, not set aside), in id order, so
@@ -17,23 +19,322 @@ served that are still open (under consensus, those waiting for other annotators)
 from __future__ import annotations
 
 import datetime as dt
-import zlib
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, literal, select, update
-from sqlalchemy.orm import Session
-
-from ledger.annotation.models import Assignment, AssignmentOutcome, SkipReason
-from ledger.dataset.models import Item
-from ledger.kit.db import insert_for, is_postgres
-
-#: The queue index's predicate (ledger.dataset.models.QUEUE_PREDICATE), as a query must say it.
-SERVABLE = and_(
-    Item.places_taken < Item.places,
-    Item.leased_to.is_(None),
-    Item.set_aside_at.is_(None),
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
+
+from ledger.annotation.models import (
+    Assignment,
+    AssignmentOutcome,
+    DatasetAnnotator,
+    Label,
+    SkipReason,
+)
+from ledger.dataset.models import Dataset, DatasetMember, DatasetReviewer, Item
+from ledger.kit.db import UTCDateTime, is_postgres
+from ledger.mirror.models import ChainDataset
+
+
+def servable(items: Any = Item) -> ColumnElement[bool]:
+    """The queue index's predicate (ledger.dataset.models.QUEUE_PREDICATE), as a query must say
+    it for SQLite to use the index."""
+    return and_(items.places_taken < items.places, items.set_aside_at.is_(None))
+
+
+def unheld(items: Any, now: Any) -> ColumnElement[bool]:
+    """Nobody holds a live lease on the item (a lease that ran out holds nothing)."""
+    return or_(items.leased_to.is_(None), items.lease_expires_at <= now)
+
+
+SERVABLE = servable()
+COUNTERS = (
+    "gold_answered",
+    "gold_correct",
+    "compared",
+    "agreed",
+    "decided",
+    "accepted",
+    "warmup_answered",
+    "warmup_correct",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What serving or labelling needs to know, read in one statement: the dataset, its state
+    on the ledger, whether the annotator belongs to its workforce or reviews it, their counters
+    (a transient DatasetAnnotator), and the item they hold on it, if any."""
+
+    dataset: Dataset
+    chain_status: str | None
+    chain_token: str | None
+    member: bool
+    reviewer: bool
+    counters: DatasetAnnotator
+    held: Served | None
+
+
+@dataclass(frozen=True)
+class LabelTarget:
+    """The item a label is for, as the label's checks and its answer need it."""
+
+    item_id: int
+    external_id: str
+    item_hash: str
+    gold_label: str | None
+    leased_to: str | None
+    lease_expires_at: dt.datetime | None
+    places: int
+    labelled_before: bool
+
+
+# Statements of the hot paths are built once, with bound parameters, as Core statements on the
+# tables, and run on the session's connection: building a select from ORM attributes, or running
+# one through the ORM (which rebuilds it and its cache key each time), costs more than running it.
+_ITEMS = cast(Table, Item.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_DATASETS = cast(Table, Dataset.__table__)
+_CHAIN = cast(Table, ChainDataset.__table__)
+_COUNTERS = cast(Table, DatasetAnnotator.__table__)
+_MEMBERS = cast(Table, DatasetMember.__table__)
+_REVIEWERS = cast(Table, DatasetReviewer.__table__)
+_LABELS = cast(Table, Label.__table__)
+_DATASET_ID = bindparam("p_dataset_id", type_=Integer)
+_ITEM_ID = bindparam("p_item_id", type_=Integer)
+_ANNOTATOR = bindparam("p_annotator", type_=String)
+_NOW = bindparam("p_now", type_=UTCDateTime())
+_DATASET_COLUMNS = tuple(column.key for column in _DATASETS.columns)
+
+
+def _context_columns() -> list[Any]:
+    datasets = _DATASETS.c
+    member = exists().where(_MEMBERS.c.dataset_id == datasets.id, _MEMBERS.c.address == _ANNOTATOR)
+    reviewer = exists().where(
+        _REVIEWERS.c.dataset_id == datasets.id, _REVIEWERS.c.address == _ANNOTATOR
+    )
+    return [
+        *_DATASETS.columns,
+        _CHAIN.c.status,
+        _CHAIN.c.token,
+        member.label("member"),
+        reviewer.label("reviewer"),
+        *(_COUNTERS.c[name] for name in COUNTERS),
+    ]
+
+
+def _joined(query: Any) -> Any:
+    return query.outerjoin(_CHAIN, _CHAIN.c.dataset_id == _DATASETS.c.chain_dataset_id).outerjoin(
+        _COUNTERS,
+        and_(_COUNTERS.c.dataset_id == _DATASETS.c.id, _COUNTERS.c.annotator == _ANNOTATOR),
+    )
+
+
+def _held_columns(held: Any) -> list[Any]:
+    return [held.c.id, held.c.external_id, held.c.data, held.c.lease_expires_at]
+
+
+@functools.cache
+def _serving_statement() -> Any:
+    held = _ITEMS.alias("held")
+    return (
+        _joined(select(*_context_columns(), *_held_columns(held)).select_from(_DATASETS))
+        .outerjoin(held, and_(held.c.dataset_id == _DATASETS.c.id, held.c.leased_to == _ANNOTATOR))
+        .where(_DATASETS.c.id == _DATASET_ID)
+    )
+
+
+@functools.cache
+def _labelling_statement() -> Any:
+    items = _ITEMS.c
+    labelled = exists().where(_LABELS.c.item_id == items.id, _LABELS.c.annotator == _ANNOTATOR)
+    held = _ITEMS.alias("held")
+    return (
+        _joined(
+            select(
+                *_context_columns(),
+                items.id,
+                items.external_id,
+                items.item_hash,
+                items.gold_label,
+                items.leased_to,
+                items.lease_expires_at,
+                items.places,
+                labelled.label("labelled"),
+                *_held_columns(held),
+            )
+            .select_from(_ITEMS)
+            .join(_DATASETS, _DATASETS.c.id == items.dataset_id)
+        )
+        .outerjoin(held, and_(held.c.dataset_id == _DATASETS.c.id, held.c.leased_to == _ANNOTATOR))
+        .where(items.id == _ITEM_ID)
+    )
+
+
+def _counters(dataset_id: int, annotator: str, values: Any) -> DatasetAnnotator:
+    return DatasetAnnotator(
+        dataset_id=dataset_id,
+        annotator=annotator,
+        **{name: value or 0 for name, value in zip(COUNTERS, values, strict=True)},
+    )
+
+
+def _context(row: Any, annotator: str, held: Served | None) -> Context:
+    width = len(_DATASET_COLUMNS)
+    # a transient Dataset: what the rules read of it, without the ORM's loading
+    dataset = Dataset(**dict(zip(_DATASET_COLUMNS, row[:width], strict=True)))
+    rest = row[width:]
+    return Context(
+        dataset=dataset,
+        chain_status=rest[0],
+        chain_token=rest[1],
+        member=bool(rest[2]),
+        reviewer=bool(rest[3]),
+        counters=_counters(dataset.id, annotator, rest[4 : 4 + len(COUNTERS)]),
+        held=held,
+    )
+
+
+def _served_from(lease: Any) -> Served | None:
+    return None if lease[0] is None else Served(lease[0], lease[1], lease[2], lease[3])
+
+
+def serving_context(session: Session, *, dataset_id: int, annotator: str) -> Context | None:
+    row = (
+        session.connection()
+        .execute(_serving_statement(), {"p_dataset_id": dataset_id, "p_annotator": annotator})
+        .first()
+    )
+    if row is None:
+        return None
+    return _context(row, annotator, _served_from(row[-4:]))
+
+
+def labelling_context(
+    session: Session, *, item_id: int, annotator: str
+) -> tuple[Context, LabelTarget] | None:
+    row = (
+        session.connection()
+        .execute(_labelling_statement(), {"p_item_id": item_id, "p_annotator": annotator})
+        .first()
+    )
+    if row is None:
+        return None
+    tail = row[len(_DATASET_COLUMNS) + 4 + len(COUNTERS) :]
+    return _context(row, annotator, _served_from(tail[8:12])), LabelTarget(
+        item_id=tail[0],
+        external_id=tail[1],
+        item_hash=tail[2],
+        gold_label=tail[3],
+        leased_to=tail[4],
+        lease_expires_at=tail[5],
+        places=tail[6],
+        labelled_before=bool(tail[7]),
+    )
+
+
+def renew(session: Session, *, item_id: int, annotator: str, expires: dt.datetime) -> bool:
+    """Extends the annotator's own lease (they asked again after it ran out, and nobody has
+    taken the item since)."""
+    result = session.execute(
+        update(Item)
+        .where(Item.id == item_id, Item.leased_to == annotator)
+        .values(lease_expires_at=expires),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def lease_first_statement(*, postgres: bool) -> Any:
+    """UPDATE ... WHERE id = (the first servable non-gold item the annotator was never served)
+    RETURNING it: serving is one statement. Parameters: dataset_id, annotator, expires, upto."""
+    pick = _ITEMS.alias("pick").c
+    first = (
+        select(pick.id)
+        .where(
+            pick.dataset_id == _DATASET_ID,
+            pick.gold.is_(False),
+            servable(pick),
+            unheld(pick, _NOW),
+            pick.id <= bindparam("p_upto", type_=Integer),
+            _not_served_to(_ANNOTATOR, pick),
+        )
+        .order_by(pick.id)
+        .limit(1)
+    )
+    if postgres:
+        first = first.with_for_update(skip_locked=True)
+    items = _ITEMS
+    return (
+        update(items)
+        .where(items.c.id == first.scalar_subquery())
+        .values(leased_to=_ANNOTATOR, lease_expires_at=bindparam("p_expires", type_=UTCDateTime()))
+        .returning(items.c.id, items.c.external_id, items.c.data, items.c.lease_expires_at)
+    )
+
+
+def lease_first(
+    session: Session,
+    *,
+    dataset_id: int,
+    annotator: str,
+    now: dt.datetime,
+    seconds: int,
+    visible_upto: int,
+) -> Served | None:
+    """Leases the first servable non-gold item the annotator was never served, in one statement
+    (and records that it was served to them)."""
+    row = (
+        session.connection()
+        .execute(
+            lease_first_statement(postgres=is_postgres(session)),
+            {
+                "p_dataset_id": dataset_id,
+                "p_annotator": annotator,
+                "p_expires": now + dt.timedelta(seconds=seconds),
+                "p_upto": visible_upto,
+                "p_now": now,
+            },
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    _served(session, item_id=row[0], dataset_id=dataset_id, annotator=annotator, now=now)
+    return Served(row[0], row[1], row[2], row[3])
+
+
+_SERVED = insert(_ASSIGNMENTS).values(outcome=AssignmentOutcome.leased)
+
+
+def _served(
+    session: Session, *, item_id: int, dataset_id: int, annotator: str, now: dt.datetime
+) -> None:
+    session.connection().execute(
+        _SERVED,
+        {"item_id": item_id, "annotator": annotator, "dataset_id": dataset_id, "served_at": now},
+    )
 
 
 @dataclass(frozen=True)
@@ -46,14 +347,14 @@ class Served:
     lease_expires_at: dt.datetime
 
 
-def lock_annotator(session: Session, *, dataset_id: int, annotator: str) -> None:
-    """Serialises one annotator's requests on one dataset (two tabs asking for work at once get
-    the same lease, not an error). PostgreSQL: a transaction-scoped advisory lock, which no row
-    lock waits for, so it cannot deadlock with them. SQLite serialises every write transaction
-    already (`ledger.kit.db.hold_writes`)."""
-    if is_postgres(session):
-        key = zlib.crc32(f"{dataset_id}:{annotator}".encode()) | (dataset_id << 32)
-        session.execute(select(func.pg_advisory_xact_lock(key & 0x7FFF_FFFF_FFFF_FFFF)))
+LEASE_HOLDER_INDEX = "uq_items_lease_holder"
+
+
+def refused_second_lease(error: IntegrityError) -> bool:
+    """Whether the database refused a lease because the annotator took another one on the same
+    dataset at the same moment (the one-lease-per-annotator index)."""
+    diagnosis = getattr(error.orig, "diag", None)
+    return getattr(diagnosis, "constraint_name", None) == LEASE_HOLDER_INDEX
 
 
 def lock_item(session: Session, item_id: int) -> None:
@@ -63,11 +364,25 @@ def lock_item(session: Session, item_id: int) -> None:
         session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
 
 
+_RELEASE_EXPIRED = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.dataset_id == _DATASET_ID,
+        _ITEMS.c.leased_to.is_not(None),
+        _ITEMS.c.lease_expires_at <= _NOW,
+    )
+    .values(leased_to=None, lease_expires_at=None)
+)
+
+
 def release_expired(session: Session, *, now: dt.datetime, dataset_id: int | None = None) -> int:
     """Ends every lease that ran out (of one dataset, or all), so its item is served again."""
-    query = update(Item).where(Item.leased_to.is_not(None), Item.lease_expires_at <= now)
     if dataset_id is not None:
-        query = query.where(Item.dataset_id == dataset_id)
+        ended = session.connection().execute(
+            _RELEASE_EXPIRED, {"p_dataset_id": dataset_id, "p_now": now}
+        )
+        return int(ended.rowcount)
+    query = update(Item).where(Item.leased_to.is_not(None), Item.lease_expires_at <= now)
     result = session.execute(
         query.values(leased_to=None, lease_expires_at=None),
         execution_options={"synchronize_session": False},
@@ -88,13 +403,13 @@ def held_by(session: Session, *, dataset_id: int, annotator: str) -> Served | No
     return Served(row.id, row.external_id, row.data, row.lease_expires_at)
 
 
-def _not_served_to(annotator: str) -> Any:
+def _not_served_to(annotator: str | BindParameter[str], items: Any = Item) -> Any:
     # A scalar subquery with LIMIT, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti-join
     # that reads every assignment the annotator ever had (a merge over the primary key); this
     # form stays a probe of the primary key for each candidate, as on SQLite.
     served = (
         select(literal(1))
-        .where(Assignment.item_id == Item.id, Assignment.annotator == annotator)
+        .where(_ASSIGNMENTS.c.item_id == items.id, _ASSIGNMENTS.c.annotator == annotator)
         .limit(1)
         .scalar_subquery()
     )
@@ -108,6 +423,7 @@ def candidate(
     annotator: str,
     gold: bool,
     visible_upto: int,
+    now: dt.datetime,
     warmup: bool = False,
 ) -> int | None:
     """The first item, in queue order, this annotator can be served: with a free place (a
@@ -118,13 +434,14 @@ def candidate(
         query = select(Item.id).where(
             Item.dataset_id == dataset_id,
             Item.gold_label.is_not(None),
-            Item.leased_to.is_(None),
             Item.set_aside_at.is_(None),
         )
     else:
         query = select(Item.id).where(Item.dataset_id == dataset_id, Item.gold == gold, SERVABLE)
     query = (
-        query.where(Item.id <= visible_upto, _not_served_to(annotator)).order_by(Item.id).limit(1)
+        query.where(unheld(Item, now), Item.id <= visible_upto, _not_served_to(annotator))
+        .order_by(Item.id)
+        .limit(1)
     )
     if is_postgres(session):
         query = query.with_for_update(of=Item, skip_locked=True)
@@ -133,7 +450,13 @@ def candidate(
 
 
 def reserved_for_others(
-    session: Session, *, dataset_id: int, annotator: str, visible_upto: int, warmup: bool
+    session: Session,
+    *,
+    dataset_id: int,
+    annotator: str,
+    visible_upto: int,
+    warmup: bool,
+    now: dt.datetime,
 ) -> bool:
     """Whether items this annotator was never served still want labels but are held by others
     (or, on PostgreSQL, being taken by them this instant): the queue is empty for them only for
@@ -141,6 +464,7 @@ def reserved_for_others(
     held = select(Item.id).where(
         Item.dataset_id == dataset_id,
         Item.leased_to.is_not(None),
+        Item.lease_expires_at > now,
         Item.set_aside_at.is_(None),
         Item.id <= visible_upto,
         _not_served_to(annotator),
@@ -159,6 +483,7 @@ def reserved_for_others(
                 Item.dataset_id == dataset_id,
                 Item.gold == gold,
                 SERVABLE,
+                unheld(Item, now),
                 Item.id <= visible_upto,
                 _not_served_to(annotator),
             )
@@ -182,9 +507,7 @@ def lease(
     """Reserves the item for the annotator and records that it was served to them; the lease's
     expiry, or None if the item was taken meanwhile."""
     expires = now + dt.timedelta(seconds=seconds)
-    query = update(Item).where(
-        Item.id == item_id, Item.leased_to.is_(None), Item.set_aside_at.is_(None)
-    )
+    query = update(Item).where(Item.id == item_id, unheld(Item, now), Item.set_aside_at.is_(None))
     if not warmup:
         query = query.where(Item.places_taken < Item.places)
     result = session.execute(
@@ -193,16 +516,31 @@ def lease(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    session.execute(
-        insert_for(session, Assignment).values(
-            item_id=item_id,
-            annotator=annotator,
-            dataset_id=dataset_id,
-            served_at=now,
-            outcome=AssignmentOutcome.leased,
-        )
-    )
+    _served(session, item_id=item_id, dataset_id=dataset_id, annotator=annotator, now=now)
     return expires
+
+
+@functools.cache
+def _take_place_statement(*, warmup: bool) -> Any:
+    items = _ITEMS
+    where = [
+        items.c.id == _ITEM_ID,
+        (items.c.leased_to.is_(None))
+        | (items.c.leased_to == _ANNOTATOR)
+        | (items.c.lease_expires_at <= _NOW),
+    ]
+    if not warmup:
+        where.append(items.c.places_taken < items.c.places)
+    return (
+        update(items)
+        .where(*where)
+        .values(
+            places_taken=items.c.places_taken + (0 if warmup else 1),
+            leased_to=None,
+            lease_expires_at=None,
+        )
+        .returning(items.c.places_taken, items.c.places)
+    )
 
 
 def take_place(
@@ -211,20 +549,14 @@ def take_place(
     """A label takes one of the item's places (a warm-up label none: it is never paid) and ends
     the lease on it. Refused (None) when the item is full, or reserved for somebody else.
     Returns (places taken, places) as they are now."""
-    query = update(Item).where(
-        Item.id == item_id,
-        (Item.leased_to.is_(None)) | (Item.leased_to == annotator) | (Item.lease_expires_at <= now),
+    row = (
+        session.connection()
+        .execute(
+            _take_place_statement(warmup=warmup),
+            {"p_item_id": item_id, "p_annotator": annotator, "p_now": now},
+        )
+        .first()
     )
-    if not warmup:
-        query = query.where(Item.places_taken < Item.places)
-    row = session.execute(
-        query.values(
-            places_taken=Item.places_taken + (0 if warmup else 1),
-            leased_to=None,
-            lease_expires_at=None,
-        ).returning(Item.places_taken, Item.places),
-        execution_options={"synchronize_session": False},
-    ).first()
     return None if row is None else (int(row[0]), int(row[1]))
 
 
@@ -258,24 +590,32 @@ def add_place(session: Session, *, item_id: int, cap: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _mark_labelled_statement(*, postgres: bool) -> Any:
+    table = _ASSIGNMENTS
+    statement = (postgresql.insert(table) if postgres else sqlite.insert(table)).values(
+        outcome=AssignmentOutcome.labelled
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.item_id, table.c.annotator],
+        set_={"outcome": AssignmentOutcome.labelled, "ended_at": statement.excluded.ended_at},
+    )
+
+
 def mark_labelled(
     session: Session, *, item_id: int, dataset_id: int, annotator: str, now: dt.datetime
 ) -> None:
     """Records the assignment's outcome (and the assignment itself when the annotator labelled
     an item without being served it, which a free, unreserved item allows)."""
-    statement = insert_for(session, Assignment).values(
-        item_id=item_id,
-        annotator=annotator,
-        dataset_id=dataset_id,
-        served_at=now,
-        outcome=AssignmentOutcome.labelled,
-        ended_at=now,
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Assignment.item_id, Assignment.annotator],
-            set_={"outcome": AssignmentOutcome.labelled, "ended_at": now},
-        )
+    session.connection().execute(
+        _mark_labelled_statement(postgres=is_postgres(session)),
+        {
+            "item_id": item_id,
+            "annotator": annotator,
+            "dataset_id": dataset_id,
+            "served_at": now,
+            "ended_at": now,
+        },
     )
 
 

@@ -3,13 +3,63 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import Label, LabelStatus
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
+from ledger.kit.db import is_postgres
+
+
+@functools.cache
+def _insert_label_statement(*, postgres: bool) -> Any:
+    table = cast(Table, Label.__table__)
+    statement = postgresql.insert(table) if postgres else sqlite.insert(table)
+    return (
+        statement.values(status=LabelStatus.pending)
+        .on_conflict_do_nothing(index_elements=[table.c.item_id, table.c.annotator])
+        .returning(table.c.id)
+    )
+
+
+def insert_label(
+    session: Session,
+    *,
+    dataset_id: int,
+    item_id: int,
+    annotator: str,
+    value: str,
+    salt: str,
+    warmup: bool,
+    instructions_version: int,
+    now: dt.datetime,
+) -> int | None:
+    """Inserts a pending label; its id, or None when this annotator labelled the item already
+    (the unique constraint decides, whatever the concurrency)."""
+    found: int | None = (
+        session.connection()
+        .execute(
+            _insert_label_statement(postgres=is_postgres(session)),
+            {
+                "dataset_id": dataset_id,
+                "item_id": item_id,
+                "annotator": annotator,
+                "value": value,
+                "salt": salt,
+                "warmup": warmup,
+                "holds_place": not warmup,
+                "instructions_version": instructions_version,
+                "created_at": now,
+            },
+        )
+        .scalar()
+    )
+    return found
 
 
 def find_label(session: Session, *, item_id: int, annotator: str) -> Label | None:

@@ -91,6 +91,26 @@ class LabelPublic(BaseModel):
     decided_at: dt.datetime | None
 
 
+class Refusal(BaseModel):
+    """Why something was not done, as an error would say it (a stable code, a message)."""
+
+    code: str
+    message: str
+
+
+class LabelAndNext(BaseModel):
+    """A label stored, and the next item reserved for you in the same round trip."""
+
+    label: LabelPublic
+    next: NextItem | None = Field(
+        description="the next item, reserved for you; null when none can be served now"
+    )
+    next_refusal: Refusal | None = Field(
+        description="why there is no next item (queue_empty, items_reserved, "
+        "below_reputation_cutoff, qualification_failed); the label is stored all the same"
+    )
+
+
 class BuyerRecord(BaseModel):
     """How a buyer treats annotators' work, for annotators deciding whether to take it."""
 

@@ -29,14 +29,22 @@ from ledger.annotation.models import (
 from ledger.annotation.schemas import (
     Aggregator,
     EarningsPublic,
+    LabelAndNext,
     LabelCreate,
     LabelPublic,
     NextItem,
+    Refusal,
     ReviewCreate,
     SkipCreate,
     Verdict,
 )
-from ledger.annotation.standing import count, counters_of, evidence, qualification_of, standing_of
+from ledger.annotation.standing import (
+    count,
+    evidence,
+    qualification_of,
+    standing_of,
+    with_pending_counts,
+)
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
@@ -124,8 +132,7 @@ class ReasonRequired(Unprocessable):
 GOLD_MISMATCH = "does not match the gold answer"
 
 
-def _require_open(session: Session, dataset: Dataset) -> None:
-    status = datasets.status_of(session, dataset)
+def _require_open(dataset: Dataset, status: DatasetStatus) -> None:
     if status is not DatasetStatus.open:
         raise DatasetNotOpen(
             f"dataset {dataset.id} is {status}: "
@@ -144,17 +151,32 @@ def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.date
     item they already hold on the dataset, or the first free one in the queue they were never
     served (gold items mixed in at the dataset's gold rate, or only gold items during a
     qualification warm-up)."""
-    dataset = datasets.visible_dataset(session, dataset_id=dataset_id, viewer=annotator)
+    hold_writes(session)
+    context = queue.serving_context(session, dataset_id=dataset_id, annotator=annotator)
+    if context is None or not _may_see(context, annotator):
+        raise datasets.DatasetNotFound(f"no dataset {dataset_id}")
+    _check_worker(context, annotator)
+    return _next_for(session, context, annotator=annotator, now=now)
+
+
+def _check_worker(context: queue.Context, annotator: str) -> None:
+    """The annotator may work on the dataset now: not its buyer, in its workforce if it has
+    one, and the dataset open on the ledger."""
+    dataset = context.dataset
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
-    if not datasets.may_work_on(session, dataset, annotator):
+    if dataset.private and not context.member:
         raise NotInWorkforce(
             f"dataset {dataset.id} is private: its buyer admits the annotators who label it"
         )
-    _require_open(session, dataset)
-    hold_writes(session)
-    queue.lock_annotator(session, dataset_id=dataset.id, annotator=annotator)
-    row = counters_of(session, dataset_id=dataset.id, annotator=annotator)
+    _require_open(dataset, _status(context))
+
+
+def _next_for(
+    session: Session, context: queue.Context, *, annotator: str, now: dt.datetime
+) -> NextItem:
+    dataset = context.dataset
+    row = context.counters
     warming_up = _warming_up(dataset, row)
     spec = datasets.verification_of(dataset)
     if spec.reputation_cutoff and not receives_items(evidence(row)):
@@ -163,8 +185,12 @@ def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.date
             f"below its cutoff {DEFAULT_POLICY.cutoff}: it no longer sends you items (see "
             f"GET /v1/me/datasets/{dataset.id}/standing for the counts behind it)"
         )
-    queue.release_expired(session, now=now, dataset_id=dataset.id)
-    served = queue.held_by(session, dataset_id=dataset.id, annotator=annotator)
+    served = context.held
+    if served is not None and served.lease_expires_at <= now:
+        # asked again after their own lease ran out, and nobody took the item meanwhile
+        expires = now + dt.timedelta(seconds=dataset.lease_seconds)
+        queue.renew(session, item_id=served.item_id, annotator=annotator, expires=expires)
+        served = queue.Served(served.item_id, served.external_id, served.data, expires)
     if served is None:
         served = _serve(session, dataset=dataset, annotator=annotator, now=now, warmup=warming_up)
     if served is None and queue.reserved_for_others(
@@ -173,6 +199,7 @@ def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.date
         annotator=annotator,
         visible_upto=dataset.items_visible_upto,
         warmup=warming_up,
+        now=now,
     ):
         raise ItemsReserved(
             f"every item of dataset {dataset.id} left for you is reserved by another annotator "
@@ -201,6 +228,17 @@ def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.date
     )
 
 
+def _may_see(context: queue.Context, viewer: str) -> bool:
+    dataset = context.dataset
+    return not dataset.private or viewer == dataset.buyer or context.member or context.reviewer
+
+
+def _status(context: queue.Context) -> DatasetStatus:
+    return datasets.status_from(
+        context.dataset, status=context.chain_status, token=context.chain_token
+    )
+
+
 def _warming_up(dataset: Dataset, row: DatasetAnnotator) -> bool:
     """True while the annotator is in the dataset's gold-only warm-up; raises once they failed
     it. Without a warm-up in the terms, always False."""
@@ -220,6 +258,15 @@ def _serve(
     """Picks and leases the next item. With a gold rate, a gold item comes first with that
     probability (nothing in what is served tells them apart); without one, gold items take their
     turn in the queue like any other. A candidate another request leased meanwhile is passed."""
+    if not warmup and dataset.gold_count == 0:
+        return queue.lease_first(
+            session,
+            dataset_id=dataset.id,
+            annotator=annotator,
+            now=now,
+            seconds=dataset.lease_seconds,
+            visible_upto=dataset.items_visible_upto,
+        )
     if warmup:
         kinds: tuple[bool, ...] = (True,)
     elif dataset.gold_count == 0:
@@ -239,6 +286,7 @@ def _serve(
                     annotator=annotator,
                     gold=gold,
                     visible_upto=dataset.items_visible_upto,
+                    now=now,
                     warmup=warmup,
                 )
             )
@@ -411,77 +459,175 @@ def _labelable_item(session: Session, *, item_id: int, annotator: str) -> tuple[
     return item, dataset
 
 
-def submit_label(session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime) -> Label:
-    item, dataset = _labelable_item(session, item_id=spec.item_id, annotator=annotator)
+def submit_label(
+    session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime
+) -> LabelPublic:
+    """Stores the label if its item has a free place and nobody else holds it, in as few
+    statements as the guarantees allow: one read of everything the checks need, the item's
+    place taken by one conditional update, the label inserted unless one by the same annotator
+    exists."""
+    context, target, value = _labelling(session, annotator=annotator, spec=spec)
+    hold_writes(session)
+    return _store_label(session, context, target, annotator=annotator, value=value, now=now)
+
+
+def label_and_next(
+    session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime
+) -> LabelAndNext:
+    """Submit and next, in one round trip: stores the label as `submit_label` does, then serves
+    the next item as `next_item` does. When nothing can be served the label is still stored, and
+    `next_refusal` says why (queue_empty, items_reserved, ...)."""
+    hold_writes(session)  # SQLite: from here on nothing changes under this request's reads
+    context, target, value = _labelling(session, annotator=annotator, spec=spec)
+    held = context.held
+    label = _store_label(session, context, target, annotator=annotator, value=value, now=now)
+    held = held if held and held.item_id != target.item_id else None
+    after = queue.Context(
+        dataset=context.dataset,
+        chain_status=context.chain_status,
+        chain_token=context.chain_token,
+        member=context.member,
+        reviewer=context.reviewer,
+        counters=with_pending_counts(session, context.counters),
+        held=held,
+    )
+    try:
+        served = _next_for(session, after, annotator=annotator, now=now)
+    except (QueueEmpty, ItemsReserved, BelowReputationCutoff, QualificationFailed) as refusal:
+        return LabelAndNext(
+            label=label, next=None, next_refusal=Refusal(code=refusal.code, message=refusal.message)
+        )
+    return LabelAndNext(label=label, next=served, next_refusal=None)
+
+
+def _labelling(
+    session: Session, *, annotator: str, spec: LabelCreate
+) -> tuple[queue.Context, queue.LabelTarget, str]:
+    """Reads and checks everything a label needs before anything is written: the context, the
+    item, the normalised value."""
+    found = queue.labelling_context(session, item_id=spec.item_id, annotator=annotator)
+    if found is None:
+        raise datasets.UnknownItem(f"no item {spec.item_id}")
+    context, target = found
+    dataset = context.dataset
+    if target.item_id > dataset.items_visible_upto or not _may_see(context, annotator):
+        raise datasets.UnknownItem(f"no item {spec.item_id}")
+    value = datasets.normalized_value(dataset, spec.value)
     if dataset.buyer == annotator:
         raise ConflictOfInterest("a buyer cannot label their own dataset")
-    if not datasets.may_work_on(session, dataset, annotator):
+    if dataset.private and not context.member:
         raise NotInWorkforce(
             f"dataset {dataset.id} is private: its buyer admits the annotators who label it"
         )
-    value = datasets.normalized_value(dataset, spec.value)
     datasets.check_label(dataset, value)
-    _require_open(session, dataset)
-    hold_writes(session)
-    if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
-        raise DuplicateLabel(f"you already labelled item {item.id}")
+    _require_open(dataset, _status(context))
+    if target.labelled_before:
+        raise DuplicateLabel(f"you already labelled item {target.item_id}")
+    return context, target, value
+
+
+def _store_label(
+    session: Session,
+    context: queue.Context,
+    target: queue.LabelTarget,
+    *,
+    annotator: str,
+    value: str,
+    now: dt.datetime,
+) -> LabelPublic:
+    dataset = context.dataset
     warming_up = bool(datasets.verification_of(dataset).qualification_gold_items) and _warming_up(
-        dataset, counters_of(session, dataset_id=dataset.id, annotator=annotator)
+        dataset, context.counters
     )
-    if warming_up and item.gold_label is None:
+    if warming_up and target.gold_label is None:
         raise QualificationRequired(
             f"dataset {dataset.id} asks for a gold-only warm-up before paid work: label the "
             f"items GET /v1/datasets/{dataset.id}/next-item serves first"
         )
     taken = queue.take_place(
-        session, item_id=item.id, annotator=annotator, now=now, warmup=warming_up
+        session, item_id=target.item_id, annotator=annotator, now=now, warmup=warming_up
     )
     if taken is None:
-        raise _why_not_taken(session, item, annotator=annotator, now=now)
-    # The item's row is locked from here to the commit (PostgreSQL): a concurrent label by the
-    # same annotator on it has committed or waits, so this check cannot miss it.
-    if repository.find_label(session, item_id=item.id, annotator=annotator) is not None:
-        raise DuplicateLabel(f"you already labelled item {item.id}")
-    label = Label(
+        raise _why_not_taken(session, target, dataset_id=dataset.id, annotator=annotator, now=now)
+    # The item's row is locked from here to the commit (PostgreSQL), so a concurrent label by
+    # the same annotator on it has committed or waits: the insert cannot miss it.
+    salt = random_nonce()
+    label_id = repository.insert_label(
+        session,
         dataset_id=dataset.id,
-        item_id=item.id,
+        item_id=target.item_id,
         annotator=annotator,
         value=value,
-        salt=random_nonce(),
+        salt=salt,
         warmup=warming_up,
-        holds_place=not warming_up,
         instructions_version=dataset.instructions_version,
-        created_at=now,
+        now=now,
     )
-    session.add(label)
-    session.flush()
+    if label_id is None:
+        raise DuplicateLabel(f"you already labelled item {target.item_id}")
     queue.mark_labelled(
-        session, item_id=item.id, dataset_id=dataset.id, annotator=annotator, now=now
+        session, item_id=target.item_id, dataset_id=dataset.id, annotator=annotator, now=now
     )
-    record(session, label, "submitted", at=now, actor=annotator)
-    if item.gold_label is not None:
-        _grade_on_gold(session, label, dataset, item, now)
-    elif dataset.method == Method.consensus:
-        places_taken, places = taken
-        if places_taken >= places:
-            _decide_by_consensus(session, dataset, item.id, places, now)
-    session.flush()
-    return label
+    decided = target.gold_label is not None or (
+        dataset.method == Method.consensus and taken[0] >= taken[1]
+    )
+    if decided:
+        label = session.get(Label, label_id)
+        assert label is not None
+        item = session.get(Item, target.item_id)
+        assert item is not None
+        if target.gold_label is not None:
+            _grade_on_gold(session, label, dataset, item, now)
+        else:
+            _decide_by_consensus(session, dataset, item.id, taken[1], now)
+        session.flush()
+        return to_public(label, item)
+    return LabelPublic(
+        id=label_id,
+        dataset_id=dataset.id,
+        item_id=target.item_id,
+        external_id=target.external_id,
+        annotator=annotator,
+        value=value,
+        item_hash=target.item_hash,
+        salt=salt,
+        label_hash=label_hash(salt, value),
+        warmup=warming_up,
+        instructions_version=dataset.instructions_version,
+        corrected_value=None,
+        status=LabelStatus.pending,
+        method=None,
+        reviewer=None,
+        reason=None,
+        price=None,
+        reward=None,
+        epoch=None,
+        created_at=now,
+        decided_at=None,
+    )
 
 
-def _why_not_taken(session: Session, item: Item, *, annotator: str, now: dt.datetime) -> Conflict:
-    session.refresh(item)
+def _why_not_taken(
+    session: Session,
+    target: queue.LabelTarget,
+    *,
+    dataset_id: int,
+    annotator: str,
+    now: dt.datetime,
+) -> Conflict:
+    item = session.get(Item, target.item_id, populate_existing=True)
+    assert item is not None
     if item.leased_to not in (None, annotator) and (
         item.lease_expires_at is not None and item.lease_expires_at > now
     ):
         return ItemReserved(
             f"item {item.id} is reserved for another annotator until "
             f"{item.lease_expires_at.isoformat()}: ask "
-            f"GET /v1/datasets/{item.dataset_id}/next-item for one of your own"
+            f"GET /v1/datasets/{dataset_id}/next-item for one of your own"
         )
     return ItemFull(
         f"item {item.id} has all the labels its dataset pays for ({item.places}): ask "
-        f"GET /v1/datasets/{item.dataset_id}/next-item for another"
+        f"GET /v1/datasets/{dataset_id}/next-item for another"
     )
 
 

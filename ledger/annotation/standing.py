@@ -58,6 +58,17 @@ def count(session: Session, *, dataset_id: int, annotator: str, **deltas: int) -
     pending.setdefault((dataset_id, annotator), Counter()).update(deltas)
 
 
+def with_pending_counts(session: Session, row: DatasetAnnotator) -> DatasetAnnotator:
+    """The counters as they will be once this transaction commits (a transient row)."""
+    pending: dict[tuple[int, str], Counter[str]] = session.info.get(_PENDING, {})
+    deltas = pending.get((row.dataset_id, row.annotator), Counter())
+    return DatasetAnnotator(
+        dataset_id=row.dataset_id,
+        annotator=row.annotator,
+        **{name: (getattr(row, name) or 0) + deltas.get(name, 0) for name in COUNTERS},
+    )
+
+
 @event.listens_for(Session, "before_commit")
 def _write_counts(session: Session) -> None:
     pending: dict[tuple[int, str], Counter[str]] | None = session.info.pop(_PENDING, None)

@@ -108,12 +108,14 @@ class DatasetInstructions(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# An item can be handed out when it has a free place, nobody holds it and it is not set aside.
-# The queue index holds only those, in the order they are served (per dataset, gold apart, by id),
-# so next-item reads the first entry that fits instead of sorting the dataset; an item leaves it
-# the moment it is leased or filled. Queries must repeat the predicate word for word for SQLite
-# to use the index (`ledger.annotation.queue.SERVABLE`).
-QUEUE_PREDICATE = "places_taken < places AND leased_to IS NULL AND set_aside_at IS NULL"
+# An item can be handed out when it has a free place, is not set aside, and nobody holds a live
+# lease on it. The queue index holds the items with a free place that are not set aside, in the
+# order they are served (per dataset, gold apart, by id), so next-item reads the first entry that
+# fits instead of sorting the dataset; an item leaves it the moment it is filled. Leased items
+# stay in it (a lease that ran out makes its item servable again with no statement to run); only
+# the crowd's own live leases are read past. Queries must repeat the predicate word for word for
+# SQLite to use the index (`ledger.annotation.queue.servable`).
+QUEUE_PREDICATE = "places_taken < places AND set_aside_at IS NULL"
 
 
 class Item(Base):

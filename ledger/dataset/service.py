@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
@@ -249,8 +250,24 @@ def may_work_on(session: Session, dataset: Dataset, annotator: str) -> bool:
     return not dataset.private or repository.is_member(session, dataset.id, annotator)
 
 
+_SPECS: dict[str, VerificationSpec] = {}
+_SPECS_KEPT = 4096
+
+
 def verification_of(dataset: Dataset) -> VerificationSpec:
-    return VerificationSpec.model_validate(dataset.verification)
+    """The dataset's verification terms, parsed once per process: they are part of the terms,
+    which its ledger id (`chain_dataset_id`, from the salt) names exactly."""
+    return spec_for(dataset.chain_dataset_id, dataset.verification)
+
+
+def spec_for(chain_dataset_id: str, verification: dict[str, Any]) -> VerificationSpec:
+    spec = _SPECS.get(chain_dataset_id)
+    if spec is None:
+        spec = VerificationSpec.model_validate(verification)
+        if len(_SPECS) >= _SPECS_KEPT:
+            _SPECS.clear()
+        _SPECS[chain_dataset_id] = spec
+    return spec
 
 
 def normalized_value(dataset: Dataset, value: str) -> str:
@@ -343,6 +360,13 @@ def status_of(session: Session, dataset: Dataset) -> DatasetStatus:
     if record is None:
         return DatasetStatus.awaiting_funds
     return DatasetStatus(record.status)
+
+
+def status_from(dataset: Dataset, *, status: str | None, token: str | None) -> DatasetStatus:
+    """`status_of` from a mirrored record's status and token, read with the dataset."""
+    if status is None or token != dataset.payment_token:
+        return DatasetStatus.awaiting_funds
+    return DatasetStatus(status)
 
 
 def to_public(session: Session, dataset: Dataset, *, deployment: Deployment) -> DatasetPublic:

@@ -195,10 +195,17 @@ def history(session: Session, *, caller: str, roles: set[Role], label_id: int) -
     )
     if not allowed:
         raise NotYourLabel(f"label {label_id}'s history is for its annotator, buyer and reviewers")
-    events = [
+    # The first step is the label itself: its row says when and by whom it was submitted.
+    submitted = LabelEventPublic(
+        at=label.created_at, kind="submitted", actor=label.annotator, detail=None
+    )
+    events = [submitted] + [
         LabelEventPublic(at=e.at, kind=e.kind, actor=e.actor, detail=e.detail)
         for e in session.scalars(
             select(LabelEvent).where(LabelEvent.label_id == label.id).order_by(LabelEvent.id)
         )
     ]
-    return LabelHistory(label_id=label.id, status=label.status, epoch=label.epoch, events=events)
+    # a sealed gold verdict is the buyer's to see (they hold the answers), nobody else's yet
+    sealed = label.sealed_until is not None and caller != dataset.buyer
+    status = LabelStatus.pending if sealed else label.status
+    return LabelHistory(label_id=label.id, status=status, epoch=label.epoch, events=events)

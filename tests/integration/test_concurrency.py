@@ -49,12 +49,18 @@ def crowd(instance: Instance, chain: Chain, size: int) -> list[ApiUser]:
 
 
 def work_until_done(
-    annotators: list[ApiUser], path: str, choose: Callable[[random.Random], str], seed: int
+    annotators: list[ApiUser],
+    path: str,
+    choose: Callable[[random.Random], str],
+    seed: int,
+    *,
+    and_next: bool = False,
 ) -> Counter[str]:
     """Every annotator at once: next-item, then label it, until the queue has nothing more for
     them (`queue_empty`; `items_reserved` means others hold what is left: ask again). Some
-    release an item now and then, to be served something else. Returns the codes of the
-    refusals met (none is expected)."""
+    release an item now and then, to be served something else. With `and_next` they label with
+    POST /v1/labels/and-next, which serves the next item in the same call. Returns the codes of
+    the refusals met (none is expected)."""
     refusals: Counter[str] = Counter()
     guard = threading.Lock()
     start = threading.Barrier(len(annotators))
@@ -149,8 +155,9 @@ def open_dataset(
     return buyer, dataset, reviewer
 
 
+@pytest.mark.parametrize("and_next", [False, True], ids=["two calls", "submit and next"])
 def test_a_crowd_under_review_labels_every_item_exactly_its_overlap(
-    instance: Instance, http: httpx.Client, chain: Chain
+    instance: Instance, http: httpx.Client, chain: Chain, and_next: bool
 ) -> None:
     items, overlap = 24, 2
     _buyer, dataset, reviewer = open_dataset(
@@ -159,7 +166,9 @@ def test_a_crowd_under_review_labels_every_item_exactly_its_overlap(
     annotators = crowd(instance, chain, ANNOTATORS)
     path = f"/v1/datasets/{dataset['id']}"
 
-    refusals = work_until_done(annotators, path, lambda r: r.choice(CLASSES), seed=1)
+    refusals = work_until_done(
+        annotators, path, lambda r: r.choice(CLASSES), seed=1, and_next=and_next
+    )
 
     assert refusals == Counter()
     assert set(invariants(instance, dataset["id"]).values()) == {overlap}

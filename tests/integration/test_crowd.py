@@ -391,9 +391,10 @@ def test_a_gold_verdict_is_sealed_until_its_delay_then_shown_counted_and_paid(
     assert worker.get("/v1/me/labels", params={"status": "rejected"}) == []
     standing = f"/v1/me/datasets/{shop.dataset['id']}/standing"
     assert (worker.get(standing)["gold_answered"], worker.get(standing)["decided"]) == (0, 0)
-    assert [e["kind"] for e in worker.get(f"/v1/labels/{wrong['id']}/history")["events"]] == [
-        "submitted"
-    ]
+    sealed_history = worker.get(f"/v1/labels/{wrong['id']}/history")
+    assert [e["kind"] for e in sealed_history["events"]] == ["submitted"]
+    assert sealed_history["status"] == "pending"
+    assert shop.buyer.get(f"/v1/labels/{wrong['id']}/history")["status"] == "rejected"
     refused(
         409,
         "label_not_rejected",
@@ -508,3 +509,41 @@ def test_instructions_are_in_the_terms_and_versioned_once_the_dataset_is_funded(
             f"{path}/instructions", json={"examples": [{"data": 1, "label": "horse"}]}
         ),
     )
+
+
+# --- submit and next -------------------------------------------------------------------------
+
+
+def test_submit_and_next_labels_and_reserves_the_next_item_in_one_round_trip(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    shop = open_dataset(instance, http, chain, PLAIN[:3])
+    worker, other = user(http, chain, "annotator"), user(http, chain, "annotator")
+    first = worker.get(f"{shop.path}/next-item")
+    done = worker.post("/v1/labels/and-next", json={"item_id": first["item_id"], "value": "cat"})
+    assert (done["label"]["item_id"], done["label"]["status"]) == (first["item_id"], "pending")
+    assert done["next"]["external_id"] == "img-1"
+    assert done["next_refusal"] is None
+    assert worker.get(f"{shop.path}/next-item") == done["next"]  # it is reserved for them
+    refused(409, "item_reserved", lambda: label(other, done["next"]["item_id"], "dog"))
+    # labelling a free item directly keeps the item they hold: it comes back as the next one
+    direct = worker.post(
+        "/v1/labels/and-next", json={"item_id": shop.items["img-2"], "value": "dog"}
+    )
+    assert direct["next"] == done["next"]
+    last = worker.post(
+        "/v1/labels/and-next", json={"item_id": done["next"]["item_id"], "value": "bird"}
+    )
+    assert last["next"] is None
+    assert last["next_refusal"]["code"] == "queue_empty"
+    assert [m["external_id"] for m in worker.get("/v1/me/labels")] == ["img-0", "img-2", "img-1"]
+    counters_match_labels(instance)
+    before = rows(instance, Label)
+    refused(
+        409,
+        "duplicate_label",
+        lambda: worker.post(
+            "/v1/labels/and-next", json={"item_id": first["item_id"], "value": "cat"}
+        ),
+    )
+    assert rows(instance, Label) == before

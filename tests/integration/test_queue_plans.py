@@ -5,7 +5,10 @@ history). SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from ledger.annotation import queue
 from ledger.annotation.models import Assignment
@@ -83,6 +86,19 @@ def filled(db: Database) -> int:
     return dataset_id
 
 
+def explained(session: Session, statement: Any, parameters: dict[str, Any]) -> str:
+    """The database's plan for a statement with bound parameters."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    values = compiled.construct_params(parameters)
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(f"EXPLAIN {compiled}", values)
+        return "\n".join(row[0] for row in rows)
+    ordered = tuple(values[name] for name in compiled.positiontup or ())
+    rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", ordered)
+    return "\n".join(row[3] for row in rows)
+
+
 def test_next_item_reads_the_queue_index_and_probes_assignments(db: Database) -> None:
     dataset_id = filled(db)
     with db.unit_of_work() as session:
@@ -92,6 +108,7 @@ def test_next_item_reads_the_queue_index_and_probes_assignments(db: Database) ->
                 Item.dataset_id == dataset_id,
                 Item.gold.is_(False),
                 queue.SERVABLE,
+                queue.unheld(Item, utcnow()),
                 Item.id <= 2**31 - 1,
                 queue._not_served_to(ANNOTATOR),
             )
@@ -112,12 +129,34 @@ def test_next_item_reads_the_queue_index_and_probes_assignments(db: Database) ->
             assert "TEMP B-TREE" not in plan, plan
             assert "SCAN items" not in plan, plan
             assert "SCAN assignments" not in plan, plan
+        lease = queue.lease_first_statement(postgres=is_postgres(session))
+        plan = explained(
+            session,
+            lease,
+            {
+                "p_dataset_id": dataset_id,
+                "p_annotator": ANNOTATOR,
+                "p_expires": utcnow(),
+                "p_upto": 2**31 - 1,
+                "p_now": utcnow(),
+            },
+        )
+        if is_postgres(session):
+            assert "Scan using ix_items_queue on items" in plan, plan
+            assert "Scan using pk_items on items" in plan, plan  # the update, by id
+            for whole in ("Sort", "Seq Scan", "Anti Join"):
+                assert whole not in plan, plan
+        else:
+            assert "USING INDEX ix_items_queue" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+            assert "SCAN items" not in plan, plan
         found = queue.candidate(
             session,
             dataset_id=dataset_id,
             annotator=ANNOTATOR,
             gold=False,
             visible_upto=2**31 - 1,
+            now=utcnow(),
         )
         first_free = session.scalar(
             select(Item.id).where(Item.places_taken == 0).order_by(Item.id).limit(1)
