@@ -310,6 +310,8 @@ class LoadRound:
     annotators: int
     baselines: list[BaselinePhase] = field(default_factory=list)
     pairs: list[PairPhase] = field(default_factory=list)
+    # the same work through POST /v1/labels/and-next: one call labels and serves the next
+    and_next: list[PairPhase] = field(default_factory=list)
     refusals: Refusals = field(default_factory=Refusals)
     server_exceptions: dict[str, int] = field(default_factory=dict)  # logged during a failed one
 
@@ -325,6 +327,18 @@ class LoadRound:
     def ratio(self) -> float:
         baseline = self.baseline_per_second
         return self.pairs_per_second / baseline if baseline else math.nan
+
+    @property
+    def and_next_per_second(self) -> float:
+        return statistics.median(p.per_second for p in self.and_next)
+
+    @property
+    def and_next_ratio(self) -> float:
+        baseline = self.baseline_per_second
+        return self.and_next_per_second / baseline if baseline else math.nan
+
+    def and_next_call(self, name: str) -> float:
+        return statistics.median(float(getattr(p.pair, name)) for p in self.and_next)
 
     def me(self, name: str) -> float:
         return statistics.median(float(getattr(b.me, name)) for b in self.baselines)
@@ -350,6 +364,9 @@ class LoadRound:
             "next_item_ms": {q: self.next_item(q) for q in ("p50", "p95", "p99")},
             "label_ms": {q: self.label(q) for q in ("p50", "p95", "p99")},
             "pair_ms": {q: self.pair(q) for q in ("p50", "p95", "p99")},
+            "and_next_pairs_per_second": self.and_next_per_second,
+            "and_next_ratio_to_baseline": self.and_next_ratio,
+            "and_next_ms": {q: self.and_next_call(q) for q in ("p50", "p95", "p99")},
             "ok": self.refusals.ok,
             "non_2xx": self.refusals.counts,
             "non_2xx_messages": self.refusals.messages,
@@ -357,6 +374,7 @@ class LoadRound:
             "repeats": {
                 "baseline": [asdict(b) | {"per_second": b.per_second} for b in self.baselines],
                 "pairs": [asdict(p) | {"per_second": p.per_second} for p in self.pairs],
+                "and_next": [asdict(p) | {"per_second": p.per_second} for p in self.and_next],
             },
         }
 
@@ -657,8 +675,15 @@ class PairLoops:
     served, until the deadline or until the dataset reaches its labelled cap."""
 
     def __init__(
-        self, dataset: BenchDataset, refusals: Refusals, rng: random.Random, deadline: float
+        self,
+        dataset: BenchDataset,
+        refusals: Refusals,
+        rng: random.Random,
+        deadline: float,
+        *,
+        and_next: bool = False,
     ) -> None:
+        self.and_next = and_next
         self.next_path = b"/v1/datasets/%d/next-item" % dataset.id
         self.values = [json.dumps(c).encode() for c in CLASSES]
         self.refusals = refusals
@@ -672,6 +697,9 @@ class PairLoops:
         self.ended_by: set[str] = set()
 
     async def annotator(self, connection: KeepAliveConnection) -> None:
+        if self.and_next:
+            await self.annotator_and_next(connection)
+            return
         clock = time.perf_counter
         call = "GET next-item"
         try:
@@ -714,6 +742,60 @@ class PairLoops:
             self.refusals.add(call, 0, "connection", repr(exc), expected=False)
             self.ended_by.add("errors")
 
+    async def serve(self, connection: KeepAliveConnection) -> int | None:
+        """GET next-item until it serves an item (None: nothing left, or an error)."""
+        while True:
+            reply = await connection.request(b"GET", self.next_path)
+            if reply.status == 200:
+                return int(_json_loads(reply.body)["item_id"])
+            code, _ = reply.error()
+            if reply.status == 409 and code == "items_reserved":
+                self.refusals.add_reply("GET next-item", reply, expected=True)
+                await asyncio.sleep(0.05)
+                continue
+            empty = reply.status == 404 and code == "queue_empty"
+            self.refusals.add_reply("GET next-item", reply, expected=empty)
+            self.ended_by.add("queue_empty" if empty else "errors")
+            return None
+
+    async def annotator_and_next(self, connection: KeepAliveConnection) -> None:
+        """Submit and next: after the first next-item, every POST /v1/labels/and-next labels the
+        item and returns the next one; each call is a pair (its time is the pair's time)."""
+        clock = time.perf_counter
+        call = "POST /v1/labels/and-next"
+        item_id: int | None = None
+        try:
+            while clock() < self.deadline:
+                if self.reserved >= self.room:
+                    self.ended_by.add("60% cap")
+                    return
+                if item_id is None:
+                    item_id = await self.serve(connection)
+                    if item_id is None:
+                        return
+                self.reserved += 1
+                body = b'{"item_id":%d,"value":%s}' % (item_id, self.rng.choice(self.values))
+                t0 = clock()
+                reply = await connection.request(b"POST", b"/v1/labels/and-next", body)
+                t1 = clock()
+                if not 200 <= reply.status < 300:
+                    self.reserved -= 1
+                    self.refusals.add_reply(call, reply)
+                    self.ended_by.add("errors")
+                    return
+                self.labels.append(t1 - t0)
+                self.pairs.append(t1 - t0)
+                answer = _json_loads(reply.body)
+                served = answer["next"]
+                item_id = None if served is None else int(served["item_id"])
+                refusal = answer["next_refusal"]
+                if refusal is not None and refusal["code"] == "queue_empty":
+                    self.ended_by.add("queue_empty")
+                    return
+        except CONNECTION_ERRORS as exc:
+            self.refusals.add(call, 0, "connection", repr(exc), expected=False)
+            self.ended_by.add("errors")
+
 
 async def pair_phase(
     endpoint: Endpoint,
@@ -724,12 +806,14 @@ async def pair_phase(
     refusals: Refusals,
     display: PhaseDisplay,
     rng: random.Random,
+    and_next: bool = False,
 ) -> PairPhase:
-    """Each annotator loops next-item then POST /v1/labels for `seconds`, all of them together
-    stopping once the dataset reaches its labelled cap."""
+    """Each annotator loops next-item then POST /v1/labels (or, `and_next`, POST
+    /v1/labels/and-next alone) for `seconds`, all of them together stopping once the dataset
+    reaches its labelled cap."""
     connections = await open_connections(endpoint.host, endpoint.port, tokens)
     clock = CpuClock(endpoint.pid)
-    loops = PairLoops(dataset, refusals, rng, time.perf_counter() + seconds)
+    loops = PairLoops(dataset, refusals, rng, time.perf_counter() + seconds, and_next=and_next)
     try:
         started, ended = await _drive(
             [loops.annotator(c) for c in connections],
@@ -1224,14 +1308,36 @@ def load_round(bench: Workbench, size: int, annotators: int, args: argparse.Name
         if pairs.ended_by != "errors":
             fastest = max(bench.fastest_pairs_per_second or 0.0, pairs.per_second)
             bench.fastest_pairs_per_second = fastest
-        print_repeat(label, baseline, pairs)
+        dataset = bench.dataset_with_room(size, args.seconds)
+        and_next = run_phase(
+            bench,
+            f"{label} submit and next",
+            args.seconds,
+            partial(
+                pair_phase,
+                endpoint,
+                tokens,
+                dataset,
+                seconds=args.seconds,
+                refusals=measured.refusals,
+                rng=rng,
+                and_next=True,
+            ),
+        )
+        measured.and_next.append(and_next)
+        if and_next.ended_by != "errors":
+            fastest = max(bench.fastest_pairs_per_second or 0.0, and_next.per_second)
+            bench.fastest_pairs_per_second = fastest
+        print_repeat(label, baseline, pairs, and_next)
     if not measured.refusals.ok:
         measured.server_exceptions = bench.server.exceptions_since(log_offset)
         print_failures(measured.refusals, measured.server_exceptions)
     return measured
 
 
-def print_repeat(label: str, baseline: BaselinePhase, pairs: PairPhase) -> None:
+def print_repeat(
+    label: str, baseline: BaselinePhase, pairs: PairPhase, and_next: PairPhase
+) -> None:
     early = "" if pairs.ended_by == "time" else f", ended early: {pairs.ended_by}"
     client_cpu = (baseline.cpu.client + pairs.cpu.client) / (baseline.seconds + pairs.seconds)
     console.print(
@@ -1240,7 +1346,10 @@ def print_repeat(label: str, baseline: BaselinePhase, pairs: PairPhase) -> None:
         f"{pairs.pairs:,} pairs in {pairs.seconds:.1f}s = {pairs.per_second:,.0f}/s, pair p50 "
         f"{_shown(pairs.pair.p50, '.1f')} ms (server CPU "
         f"{_per_call_ms(pairs.cpu.server, pairs.pairs)} ms/pair; dataset {pairs.dataset_id}"
-        f"{early}); this client used {client_cpu:.0%} of a core"
+        f"{early}); this client used {client_cpu:.0%} of a core; submit and next: "
+        f"{and_next.pairs:,} in {and_next.seconds:.1f}s = {and_next.per_second:,.0f}/s, p50 "
+        f"{_shown(and_next.pair.p50, '.1f')} ms (server CPU "
+        f"{_per_call_ms(and_next.cpu.server, and_next.pairs)} ms/pair)"
     )
 
 
@@ -1464,7 +1573,8 @@ def print_database(run: DatabaseRun, args: argparse.Namespace) -> None:
     )
     columns = (
         "items", "annotators", "/me req/s", "/me ms", "pairs/s", "x baseline",
-        "next-item ms", "label ms", "pair p50", "pairs done", "non-2xx",
+        "next-item ms", "label ms", "pair p50", "and-next/s", "x baseline", "and-next ms",
+        "pairs done", "non-2xx",
     )  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
@@ -1484,6 +1594,9 @@ def print_database(run: DatabaseRun, args: argparse.Namespace) -> None:
             _ms3(measured.next_item),
             _ms3(measured.label),
             _shown(measured.pair("p50"), ".1f"),
+            f"{measured.and_next_per_second:,.0f}",
+            _shown(measured.and_next_ratio, ".2f", "x"),
+            _ms3(measured.and_next_call),
             done,
             measured.refusals.short()
             if measured.refusals.ok
@@ -1563,6 +1676,26 @@ def evaluate(runs: Sequence[DatabaseRun], args: argparse.Namespace) -> list[Goal
                         f"{_size_name(r.size)}: {r.pairs_per_second:,.0f} pairs/s vs "
                         f"{r.baseline_per_second:,.0f} req/s = {_shown(r.ratio, '.2f', 'x')}"
                         + _failed(r)
+                        for r in rounds
+                    ),
+                )
+            )
+    for run in runs:
+        for annotators in args.annotators:
+            rounds = [r for r in run.rounds if r.annotators == annotators]
+            if not rounds:
+                continue
+            checks.append(
+                GoalCheck(
+                    f"1b. submit-and-next pairs/s >= {GOAL_PAIR_RATIO:g}x baseline req/s",
+                    f"{run.name}, {annotators} annotators",
+                    verdict(
+                        all(r.refusals.ok and r.and_next_ratio >= GOAL_PAIR_RATIO for r in rounds)
+                    ),
+                    ", ".join(
+                        f"{_size_name(r.size)}: {r.and_next_per_second:,.0f} pairs/s vs "
+                        f"{r.baseline_per_second:,.0f} req/s = "
+                        f"{_shown(r.and_next_ratio, '.2f', 'x')}" + _failed(r)
                         for r in rounds
                     ),
                 )
