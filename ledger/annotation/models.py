@@ -160,6 +160,19 @@ class Assignment(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+#: DatasetAnnotator's counters, by name.
+STANDING_COUNTERS = (
+    "gold_answered",
+    "gold_correct",
+    "compared",
+    "agreed",
+    "decided",
+    "accepted",
+    "warmup_answered",
+    "warmup_correct",
+)
+
+
 class DatasetAnnotator(Base):
     """An annotator's counters on one dataset: the evidence their reputation is computed from
     (ledger.quality.reputation), kept as they change so that a standing is one row to read,

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from ledger.annotation.models import (
+    STANDING_COUNTERS,
     Assignment,
     AssignmentOutcome,
     DatasetAnnotator,
@@ -68,16 +69,6 @@ def unheld(items: Any, now: Any) -> ColumnElement[bool]:
 
 
 SERVABLE = servable()
-COUNTERS = (
-    "gold_answered",
-    "gold_correct",
-    "compared",
-    "agreed",
-    "decided",
-    "accepted",
-    "warmup_answered",
-    "warmup_correct",
-)
 
 
 @dataclass(frozen=True)
@@ -116,7 +107,7 @@ _ITEMS = cast(Table, Item.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
 _DATASETS = cast(Table, Dataset.__table__)
 _CHAIN = cast(Table, ChainDataset.__table__)
-_COUNTERS = cast(Table, DatasetAnnotator.__table__)
+_STANDINGS = cast(Table, DatasetAnnotator.__table__)
 _MEMBERS = cast(Table, DatasetMember.__table__)
 _REVIEWERS = cast(Table, DatasetReviewer.__table__)
 _LABELS = cast(Table, Label.__table__)
@@ -139,14 +130,14 @@ def _context_columns() -> list[Any]:
         _CHAIN.c.token,
         member.label("member"),
         reviewer.label("reviewer"),
-        *(_COUNTERS.c[name] for name in COUNTERS),
+        *(_STANDINGS.c[name] for name in STANDING_COUNTERS),
     ]
 
 
 def _joined(query: Any) -> Any:
     return query.outerjoin(_CHAIN, _CHAIN.c.dataset_id == _DATASETS.c.chain_dataset_id).outerjoin(
-        _COUNTERS,
-        and_(_COUNTERS.c.dataset_id == _DATASETS.c.id, _COUNTERS.c.annotator == _ANNOTATOR),
+        _STANDINGS,
+        and_(_STANDINGS.c.dataset_id == _DATASETS.c.id, _STANDINGS.c.annotator == _ANNOTATOR),
     )
 
 
@@ -195,7 +186,7 @@ def _counters(dataset_id: int, annotator: str, values: Any) -> DatasetAnnotator:
     return DatasetAnnotator(
         dataset_id=dataset_id,
         annotator=annotator,
-        **{name: value or 0 for name, value in zip(COUNTERS, values, strict=True)},
+        **{name: value or 0 for name, value in zip(STANDING_COUNTERS, values, strict=True)},
     )
 
 
@@ -210,7 +201,7 @@ def _context(row: Any, annotator: str, held: Served | None) -> Context:
         chain_token=rest[1],
         member=bool(rest[2]),
         reviewer=bool(rest[3]),
-        counters=_counters(dataset.id, annotator, rest[4 : 4 + len(COUNTERS)]),
+        counters=_counters(dataset.id, annotator, rest[4 : 4 + len(STANDING_COUNTERS)]),
         held=held,
     )
 
@@ -240,7 +231,7 @@ def labelling_context(
     )
     if row is None:
         return None
-    tail = row[len(_DATASET_COLUMNS) + 4 + len(COUNTERS) :]
+    tail = row[len(_DATASET_COLUMNS) + 4 + len(STANDING_COUNTERS) :]
     return _context(row, annotator, _served_from(tail[8:12])), LabelTarget(
         item_id=tail[0],
         external_id=tail[1],
@@ -364,27 +355,13 @@ def lock_item(session: Session, item_id: int) -> None:
         session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
 
 
-_RELEASE_EXPIRED = (
-    update(_ITEMS)
-    .where(
-        _ITEMS.c.dataset_id == _DATASET_ID,
-        _ITEMS.c.leased_to.is_not(None),
-        _ITEMS.c.lease_expires_at <= _NOW,
-    )
-    .values(leased_to=None, lease_expires_at=None)
-)
-
-
-def release_expired(session: Session, *, now: dt.datetime, dataset_id: int | None = None) -> int:
-    """Ends every lease that ran out (of one dataset, or all), so its item is served again."""
-    if dataset_id is not None:
-        ended = session.connection().execute(
-            _RELEASE_EXPIRED, {"p_dataset_id": dataset_id, "p_now": now}
-        )
-        return int(ended.rowcount)
-    query = update(Item).where(Item.leased_to.is_not(None), Item.lease_expires_at <= now)
+def release_expired(session: Session, *, now: dt.datetime) -> int:
+    """Ends every lease that ran out, so nothing shows an item as held that nobody holds (an
+    expired lease does not hold its item from the queue anyway)."""
     result = session.execute(
-        query.values(leased_to=None, lease_expires_at=None),
+        update(Item)
+        .where(Item.leased_to.is_not(None), Item.lease_expires_at <= now)
+        .values(leased_to=None, lease_expires_at=None),
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

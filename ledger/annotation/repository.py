@@ -62,12 +62,6 @@ def insert_label(
     return found
 
 
-def find_label(session: Session, *, item_id: int, annotator: str) -> Label | None:
-    return session.scalars(
-        select(Label).where(Label.item_id == item_id, Label.annotator == annotator)
-    ).first()
-
-
 def labels_with_items(
     session: Session,
     *,

@@ -24,7 +24,13 @@ from dataclasses import asdict
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from ledger.annotation.models import DatasetAnnotator, Label, LabelEvent, LabelStatus
+from ledger.annotation.models import (
+    STANDING_COUNTERS,
+    DatasetAnnotator,
+    Label,
+    LabelEvent,
+    LabelStatus,
+)
 from ledger.annotation.schemas import StandingPublic
 from ledger.dataset.models import Dataset
 from ledger.dataset.service import verification_of
@@ -37,22 +43,12 @@ from ledger.quality.reputation import (
     standing,
 )
 
-COUNTERS = (
-    "gold_answered",
-    "gold_correct",
-    "compared",
-    "agreed",
-    "decided",
-    "accepted",
-    "warmup_answered",
-    "warmup_correct",
-)
 _PENDING = "standing_deltas"
 
 
 def count(session: Session, *, dataset_id: int, annotator: str, **deltas: int) -> None:
     """Adds to the annotator's counters on the dataset when the transaction commits."""
-    unknown = set(deltas) - set(COUNTERS)
+    unknown = set(deltas) - set(STANDING_COUNTERS)
     assert not unknown, f"unknown counters {unknown}"
     pending: dict[tuple[int, str], Counter[str]] = session.info.setdefault(_PENDING, {})
     pending.setdefault((dataset_id, annotator), Counter()).update(deltas)
@@ -65,7 +61,7 @@ def with_pending_counts(session: Session, row: DatasetAnnotator) -> DatasetAnnot
     return DatasetAnnotator(
         dataset_id=row.dataset_id,
         annotator=row.annotator,
-        **{name: (getattr(row, name) or 0) + deltas.get(name, 0) for name in COUNTERS},
+        **{name: (getattr(row, name) or 0) + deltas.get(name, 0) for name in STANDING_COUNTERS},
     )
 
 
@@ -76,7 +72,7 @@ def _write_counts(session: Session) -> None:
         return
     table = DatasetAnnotator.__table__
     for (dataset_id, annotator), deltas in sorted(pending.items()):
-        values = {name: deltas.get(name, 0) for name in COUNTERS}
+        values = {name: deltas.get(name, 0) for name in STANDING_COUNTERS}
         statement = insert_for(session, DatasetAnnotator).values(
             dataset_id=dataset_id, annotator=annotator, **values
         )
@@ -102,7 +98,7 @@ def counters_of(session: Session, *, dataset_id: int, annotator: str) -> Dataset
     row = session.get(DatasetAnnotator, (dataset_id, annotator))
     if row is None:
         return DatasetAnnotator(
-            dataset_id=dataset_id, annotator=annotator, **dict.fromkeys(COUNTERS, 0)
+            dataset_id=dataset_id, annotator=annotator, **dict.fromkeys(STANDING_COUNTERS, 0)
         )
     return row
 

@@ -245,11 +245,6 @@ def get_owned_dataset(session: Session, *, dataset_id: int, buyer: str) -> Datas
     return dataset
 
 
-def may_work_on(session: Session, dataset: Dataset, annotator: str) -> bool:
-    """Only its workforce labels a private dataset (its reviewers see it, but do not label)."""
-    return not dataset.private or repository.is_member(session, dataset.id, annotator)
-
-
 _SPECS: dict[str, VerificationSpec] = {}
 _SPECS_KEPT = 4096
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from ledger.annotation.models import Assignment, Label, LabelStatus
+from ledger.annotation.models import Assignment, DatasetAnnotator, Label, LabelStatus
 from ledger.apiclient import ApiError, ApiUser
 from ledger.audit.offline import audit
 from ledger.dataset.models import Item
@@ -126,6 +126,28 @@ def invariants(instance: Instance, dataset_id: int) -> dict[int, int]:
         return {item.id: per_item.get(item.id, 0) for item in items}
 
 
+def standings_match_labels(instance: Instance, dataset_id: int) -> None:
+    """Each annotator's counters equal a COUNT(*) over their labels: decided, accepted, and
+    compared with a consensus and agreeing with it."""
+    with instance.runtime.db.unit_of_work() as session:
+        labels = session.scalars(select(Label).where(Label.dataset_id == dataset_id)).all()
+        for annotator in {label.annotator for label in labels}:
+            own = [label for label in labels if label.annotator == annotator]
+            counted = session.get(DatasetAnnotator, (dataset_id, annotator))
+            decided = [label for label in own if label.status is not LabelStatus.pending]
+            consensus = [label for label in decided if label.method == "consensus"]
+            expected = (
+                len(decided),
+                sum(label.status is LabelStatus.verified for label in decided),
+                len(consensus),
+                sum(label.status is LabelStatus.verified for label in consensus),
+            )
+            found = (0, 0, 0, 0)
+            if counted is not None:
+                found = (counted.decided, counted.accepted, counted.compared, counted.agreed)
+            assert found == expected, annotator
+
+
 def settle_and_audit(instance: Instance, http: httpx.Client, chain: Chain, expected: int) -> None:
     operator = ApiUser(http, chain.operator).sign_in()
     epoch = operator.post("/v1/epochs")["epoch"]
@@ -173,6 +195,7 @@ def test_a_crowd_under_review_labels_every_item_exactly_its_overlap(
     assert refusals == Counter()
     assert set(invariants(instance, dataset["id"]).values()) == {overlap}
     assert accept_all(reviewer) == items * overlap
+    standings_match_labels(instance, dataset["id"])
     settle_and_audit(instance, http, chain, items * overlap)
 
 
@@ -198,7 +221,9 @@ def test_a_crowd_under_consensus_stays_within_k_and_the_cap(
             # settled by a majority (all decided), or split at the cap (all wait for review)
             assert len(decided) in (0, len(labels))
             assert len(decided) == len(labels) or item.places == 4
+    standings_match_labels(instance, dataset["id"])
     accept_all(reviewer)
+    standings_match_labels(instance, dataset["id"])
     with instance.runtime.db.unit_of_work() as session:
         verified = session.scalar(
             select(func.count()).where(
