@@ -52,8 +52,9 @@ def settlement_loop(runtime: Runtime, stop: threading.Event, every_seconds: floa
 
 
 def upkeep(runtime: Runtime) -> tuple[int, int]:
-    """Ends the leases that ran out (their items are served again) and reveals the gold verdicts
-    whose seal has passed; (leases ended, verdicts revealed)."""
+    """Reveals the gold verdicts whose seal has passed (they count and are paid from now on) and
+    clears the leases that ran out (their items are served again already; this keeps what the
+    database says about who holds what true); (leases cleared, verdicts revealed)."""
     now = runtime.clock()
     with runtime.db.unit_of_work() as session:
         released = queue.release_expired(session, now=now)

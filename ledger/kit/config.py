@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     mirror_reconcile_seconds: float = Field(default=300.0, ge=0)
     mirror_rpc_timeout: float = Field(default=10.0, gt=0)
     settle_every_seconds: float = 0.0  # 0 disables the periodic settlement job
-    # How often expired leases are ended and sealed gold verdicts past their delay revealed
-    # (next-item also ends a dataset's expired leases itself).
+    # How often sealed gold verdicts past their delay are revealed (settlement reveals them too)
+    # and expired leases cleared (an expired lease never holds its item back from the queue).
     upkeep_seconds: float = Field(default=10.0, gt=0)
     # Where each settlement writes the publication auditors check (ledger/publication.py); the
     # API serves the same files under /v1/published/.
