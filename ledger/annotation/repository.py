@@ -109,18 +109,24 @@ def review_queue(session: Session, *, reviewer: str, limit: int) -> Sequence[tup
 
 
 def pending_labels_older_than(session: Session, cutoff: dt.datetime) -> Sequence[Label]:
+    """Locked (PostgreSQL), and those another transaction is deciding skipped: a label is
+    decided once."""
     return session.scalars(
         select(Label)
         .where(Label.status == LabelStatus.pending, Label.created_at <= cutoff)
         .order_by(Label.id)
+        .with_for_update(skip_locked=True)
     ).all()
 
 
 def pending_labels_on(session: Session, item_ids: Sequence[int]) -> Sequence[Label]:
+    """Locked (PostgreSQL; after their item's row, the order every decision takes): a label
+    being decided elsewhere is waited for and, decided, left out."""
     return session.scalars(
         select(Label)
         .where(Label.item_id.in_(item_ids), Label.status == LabelStatus.pending)
         .order_by(Label.id)
+        .with_for_update()
     ).all()
 
 

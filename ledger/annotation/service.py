@@ -714,6 +714,7 @@ def auto_accept_due(session: Session, *, now: dt.datetime) -> int:
     shortest = dt.timedelta(seconds=3600)  # VerificationSpec's least review window
     accepted = 0
     windows: dict[int, dt.timedelta] = {}
+    hold_writes(session)  # SQLite: no reviewer decides one of these meanwhile
     for label in repository.pending_labels_older_than(session, now - shortest):
         dataset = datasets.get_dataset(session, label.dataset_id)
         if dataset.id not in windows:
@@ -737,7 +738,9 @@ def review_label(
         raise NotAppointedReviewer(f"you are not a reviewer of dataset {dataset.id}")
     hold_writes(session)
     queue.lock_item(session, label.item_id)
-    session.refresh(label)
+    # the label itself, locked after its item: a decision made meanwhile (auto-accept, another
+    # reviewer, a consensus) is seen here, never made twice
+    session.refresh(label, with_for_update=True)
     if label.annotator == reviewer:
         raise ConflictOfInterest("nobody reviews their own label")
     if label.status is not LabelStatus.pending:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import asdict
+from typing import cast
 
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, select, update
 from sqlalchemy.orm import Session
 
 from ledger.annotation.models import (
@@ -34,7 +35,7 @@ from ledger.annotation.models import (
 from ledger.annotation.schemas import StandingPublic
 from ledger.dataset.models import Dataset
 from ledger.dataset.service import verification_of
-from ledger.kit.db import insert_for
+from ledger.kit.db import hold_writes, insert_for
 from ledger.quality.reputation import (
     Qualification,
     ReputationEvidence,
@@ -166,36 +167,48 @@ REVEAL_BATCH = 1000
 def reveal_due(session: Session, *, now: dt.datetime) -> int:
     """Unseals every gold verdict whose delay has passed: from now on its annotator sees it, it
     counts in their standing, and the next epoch pays it (or publishes the rejection). Returns
-    how many."""
+    how many. Each label is unsealed by a conditional update and counted only if this call
+    unsealed it, so the upkeep job and a settlement revealing at once count nothing twice."""
+    hold_writes(session)
+    labels = cast(Table, Label.__table__)
     revealed = 0
     while True:
-        labels = session.scalars(
-            select(Label)
-            .where(Label.sealed_until.is_not(None), Label.sealed_until <= now)
-            .order_by(Label.id)
+        due = session.scalars(
+            select(labels.c.id)
+            .where(labels.c.sealed_until.is_not(None), labels.c.sealed_until <= now)
+            .order_by(labels.c.id)
             .limit(REVEAL_BATCH)
         ).all()
-        for label in labels:
-            right = label.status is LabelStatus.verified
-            label.sealed_until = None
+        if not due:
+            return revealed
+        unsealed = session.execute(
+            update(labels)
+            .where(labels.c.id.in_(due), labels.c.sealed_until.is_not(None))
+            .values(sealed_until=None)
+            .returning(
+                labels.c.id,
+                labels.c.dataset_id,
+                labels.c.annotator,
+                labels.c.status,
+                labels.c.method,
+                labels.c.reason,
+            )
+        ).all()
+        for label_id, dataset_id, annotator, status, method, reason in unsealed:
+            right = LabelStatus(status) is LabelStatus.verified
             count(
                 session,
-                dataset_id=label.dataset_id,
-                annotator=label.annotator,
+                dataset_id=dataset_id,
+                annotator=annotator,
                 gold_answered=1,
                 gold_correct=int(right),
                 decided=1,
                 accepted=int(right),
             )
             session.add(
-                LabelEvent(
-                    label_id=label.id,
-                    at=now,
-                    kind=f"{label.status} ({label.method})",
-                    detail=label.reason,
-                )
+                LabelEvent(label_id=label_id, at=now, kind=f"{status} ({method})", detail=reason)
             )
         session.flush()
-        revealed += len(labels)
-        if len(labels) < REVEAL_BATCH:
+        revealed += len(unsealed)
+        if len(due) < REVEAL_BATCH:
             return revealed

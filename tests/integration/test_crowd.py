@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.annotation.models import Assignment, Label
+from ledger.annotation.standing import reveal_due
 from ledger.apiclient import ApiUser
 from ledger.dataset.models import Item
 from ledger.jobs import upkeep
@@ -411,7 +414,16 @@ def test_a_gold_verdict_is_sealed_until_its_delay_then_shown_counted_and_paid(
     clock.advance(delay - 1)
     assert upkeep(instance.runtime) == (0, 0)
     clock.advance(1)
-    assert upkeep(instance.runtime) == (0, 2)
+    # the upkeep job and a settlement revealing at the same moment count each verdict once
+    start = threading.Barrier(2)
+
+    def reveal() -> int:
+        start.wait()
+        with instance.runtime.db.unit_of_work() as session:
+            return reveal_due(session, now=clock.now)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert sum(pool.map(lambda _: reveal(), range(2))) == 2
     shown = {m["id"]: m for m in worker.get("/v1/me/labels")}
     assert (shown[wrong["id"]]["status"], shown[wrong["id"]]["method"]) == ("rejected", "gold")
     assert shown[right["id"]]["price"] == shop.dataset["price_per_label"]
