@@ -544,15 +544,10 @@ def _store_label(
             f"dataset {dataset.id} asks for a gold-only warm-up before paid work: label the "
             f"items GET /v1/datasets/{dataset.id}/next-item serves first"
         )
-    taken = queue.take_place(
-        session, item_id=target.item_id, annotator=annotator, now=now, warmup=warming_up
-    )
-    if taken is None:
-        raise _why_not_taken(session, target, dataset_id=dataset.id, annotator=annotator, now=now)
-    # The item's row is locked from here to the commit (PostgreSQL), so a concurrent label by
-    # the same annotator on it has committed or waits: the insert cannot miss it.
+    # The item's row is locked from its place taken to the commit (PostgreSQL), so a concurrent
+    # label by the same annotator on it has committed or waits: the insert cannot miss it.
     salt = random_nonce()
-    label_id = repository.insert_label(
+    placed = queue.place_label(
         session,
         dataset_id=dataset.id,
         item_id=target.item_id,
@@ -563,11 +558,12 @@ def _store_label(
         instructions_version=dataset.instructions_version,
         now=now,
     )
-    if label_id is None:
+    if placed is None:
+        raise _why_not_taken(session, target, dataset_id=dataset.id, annotator=annotator, now=now)
+    if placed.label_id is None:
         raise DuplicateLabel(f"you already labelled item {target.item_id}")
-    queue.mark_labelled(
-        session, item_id=target.item_id, dataset_id=dataset.id, annotator=annotator, now=now
-    )
+    label_id = placed.label_id
+    taken = (placed.taken, placed.places)
     decided = target.gold_label is not None or (
         dataset.method == Method.consensus and taken[0] >= taken[1]
     )

@@ -286,3 +286,33 @@ def test_one_annotator_asking_many_times_at_once_holds_one_lease(
         leased = session.scalars(select(Item.id).where(Item.leased_to == annotator.address)).all()
         assert leased == list(served)
         assert session.scalar(select(func.count()).select_from(Assignment)) == 1
+
+
+def test_one_annotator_labelling_one_item_from_many_tabs_at_once_makes_one_label(
+    instance: Instance, http: httpx.Client, chain: Chain
+) -> None:
+    # Places to spare (overlap 3): only the unique index on (item, annotator) stands between
+    # the tabs and three labels by one person, and a refused tab gives back the place it took.
+    _buyer, dataset, _reviewer = open_dataset(instance, http, chain, 1, verification={"overlap": 3})
+    item = item_ids(instance, dataset["id"])["i-000"]
+    (annotator,) = crowd(instance, chain, 1)
+    tabs = [
+        ApiUser(httpx.Client(base_url=instance.url, timeout=60), annotator.wallet) for _ in range(8)
+    ]
+    for tab in tabs:
+        tab.token = annotator.token
+    start = threading.Barrier(len(tabs))
+
+    def try_label(tab: ApiUser) -> str:
+        start.wait()
+        try:
+            tab.post("/v1/labels", json={"item_id": item, "value": "cat"})
+        except ApiError as exc:
+            return exc.code
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=len(tabs)) as pool:
+        outcomes = Counter(pool.map(try_label, tabs))
+
+    assert outcomes == {"created": 1, "duplicate_label": 7}
+    assert invariants(instance, dataset["id"]) == {item: 1}
