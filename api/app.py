@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import auth, chain, datasets, disputes, epochs, labels
+from api.routes import auth, chain, datasets, disputes, epochs, labels, media
 from ledger.runtime import Runtime
 
 
@@ -20,7 +20,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (auth, datasets, labels, disputes, epochs, chain):
+    for module in (auth, datasets, labels, disputes, epochs, chain, media):
         app.include_router(module.router)
     app.include_router(chain.metrics_router)
     return app
