@@ -1,0 +1,188 @@
+// @ts-check
+/**
+ * What exists before a person opens the app, made through the real API and the real chain from
+ * Node: a buyer signs in with EIP-4361, creates a dataset of classes, uploads items, creates and
+ * funds it on the ledger from their wallet, and the service sees the deposit (status `open`).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createWalletClient, defineChain, http, publicActions } from 'viem';
+import { createSiweMessage } from 'viem/siwe';
+import { REPO_ROOT } from './paths.js';
+
+/** dUSD and LABEL both have 6 decimals. */
+export const UNIT = 1_000_000;
+
+/** The ABI of a compiled contract, from Hardhat's artifacts (the one source of every ABI). */
+export function abiOf(/** @type {string} */ source, /** @type {string} */ name) {
+  const file = path.join(REPO_ROOT, 'artifacts', 'contracts', source, `${name}.json`);
+  return /** @type {import('viem').Abi} */ (JSON.parse(readFileSync(file, 'utf8')).abi);
+}
+
+export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(`${status} ${code}: ${message}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** One wallet's session with the API, signed in from Node as a wallet would. */
+export class ApiUser {
+  /**
+   * @param {string} url the API's base URL
+   * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} dev
+   */
+  constructor(url, dev) {
+    this.url = url;
+    this.dev = dev;
+    this.address = dev.address;
+    /** @type {string | null} */
+    this.token = null;
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} route
+   * @param {{ json?: unknown, body?: string, contentType?: string }} [options]
+   * @returns {Promise<any>}
+   */
+  async request(method, route, options = {}) {
+    /** @type {Record<string, string>} */
+    const headers = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body = options.body;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.contentType) {
+      headers['content-type'] = options.contentType;
+    }
+    const response = await fetch(`${this.url}${route}`, { method, headers, body });
+    const text = await response.text();
+    const answer = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const error = answer?.error ?? {};
+      throw new ApiError(response.status, error.code ?? '?', error.message ?? text);
+    }
+    return answer;
+  }
+
+  get(/** @type {string} */ route) {
+    return this.request('GET', route);
+  }
+
+  post(/** @type {string} */ route, /** @type {unknown} */ json) {
+    return this.request('POST', route, json === undefined ? {} : { json });
+  }
+
+  /** EIP-4361: the message built from the nonce answer's fields, signed, exchanged for a token. */
+  async signIn(/** @type {string[]} */ ...roles) {
+    const message = await signInMessage(this.url, this.address);
+    const signature = await this.dev.account.signMessage({ message });
+    const session = await this.post('/v1/auth/session', { message, signature });
+    this.token = session.access_token;
+    for (const role of roles) await this.post('/v1/me/roles', { role });
+    return this;
+  }
+}
+
+/**
+ * An EIP-4361 message for `address`, from a fresh nonce and the fields the API asks for.
+ * @param {string} url
+ * @param {`0x${string}`} address
+ */
+export async function signInMessage(url, address) {
+  const response = await fetch(`${url}/v1/auth/nonce`, { method: 'POST' });
+  if (!response.ok) throw new Error(`POST /v1/auth/nonce answered ${response.status}`);
+  const nonce = await response.json();
+  const issuedAt = new Date();
+  return createSiweMessage({
+    address,
+    chainId: nonce.chain_id,
+    domain: nonce.domain,
+    uri: nonce.uri,
+    nonce: nonce.nonce,
+    statement: nonce.statement,
+    version: '1',
+    issuedAt,
+    expirationTime: new Date(issuedAt.getTime() + 10 * 60_000),
+  });
+}
+
+/** A viem client that signs with `dev`'s key and sends to the product's chain. */
+export function walletClientOf(
+  /** @type {import('./product.js').Product} */ product,
+  /** @type {{ account: import('viem').HDAccount }} */ dev,
+) {
+  const chain = defineChain({
+    id: product.chainId,
+    name: 'Anvil',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [product.rpcUrl] } },
+  });
+  return createWalletClient({ account: dev.account, chain, transport: http(product.rpcUrl) }).extend(
+    publicActions,
+  );
+}
+
+/** Short texts to classify: what the workspace shows as the item's data. */
+export const PET_SENTENCES = Object.freeze([
+  ['pet-01', 'A tabby curls up on the warm windowsill and purrs.'],
+  ['pet-02', 'The retriever drops a soggy ball at my feet again.'],
+  ['pet-03', 'A robin hops along the fence, a worm in its beak.'],
+  ['pet-04', 'Our kitten chases the laser dot under the sofa.'],
+  ['pet-05', 'The puppy howls whenever the doorbell rings.'],
+  ['pet-06', 'Two sparrows bathe in the puddle by the gate.'],
+]);
+
+/**
+ * Creates, fills and funds a classes dataset, and waits until the service has seen the deposit.
+ * @param {import('./product.js').Product} product
+ * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} buyerDev
+ * @param {{ name: string, classes: string[], items: readonly (readonly [string, string])[],
+ *   instructions: string }} spec
+ */
+export async function seedClassesDataset(product, buyerDev, spec) {
+  const buyer = await new ApiUser(product.url, buyerDev).signIn('buyer');
+  const price = UNIT / 4; // 0.25 dUSD
+  const reward = UNIT; // 1 LABEL
+  const created = await buyer.post('/v1/datasets', {
+    name: spec.name,
+    label_classes: spec.classes,
+    payment_token: product.paymentToken,
+    price_per_label: price,
+    reward_per_label: reward,
+    instructions: spec.instructions,
+  });
+  const route = `/v1/datasets/${created.id}`;
+  await buyer.post(
+    `${route}/items`,
+    spec.items.map(([id, text]) => ({ id, data: { text } })),
+  );
+  // The salt commits to the terms as they stand: read it after the last change.
+  const { chain: terms } = await buyer.get(route);
+  const budget = BigInt(price * spec.items.length * 2); // room for the fee on top of each debit
+  const wallet = walletClientOf(product, buyerDev);
+  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
+  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+  for (const call of [
+    { ...token, functionName: 'mint', args: [buyer.address, budget] },
+    { ...token, functionName: 'approve', args: [product.ledger, budget] },
+    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
+  ]) {
+    const hash = await wallet.writeContract(call);
+    const receipt = await wallet.waitForTransactionReceipt({ hash });
+    if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted: ${hash}`);
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const dataset = await buyer.get(route);
+    if (dataset.status === 'open') return { buyer, dataset, price, reward };
+    if (Date.now() > deadline) {
+      throw new Error(`dataset ${created.id} is still ${dataset.status} 60s after funding: is the mirror running?`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
