@@ -1,0 +1,233 @@
+// @ts-check
+/**
+ * User stories of an annotator, driven as a person would (roles, names, keys) in Debian's
+ * headless Chromium against a real `up`, with the Test Wallet. Every page visited is checked
+ * with axe-core and photographed at desktop and phone sizes (artifacts/).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { devAccount, PARTS } from './support/accounts.js';
+import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
+import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
+import { startProduct } from './support/product.js';
+import { ApiUser, PET_SENTENCES, seedClassesDataset } from './support/seed.js';
+import { TestWallet } from './support/wallet.js';
+
+const DATASET = 'Pets in a sentence';
+const CLASSES = ['cat', 'dog', 'bird'];
+const INSTRUCTIONS = '# Which animal?\n\nPick the animal the sentence is **about**.';
+
+// Until the web app is in the repository there are no pages to drive; once it is, a missing
+// build or a page that is not served fails these stories instead.
+const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
+  ? false
+  : 'the web app (web/) is not in this checkout yet';
+
+/** `0x1234…abcd`, as the banner shows an address, for any letter case. */
+function shortAddress(/** @type {string} */ address) {
+  return new RegExp(`${address.slice(0, 6)}…${address.slice(-4)}`, 'i');
+}
+
+describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_000 }, () => {
+  /** @type {import('./support/product.js').Product} */
+  let product;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+  /** @type {{ buyer: ApiUser, dataset: any }} */
+  let seeded;
+
+  before(async () => {
+    product = await startProduct({ name: 'annotator' });
+    const home = await fetch(`${product.url}/`);
+    const type = home.headers.get('content-type') ?? '';
+    if (!home.ok || !type.startsWith('text/html')) {
+      throw new Error(
+        `GET / answered ${home.status} ${type}, not the web app: build it with ./scripts/setup ` +
+          '(or cd web && npm run build)',
+      );
+    }
+    seeded = await seedClassesDataset(product, devAccount(PARTS.buyer), {
+      name: DATASET,
+      classes: CLASSES,
+      items: PET_SENTENCES,
+      instructions: INSTRUCTIONS,
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await product?.stop();
+  });
+
+  /**
+   * A fresh browser profile with `wallet` injected, whose page errors are kept in artifacts/.
+   * @param {TestWallet} wallet
+   * @param {string} story
+   */
+  async function openApp(wallet, story) {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    context.setDefaultTimeout(20_000);
+    const page = await context.newPage();
+    /** @type {string[]} */
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('close', () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(path.join(ARTIFACTS, `${story}-console.log`), problems.join('\n'));
+    });
+    await wallet.install(page);
+    await page.goto(`${product.url}/`);
+    return { context, page };
+  }
+
+  /** Connect wallet, then the Test Wallet among those EIP-6963 found. */
+  async function connect(/** @type {import('playwright-core').Page} */ page) {
+    await page.getByRole('banner').getByRole('button', { name: 'Connect wallet' }).click();
+    await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
+  }
+
+  test('connects the Test Wallet, signs in, takes the annotator role, labels three items with keys 1 to 3 and finds them pending in My labels', async () => {
+    const dev = devAccount(PARTS.annotator);
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, 'annotator');
+    try {
+      const banner = page.getByRole('banner');
+      await banner.getByRole('button', { name: 'Connect wallet' }).waitFor();
+      await checkPage(page, 'home-not-connected');
+      await connect(page);
+      await banner.getByText(shortAddress(dev.address)).first().waitFor();
+
+      const opened = page.waitForResponse(
+        (response) => response.url().endsWith('/v1/auth/session') && response.request().method() === 'POST',
+      );
+      await banner.getByRole('button', { name: 'Sign in' }).click();
+      const session = await opened;
+      assert.equal(session.status(), 201, `sign-in refused: ${await session.text()}`);
+      const token = (await session.json()).access_token;
+      await banner.getByText(new RegExp(`Signed in as ${shortAddress(dev.address).source}`, 'i')).waitFor();
+      await banner.getByRole('button', { name: 'Sign out' }).waitFor();
+      await page.getByRole('status').filter({ hasText: /In sync|\d+ blocks? behind/ }).first().waitFor();
+      await checkPage(page, 'home-signed-in');
+
+      const navigation = page.getByRole('navigation');
+      await navigation.getByRole('link', { name: 'Account' }).click();
+      await page.waitForURL(/\/account$/);
+      await page.getByRole('button', { name: 'Take the annotator role' }).click();
+      await page.getByRole('button', { name: 'Take the annotator role' }).waitFor({ state: 'detached' });
+      await checkPage(page, 'annotator-account');
+
+      await navigation.getByRole('link', { name: 'Datasets' }).click();
+      await page.waitForURL(/\/datasets$/);
+      const listed = page.getByRole('link', { name: DATASET });
+      await listed.waitFor();
+      await page.getByText('0.25 dUSD').first().waitFor();
+      await page.getByText('1 LABEL').first().waitFor();
+      await checkPage(page, 'annotator-datasets');
+
+      await listed.click();
+      await page.waitForURL(new RegExp(`/datasets/${seeded.dataset.id}$`));
+      await page.getByRole('heading', { name: 'Which animal?' }).waitFor();
+      await checkPage(page, 'annotator-dataset');
+      await page
+        .getByRole('link', { name: 'Start labelling' })
+        .or(page.getByRole('button', { name: 'Start labelling' }))
+        .click();
+      await page.waitForURL(new RegExp(`/datasets/${seeded.dataset.id}/label$`));
+
+      await page.getByRole('heading', { level: 1, name: `Labelling ${DATASET}` }).waitFor();
+      const classes = page.getByRole('group', { name: 'Classes' });
+      for (const [index, name] of CLASSES.entries()) {
+        const button = classes.getByRole('button', { name, exact: true });
+        assert.equal(await button.getAttribute('aria-keyshortcuts'), String(index + 1), `${name}'s key`);
+      }
+      await page.getByRole('button', { name: 'Skip' }).waitFor();
+      await page.getByRole('button', { name: 'Release' }).waitFor();
+      const shownItem = async () => {
+        const shown = [];
+        for (const [externalId, text] of PET_SENTENCES) {
+          if (await page.getByText(text).first().isVisible()) shown.push(externalId);
+        }
+        assert.equal(shown.length, 1, `one item's text is shown, not ${JSON.stringify(shown)}`);
+        return shown[0];
+      };
+      await page.getByText(new RegExp(PET_SENTENCES.map(([, text]) => text).join('|'))).first().waitFor();
+      await checkPage(page, 'annotator-workspace');
+
+      /** @type {Map<string, string>} external id -> the class its key gave it */
+      const labelled = new Map();
+      for (const [index, name] of CLASSES.entries()) {
+        const item = await shownItem();
+        await page.keyboard.press(String(index + 1));
+        labelled.set(item, name);
+        await page
+          .getByRole('status')
+          .filter({ hasText: new RegExp(`Labelled ${index + 1} items?`) })
+          .waitFor();
+      }
+      await page.getByRole('status').filter({ hasText: 'Labelled 3 items' }).waitFor();
+      assert.ok(!labelled.has(await shownItem()), 'the next item shown is not one already labelled');
+
+      await navigation.getByRole('link', { name: 'My labels' }).click();
+      await page.waitForURL(/\/me\/labels$/);
+      const table = page.getByRole('table', { name: 'My labels' });
+      await table.waitFor();
+      for (const [externalId, value] of labelled) {
+        const row = table.getByRole('row').filter({ hasText: externalId });
+        await row.waitFor();
+        const cells = await row.getByRole('cell').allTextContents();
+        assert.ok(cells.includes(value), `${externalId}'s row shows ${value}: ${cells}`);
+        assert.ok(cells.includes('pending'), `${externalId}'s row shows pending: ${cells}`);
+      }
+      assert.equal(await table.getByRole('row').filter({ hasText: /pet-\d\d/ }).count(), 3);
+      await checkPage(page, 'annotator-my-labels');
+
+      // The database agrees: the app's own token, and the buyer's view of the dataset.
+      const annotator = new ApiUser(product.url, dev);
+      annotator.token = token;
+      const mine = await annotator.get('/v1/me/labels');
+      const stored = (/** @type {any[]} */ labels) =>
+        labels
+          .filter((label) => label.dataset_id === seeded.dataset.id)
+          .map((label) => [label.external_id, label.value, label.status, label.annotator])
+          .sort();
+      const expected = [...labelled]
+        .map(([externalId, value]) => [externalId, value, 'pending', dev.address])
+        .sort();
+      assert.deepEqual(stored(mine), expected);
+      assert.deepEqual(stored(await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels`)), expected);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a wallet left on another network is told so, and switches to the dev chain from the alert', async () => {
+    const dev = devAccount(PARTS.wrongChainAnnotator);
+    const wallet = new TestWallet({
+      dev,
+      rpcUrl: product.rpcUrl,
+      chainId: product.chainId,
+      startChainId: 1,
+    });
+    const { context, page } = await openApp(wallet, 'wrong-network');
+    try {
+      await connect(page);
+      const alert = page.getByRole('alert').filter({ has: page.getByRole('button', { name: /^Switch to / }) });
+      await alert.waitFor();
+      await checkPage(page, 'wrong-network');
+      await alert.getByRole('button', { name: /^Switch to / }).click();
+      await alert.waitFor({ state: 'detached' });
+      assert.equal(wallet.chainId, product.chainId, 'the wallet is on the dev chain now');
+      assert.ok(wallet.requests.includes('wallet_switchEthereumChain'));
+      await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).waitFor();
+      await checkPage(page, 'right-network');
+    } finally {
+      await context.close();
+    }
+  });
+});
