@@ -1,0 +1,86 @@
+// Every label the annotator made: its item, value, status and, when rejected, the reviewer's
+// reason; what a verified label earned.
+import { Link } from "react-router";
+
+import { Amount } from "../chain/Amount";
+import { useService } from "../chain/service";
+import { ErrorNotice } from "../ui/ErrorNotice";
+import { RequireSignIn } from "../ui/RequireSignIn";
+import { useQuery } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+import { useDatasets } from "./queries";
+
+function LabelsTable() {
+  const labels = useQuery({ queryKey: ["my-labels"], queryFn: () => call(api.GET("/v1/me/labels")) });
+  const datasets = useDatasets();
+  const { labelToken } = useService();
+  if (labels.error) return <ErrorNotice error={labels.error} />;
+  if (!labels.data) return <p className="muted">Loading…</p>;
+  if (labels.data.length === 0) {
+    return (
+      <p>
+        You have made no label yet. Pick one of the <Link to="/datasets">datasets</Link> to start.
+      </p>
+    );
+  }
+  const byId = new Map((datasets.data ?? []).map((dataset) => [dataset.id, dataset]));
+  return (
+    <div className="table-scroll">
+      <table>
+        <caption>My labels</caption>
+        <thead>
+          <tr>
+            <th scope="col">Item</th>
+            <th scope="col">Dataset</th>
+            <th scope="col">Value</th>
+            <th scope="col">Status</th>
+            <th scope="col">Reviewer's reason</th>
+            <th scope="col">Earned</th>
+          </tr>
+        </thead>
+        <tbody>
+          {labels.data.map((label) => {
+            const dataset = byId.get(label.dataset_id);
+            return (
+              <tr key={label.id}>
+                <td>{label.external_id}</td>
+                <td>
+                  <Link to={`/datasets/${label.dataset_id}`}>{dataset?.name ?? `#${label.dataset_id}`}</Link>
+                </td>
+                <td>{label.value}</td>
+                <td>
+                  <span className={`status status-${label.status}`}>{label.status}</span>
+                </td>
+                <td>{label.reason ?? ""}</td>
+                <td>
+                  {label.status === "verified" && dataset && label.price !== null && (
+                    <>
+                      <Amount token={dataset.payment_token} value={label.price} />
+                      {label.reward !== null && (
+                        <>
+                          {" + "}
+                          <Amount token={labelToken} value={label.reward} />
+                        </>
+                      )}
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export default function MyLabelsPage() {
+  return (
+    <>
+      <h1>My labels</h1>
+      <RequireSignIn what="your labels">
+        <LabelsTable />
+      </RequireSignIn>
+    </>
+  );
+}

@@ -1,0 +1,11 @@
+// The pages in the navigation, in order; each role's pages join this table as they are built.
+export interface NavEntry {
+  to: string;
+  label: string;
+}
+
+export const NAV: NavEntry[] = [
+  { to: "/datasets", label: "Datasets" },
+  { to: "/me/labels", label: "My labels" },
+  { to: "/account", label: "Account" },
+];

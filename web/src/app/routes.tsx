@@ -1,0 +1,31 @@
+// The app's routes. Each page is its own chunk, loaded when first visited: the workspace never
+// pays for the buyer's or the auditor's code.
+import { lazy } from "react";
+import { createBrowserRouter } from "react-router";
+
+import { RouteError } from "./RouteError";
+import { Shell } from "./Shell";
+
+const HomePage = lazy(() => import("./HomePage"));
+const NotFoundPage = lazy(() => import("./NotFoundPage"));
+const AccountPage = lazy(() => import("../account/AccountPage"));
+const DatasetsPage = lazy(() => import("../annotator/DatasetsPage"));
+const DatasetPage = lazy(() => import("../annotator/DatasetPage"));
+const WorkspacePage = lazy(() => import("../annotator/WorkspacePage"));
+const MyLabelsPage = lazy(() => import("../annotator/MyLabelsPage"));
+
+export const router = createBrowserRouter([
+  {
+    element: <Shell />,
+    errorElement: <RouteError />,
+    children: [
+      { index: true, element: <HomePage /> },
+      { path: "account", element: <AccountPage /> },
+      { path: "datasets", element: <DatasetsPage /> },
+      { path: "datasets/:datasetId", element: <DatasetPage /> },
+      { path: "datasets/:datasetId/label", element: <WorkspacePage /> },
+      { path: "me/labels", element: <MyLabelsPage /> },
+      { path: "*", element: <NotFoundPage /> },
+    ],
+  },
+]);
