@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import auth, chain, datasets, disputes, epochs, labels, media
+from api.routes import auth, chain, datasets, disputes, epochs, labels, media, web
 from ledger.runtime import Runtime
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, web_dist: Path = web.WEB_DIST) -> FastAPI:
     app = FastAPI(
+        # /docs is served from our own copy of Swagger UI (api/routes/web.py), not a CDN
+        docs_url=None,
+        redoc_url=None,
         title="label-ledger",
         version="0.1.0",
         description=(
@@ -23,4 +28,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     for module in (auth, datasets, labels, disputes, epochs, chain, media):
         app.include_router(module.router)
     app.include_router(chain.metrics_router)
+    app.include_router(web.router(web_dist))  # last: it answers every path the API does not
     return app
