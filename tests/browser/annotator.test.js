@@ -200,7 +200,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
         .map(([externalId, value]) => [externalId, value, 'pending', dev.address])
         .sort();
       assert.deepEqual(stored(mine), expected);
-      assert.deepEqual(stored(await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels`)), expected);
+      assert.deepEqual(stored(await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels?status=pending`)), expected);
     } finally {
       await context.close();
     }
