@@ -215,7 +215,7 @@ def test_proof_bundle_is_public_and_the_js_library_verifies_every_proof(
 def test_anyone_claims_from_a_downloaded_bundle_with_only_an_rpc_url(
     instance: Instance, http: httpx.Client, chain: Chain, tmp_path: Path
 ) -> None:
-    _dataset, _buyer, worker, _other = settled_epoch(instance, http, chain)
+    dataset, buyer, worker, _other = settled_epoch(instance, http, chain)
     bundle_file = tmp_path / "bundle.json"
     bundle_file.write_text(http.get(f"/v1/proofs/{worker.address}").text)
     # a stranger pays the gas; the money goes to the annotator
@@ -223,18 +223,41 @@ def test_anyone_claims_from_a_downloaded_bundle_with_only_an_rpc_url(
     script = [sys.executable, str(REPO / "scripts" / "claim_from_bundle.py"), str(bundle_file)]
     command = [*script, "--rpc", chain.client.rpc_url, "--key", "0x" + bytes(stranger.key).hex()]
 
+    sent = chain.client.w3.eth.get_transaction_count
+
     first = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
     assert first.returncode == 0, first.stdout + first.stderr
+    assert f"paid 0.75 dUSD and 3 LABEL to {worker.address}" in first.stdout
     expected = [3 * PRICE, 3 * REWARD]
     assert chain.ledger.functions.claimed(worker.address, chain.dusd_index).call() == expected
     assert chain.dusd.functions.balanceOf(worker.address).call() == 3 * PRICE
     assert chain.ledger.functions.balanceOf(worker.address).call() == 3 * REWARD
     assert chain.ledger.functions.balanceOf(stranger.address).call() == 0
+    assert sent(stranger.address) == 1
 
+    # run again: it sees that everything is claimed, says so and sends nothing (no gas spent)
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing left to claim" in again.stdout
+    assert "paid" not in again.stdout
+    assert sent(stranger.address) == 1
     assert chain.dusd.functions.balanceOf(worker.address).call() == 3 * PRICE  # paid once
+
+    # a later epoch pays one more label: the new bundle's claim sends only what it adds
+    reviewer = user(http, chain)
+    buyer.post(f"/v1/datasets/{dataset['id']}/reviewers", json={"address": reviewer.address})
+    more = label(worker, item_ids(instance, dataset["id"])["img-2"], "cat")
+    reviewer.post(f"/v1/labels/{more['id']}/review", json={"verdict": "accept"})
+    settled = ApiUser(http, chain.operator).sign_in().post("/v1/epochs")
+    assert (settled["epoch"]["number"], settled["epoch"]["status"]) == (2, "accepted"), settled
+    bundle_file.write_text(http.get(f"/v1/proofs/{worker.address}").text)
+    partial = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    assert "paid 0.25 dUSD and 1 LABEL" in partial.stdout
+    assert "has now claimed 1 dUSD and 4 LABEL" in partial.stdout
+    assert sent(stranger.address) == 2
+    assert chain.dusd.functions.balanceOf(worker.address).call() == 4 * PRICE
 
     wrong_chain = json.loads(bundle_file.read_text()) | {"root": "0x" + "11" * 32}
     bundle_file.write_text(json.dumps(wrong_chain))
