@@ -17,7 +17,10 @@ import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Pets in a sentence';
 const CLASSES = ['cat', 'dog', 'bird'];
-const INSTRUCTIONS = '# Which animal?\n\nPick the animal the sentence is **about**.';
+// Markdown, and a tag that would run script if the page put the buyer's text in as HTML.
+const INSTRUCTIONS =
+  '# Which animal?\n\nPick the animal the sentence is **about**.\n\n' +
+  '<img src="instructions-probe" alt="probe" onerror="window.__instructionsRan = true">';
 
 // Until the web app is in the repository there are no pages to drive; once it is, a missing
 // build or a page that is not served fails these stories instead.
@@ -133,6 +136,12 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       await listed.click();
       await page.waitForURL(new RegExp(`/datasets/${seeded.dataset.id}$`));
       await page.getByRole('heading', { name: 'Which animal?' }).waitFor();
+      await page.getByText(seeded.dataset.chain.salt).waitFor(); // the terms hash
+      await page.getByText('0.25 dUSD').first().waitFor();
+      await page.getByText('1 LABEL').first().waitFor();
+      await page.getByText(shortAddress(seeded.buyer.address)).first().waitFor(); // whose record
+      assert.equal(await page.locator('img[src="instructions-probe"]').count(), 0, 'no HTML from the buyer');
+      assert.equal(await page.evaluate(() => /** @type {any} */ (window).__instructionsRan), undefined);
       await checkPage(page, 'annotator-dataset');
       await page
         .getByRole('link', { name: 'Start labelling' })
