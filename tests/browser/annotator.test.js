@@ -215,6 +215,23 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
     }
   });
 
+  test('a visitor whose browser has no wallet is told how to get one', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    context.setDefaultTimeout(20_000);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${product.url}/`);
+      const banner = page.getByRole('banner');
+      await banner.getByRole('button', { name: 'Connect wallet' }).click();
+      await banner.getByText(/no wallet|install/i).first().waitFor();
+      const wallets = banner.getByRole('button', { name: /^Connect (?!wallet$)/ });
+      assert.equal(await wallets.count(), 0, 'no wallet to connect is offered');
+      await checkPage(page, 'no-wallet');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a wallet left on another network is told so, and switches to the dev chain from the alert', async () => {
     const dev = devAccount(PARTS.wrongChainAnnotator);
     const wallet = new TestWallet({
