@@ -26,8 +26,9 @@ export async function freePort() {
   return address.port;
 }
 
-/** Process groups still running, stopped at exit if a test run ends without its `after`. */
-const running = new Set();
+/** Process groups still running (pid -> state folder), stopped and removed at exit if a test
+ * run ends without its `after`. @type {Map<number, string>} */
+const running = new Map();
 
 function killGroup(/** @type {number} */ pid, /** @type {NodeJS.Signals} */ signal) {
   try {
@@ -39,12 +40,18 @@ function killGroup(/** @type {number} */ pid, /** @type {NodeJS.Signals} */ sign
   }
 }
 
-process.on('exit', () => {
-  for (const pid of running) killGroup(pid, 'SIGKILL');
-});
+function killAll() {
+  for (const [pid, stateDir] of running) {
+    killGroup(pid, 'SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  running.clear();
+}
+
+process.on('exit', killAll);
 for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM'])) {
   process.once(signal, () => {
-    for (const pid of running) killGroup(pid, 'SIGKILL');
+    killAll();
     process.exit(128 + os.constants.signals[signal]);
   });
 }
@@ -88,7 +95,7 @@ export async function startProduct({ name }) {
   );
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start .venv/bin/label-ledger: run ./scripts/setup');
-  running.add(pid);
+  running.set(pid, stateDir);
   let printed = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (printed += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk) => (printed += chunk));
