@@ -192,7 +192,7 @@ export default function DatasetPage() {
   if (datasetId === null) {
     return (
       <p className="notice" role="alert">
-        This address names no dataset. Pick one among the <Link to="/datasets">datasets</Link>.
+        This address names no dataset. <Link to="/datasets">Find work</Link> among the open ones.
       </p>
     );
   }

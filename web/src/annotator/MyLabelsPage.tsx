@@ -19,7 +19,7 @@ function LabelsTable() {
   if (labels.data.length === 0) {
     return (
       <p>
-        You have made no label yet. Pick one of the <Link to="/datasets">datasets</Link> to start.
+        You have made no label yet. <Link to="/datasets">Find work</Link> to start.
       </p>
     );
   }

@@ -239,8 +239,8 @@ function Done({ datasetId, refusal, onRetry }: { datasetId: number; refusal: Ref
       <div className="notice">
         <p>Nothing more to label in this dataset</p>
         <p className="next-step">
-          Your labels are on <Link to="/me/labels">My labels</Link>; other{" "}
-          <Link to="/datasets">datasets</Link> may have work.
+          <Link to="/me/labels">See your labels</Link> and their status, or{" "}
+          <Link to="/datasets">find other work</Link>.
         </p>
       </div>
     );
@@ -266,7 +266,7 @@ export default function WorkspacePage() {
   if (datasetId === null) {
     return (
       <p className="notice" role="alert">
-        This address names no dataset. Pick one among the <Link to="/datasets">datasets</Link>.
+        This address names no dataset. <Link to="/datasets">Find work</Link> among the open ones.
       </p>
     );
   }

@@ -13,11 +13,11 @@ export default function HomePage() {
         <li>Connect your wallet with the button at the top of the page.</li>
         <li>Sign in: your wallet signs a message (no transaction, no fee).</li>
         <li>
-          Take the roles you work in on your <Link to="/account">Account</Link> page.
+          Take the roles you work in on your <Link to="/account">roles page</Link>.
         </li>
         <li>
-          Pick a dataset among the <Link to="/datasets">open datasets</Link>, read its
-          instructions, and start labelling.
+          <Link to="/datasets">Find work</Link> among the open datasets, read its instructions,
+          and start labelling.
         </li>
       </ol>
       <p>

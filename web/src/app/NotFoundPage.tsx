@@ -5,8 +5,8 @@ export default function NotFoundPage() {
     <>
       <h1>No such page</h1>
       <p>
-        Nothing lives at this address. Go to the <Link to="/datasets">datasets</Link> or your{" "}
-        <Link to="/account">account</Link>.
+        Nothing lives at this address. <Link to="/datasets">Find work</Link> or{" "}
+        <Link to="/account">see your roles</Link>.
       </p>
     </>
   );

@@ -9,6 +9,9 @@ import { useAccount, useSignMessage } from "wagmi";
 import { api, call } from "../api/client";
 import { session } from "../api/session";
 
+/** How long a session may last, as the message asks (the service caps it at its own limit). */
+const SESSION_HOURS = 12;
+
 export function useSignIn() {
   const { address } = useAccount();
   const { signMessageAsync } = useSignMessage();
@@ -31,6 +34,8 @@ export function useSignIn() {
         statement: nonce.statement,
         version: "1",
         issuedAt: new Date(),
+        // The session lasts until then, or the service's own limit if that comes first.
+        expirationTime: new Date(Date.now() + SESSION_HOURS * 3600 * 1000),
       });
       const signature = await signMessageAsync({ message });
       const opened = await call(api.POST("/v1/auth/session", { body: { message, signature } }));
