@@ -30,7 +30,7 @@ export async function freePort() {
  * run ends without its `after`. @type {Map<number, string>} */
 const running = new Map();
 
-function killGroup(/** @type {number} */ pid, /** @type {NodeJS.Signals} */ signal) {
+function killGroup(/** @type {number} */ pid, /** @type {NodeJS.Signals | 0} */ signal) {
   try {
     process.kill(-pid, signal);
     return true;

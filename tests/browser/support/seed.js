@@ -73,7 +73,7 @@ export class ApiUser {
     return this.request('GET', route);
   }
 
-  post(/** @type {string} */ route, /** @type {unknown} */ json) {
+  post(/** @type {string} */ route, /** @type {unknown} */ json = undefined) {
     return this.request('POST', route, json === undefined ? {} : { json });
   }
 
@@ -128,6 +128,7 @@ export function walletClientOf(
 }
 
 /** Short texts to classify: what the workspace shows as the item's data. */
+/** @type {readonly (readonly [string, string])[]} */
 export const PET_SENTENCES = Object.freeze([
   ['pet-01', 'A tabby curls up on the warm windowsill and purrs.'],
   ['pet-02', 'The retriever drops a soggy ball at my feet again.'],

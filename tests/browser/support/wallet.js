@@ -127,7 +127,7 @@ export class TestWallet {
     /** Transactions the wallet sent, by hash. @type {`0x${string}`[]} */
     this.sent = [];
     this.chain = createPublicClient({ transport: http(rpcUrl) });
-    /** One transaction at a time, so that two never take the same nonce. */
+    /** One transaction at a time, so that two never take the same nonce. @type {Promise<unknown>} */
     this.sending = Promise.resolve();
     /** @type {Set<import('playwright-core').Page>} */
     this.pages = new Set();
