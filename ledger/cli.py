@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -36,6 +37,15 @@ from ledger.mirror.service import Mirror, delete_mirror_state
 from ledger.runtime import Runtime
 from ledger.settlement.models import EpochStatus
 from ledger.settlement.publish import publish
+from ledger.uprecord import (
+    NoRunningUp,
+    UpRecord,
+    cli_command,
+    now_iso,
+    record_path,
+    remove_record,
+    running_up,
+)
 
 console = Console()
 
@@ -84,12 +94,26 @@ def _can_listen(host: str, port: int) -> bool:
 def cmd_up(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir)
+    try:
+        other = running_up(state, otherwise="")
+    except NoRunningUp:
+        pass
+    else:
+        console.print(
+            f"[red]a label-ledger up already runs from {state}[/] at {other.api_url} (pid "
+            f"{other.pid}): use it, stop it first, or pass another --state-dir",
+            soft_wrap=True,
+        )
+        return 2
     if args.fresh and state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
     if not _port_free(args.port):
         console.print(f"[red]port {args.port} is taken[/]: stop what runs there or pass --port")
         return 2
+    url = f"http://127.0.0.1:{args.port}"
+    # First, where a person goes: the web app, served by the API below.
+    console.print(f"[green]app[/]     {url}/")
 
     chain_port = DEFAULT_CHAIN_PORT if _port_free(DEFAULT_CHAIN_PORT) else free_port()
     anvil = Anvil(
@@ -98,6 +122,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     with console.status("starting a local Anvil chain..."):
         anvil.start()
     console.print(f"[green]chain[/]   Anvil at {anvil.rpc_url} (state in {state}/anvil-state.json)")
+    # uvicorn stops gracefully on SIGTERM and then raises it again: exiting through the
+    # `finally`s below instead stops Anvil and removes up.json.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         deployment_file = state / "deployment.json"
         database_file = state / "ledger.sqlite"
@@ -135,11 +162,13 @@ def cmd_up(args: argparse.Namespace) -> int:
             siwe_domain=f"127.0.0.1:{args.port}",
             siwe_uri=f"http://127.0.0.1:{args.port}",
             settle_every_seconds=args.settle_every,
+            publish_dir=state / "published",
         )
         runtime = Runtime.from_settings(settings)
         stop = threading.Event()
         threads = start_background(runtime, stop)
-        url = f"http://127.0.0.1:{args.port}"
+        command = cli_command()
+        beside = "" if state == STATE_DIR else f" --state-dir {shlex.quote(str(state))}"
         console.print(
             f"[green]api[/]     {url}  (OpenAPI docs at {url}/docs)\n"
             f"[green]db[/]      {runtime.db.engine.url.render_as_string(hide_password=True)}\n"
@@ -150,17 +179,28 @@ def cmd_up(args: argparse.Namespace) -> int:
                 else "off"
             )
             + f"\n[green]publish[/] {settings.publish_dir} and {url}/v1/published "
-            "(label-ledger audit checks them against the chain)"
-            + f"\n[bold]try it:[/] label-ledger demo --api {url}    (Ctrl-C stops everything)"
+            f"({command} audit{beside} checks them against the chain)"
+            + f"\n[bold]try it:[/] {command} demo{beside}    (Ctrl-C stops everything)",
+            soft_wrap=True,
         )
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(runtime), host="127.0.0.1", port=args.port, log_level="warning"
             )
         )
+        UpRecord(
+            api_url=url,
+            rpc_url=anvil.rpc_url,
+            pid=os.getpid(),
+            chain_pid=anvil.process.pid if anvil.process else None,
+            deployment_file=str(deployment_file.resolve()),
+            publish_dir=str(settings.publish_dir.resolve()),
+            started_at=now_iso(),
+        ).write(record_path(state))
         try:
             server.run()
         finally:
+            remove_record(state, pid=os.getpid())
             stop.set()
             for thread in threads:
                 thread.join(timeout=10)
@@ -347,7 +387,7 @@ def cmd_settle(_args: argparse.Namespace) -> int:
         console.print("[red]set LABEL_LEDGER_OPERATOR_KEY[/]: settling posts a root on chain")
         return 2
     epoch = settle_and_publish(runtime, runtime.operator)
-    console.print(f"publication: {runtime.settings.publish_dir} (audit it: label-ledger audit)")
+    console.print(f"publication: {runtime.settings.publish_dir} (audit it: {cli_command()} audit)")
     if epoch is None:
         console.print("nothing to settle: no verified, unpaid label")
     elif epoch.status is EpochStatus.accepted:
@@ -380,7 +420,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "directory you can write"
         )
         return 2
-    console.print(f"published to {out}: check it with label-ledger audit --epochs {out}")
+    console.print(f"published to {out}: check it with {cli_command()} audit --epochs {out}")
     return 0
 
 
@@ -418,16 +458,33 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-
+    if args.api:
+        api_url, rpc_url = args.api.rstrip("/"), args.rpc
+        console.print(f"using the label-ledger API at {api_url} (from --api)", soft_wrap=True)
+    else:
+        try:
+            up = running_up(Path(args.state_dir), otherwise="pass --api URL")
+        except NoRunningUp as exc:
+            console.print(f"[red]cannot run the demo[/]: {exc.message}", soft_wrap=True)
+            return 2
+        api_url, rpc_url = up.api_url, args.rpc or up.rpc_url
+        _say_which_up(console, up, Path(args.state_dir))
     report = run_demo(
-        api_url=args.api,
-        rpc_url=args.rpc,
+        api_url=api_url,
+        rpc_url=rpc_url,
         operator_key=os.environ.get("LABEL_LEDGER_OPERATOR_KEY"),
         items=args.items,
         annotators=args.annotators,
         console=console,
     )
     return 0 if report.balances_agree else 1
+
+
+def _say_which_up(out: Console, up: UpRecord, state_dir: Path) -> None:
+    out.print(
+        f"using the label-ledger up at {up.api_url} (from {record_path(state_dir)})",
+        soft_wrap=True,
+    )
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -438,10 +495,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         # stdout carries the report only: messages go to stderr, retry warnings nowhere
         out = Console(stderr=True)
         logging.disable(logging.WARNING)
-    settings = _settings()
-    rpc_url = args.rpc or settings.rpc_url
-    source = args.epochs or str(settings.publish_dir)
-    deployment_file = Path(args.deployment or settings.deployment_file)
+    try:
+        rpc_url, deployment_file, source = _what_to_audit(args, out)
+    except NoRunningUp as exc:
+        out.print(f"[red]cannot audit[/]: {exc.message}", soft_wrap=True)
+        return 2
     try:
         deployment = Deployment.load(deployment_file)
     except DeploymentMissing as exc:
@@ -463,6 +521,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         report.print(console)
     return 0 if report.ok else 1
+
+
+def _what_to_audit(args: argparse.Namespace, out: Console) -> tuple[str, Path, str]:
+    """The chain, the deployment file and the publication to audit, from the flags, else the
+    settings, else the running `up` of the state directory (`NoRunningUp` if there is none);
+    says which chain it uses."""
+    settings = _settings()
+    rpc_url = args.rpc or settings.rpc_url
+    deployment_file = Path(args.deployment or settings.deployment_file)
+    source = args.epochs or str(settings.publish_dir)
+    if args.rpc:
+        out.print(f"using the chain at {rpc_url} (from --rpc)", soft_wrap=True)
+    elif "LABEL_LEDGER_RPC_URL" in os.environ:
+        out.print(f"using the chain at {rpc_url} (from LABEL_LEDGER_RPC_URL)", soft_wrap=True)
+    else:
+        # Neither flag nor setting names a chain: audit the `up` of this directory, or nothing.
+        up = running_up(Path(args.state_dir), otherwise="pass --rpc URL (with --deployment)")
+        _say_which_up(out, up, Path(args.state_dir))
+        rpc_url = up.rpc_url
+        if not args.deployment and "LABEL_LEDGER_DEPLOYMENT_FILE" not in os.environ:
+            deployment_file = Path(up.deployment_file)
+        if not args.epochs and "LABEL_LEDGER_PUBLISH_DIR" not in os.environ:
+            source = up.publish_dir
+    return rpc_url, deployment_file, source
 
 
 def _audit_with_progress(
@@ -554,8 +636,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.set_defaults(handler=cmd_push)
 
     demo = commands.add_parser("demo", help="drive the whole loop against a running instance")
-    demo.add_argument("--api", default=f"http://127.0.0.1:{DEFAULT_API_PORT}")
+    demo.add_argument(
+        "--api", help="the API's URL (default: the `up` running from --state-dir, if any)"
+    )
     demo.add_argument("--rpc", help="chain JSON-RPC (default: the one the API reports)")
+    demo.add_argument(
+        "--state-dir", default=str(STATE_DIR), help="the state directory of the `up` to use"
+    )
     demo.add_argument("--items", type=int, default=200)
     demo.add_argument("--annotators", type=int, default=5)
     demo.set_defaults(handler=cmd_demo)
@@ -563,7 +650,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser(
         "audit", help="check every payout against the chain and the publication, no database"
     )
-    audit.add_argument("--rpc", help="JSON-RPC URL of the chain (default: LABEL_LEDGER_RPC_URL)")
+    audit.add_argument(
+        "--rpc",
+        help="JSON-RPC URL of the chain (default: LABEL_LEDGER_RPC_URL, else the chain of the "
+        "`up` running from --state-dir, with its deployment and publication)",
+    )
+    audit.add_argument(
+        "--state-dir", default=str(STATE_DIR), help="the state directory of the `up` to audit"
+    )
     audit.add_argument(
         "--deployment",
         help=f"deployment file (default: LABEL_LEDGER_DEPLOYMENT_FILE or "

@@ -3,8 +3,10 @@
 Generated wallets play every part: one buyer, N annotators, one reviewer, one auditor. The
 annotators work at once, as a crowd: each item is reserved for one of them at a time and labelled
 exactly as often as the buyer pays for (overlap 1 under review, 3 to 5 under consensus); a
-rejected label gives its place to another annotator. It ends with each wallet's balances as the
-API reports them (from the mirror) next to `balanceOf` on chain.
+rejected label gives its place to another annotator. The items are pictures of pets that the
+API itself serves (`ledger.media`), so the web app shows each one. It ends with each wallet's
+balances as the API reports them (from the mirror) next to `balanceOf` on chain, and the app's
+pages where a person sees what it did.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.devnode import DEV_KEYS
 from ledger.kit.errors import LedgerError
 from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
+from ledger.media import PET_CLASSES, PET_COUNT, pet_kind, pet_path
 from ledger.merkle import verify_proof
 from ledger.publication import PAYOUT_LEAF_ENCODING
+from ledger.uprecord import cli_command
 
-CLASSES = ["cat", "dog", "bird"]
+CLASSES = list(PET_CLASSES)
 DUSD = 10**6  # dUSD has 6 decimals
 LABEL = 10**LABEL_DECIMALS
 PRICE = DUSD // 4  # 0.25 dUSD per verified label
@@ -112,13 +116,18 @@ def run_demo(
 ) -> DemoReport:
     console = console or Console()
     rng = random.Random(seed)
+    api_url = api_url.rstrip("/")
     http = httpx.Client(base_url=api_url, timeout=60)
     try:
         health = http.get("/v1/health").json()
     except httpx.HTTPError as exc:
         raise DemoFailed(
-            f"no label-ledger API at {api_url} ({exc}): start one with `label-ledger up`"
+            f"no label-ledger API at {api_url} ({exc}): start one with ./scripts/up"
         ) from exc
+
+    def picture(number: int) -> str:
+        return f"{api_url}/media/{pet_path(number)}"
+
     contracts = health["contracts"]
     rpc_url = rpc_url or health["rpc_url"]
     if rpc_url is None:
@@ -158,9 +167,9 @@ def run_demo(
             "instructions": INSTRUCTIONS,
             "examples": [
                 {
-                    "data": {"url": "https://example.org/example-cat.jpg"},
+                    "data": {"url": picture(_first_pet("cat", after=PET_COUNT // 2))},
                     "label": "cat",
-                    "explanation": "a cat on a sofa: the sofa does not count",
+                    "explanation": "an orange cat, ears up: the background does not count",
                 }
             ],
             "verification": {"gold_reveal_seconds": DEMO_GOLD_REVEAL_SECONDS},
@@ -174,14 +183,14 @@ def run_demo(
         f"reserved {dataset['leases']['seconds']}s for whoever is served them; instructions "
         "and examples in its terms"
     )
-    truth = {f"img-{i:04d}": rng.choice(CLASSES) for i in range(items)}
+    # The truth is what each picture shows.
+    truth = {f"img-{i:04d}": pet_kind(i % PET_COUNT) for i in range(items)}
     gold_ids = set(list(truth)[:: max(items // 20, 1)])
     lines = [
         json.dumps(
-            {"id": ext, "data": {"url": f"https://example.org/{ext}.jpg"}}
-            | ({"gold": answer} if ext in gold_ids else {})
+            {"id": ext, "data": {"url": picture(i)}} | ({"gold": answer} if ext in gold_ids else {})
         )
-        for ext, answer in truth.items()
+        for i, (ext, answer) in enumerate(truth.items())
     ]
     created = buyer.post(
         f"{dataset_path}/items",
@@ -222,7 +231,7 @@ def run_demo(
         fund,
         token.address,
         reviewer=reviewer.address,
-        items=max(items // 4, 4),
+        pictures=[(n, picture(n)) for n in range(items, items + max(items // 4, 4))],
         rng=rng,
         say=say,
         console=console,
@@ -304,12 +313,26 @@ def run_demo(
         if report.balances_agree
         else "[red]the API and the chain disagree[/]"
     )
+    command = cli_command()
     say(
-        "check every payout from the chain alone (no database): [bold]label-ledger audit "
-        f"--epochs {api_url}/v1/published[/] (add --rpc and --deployment away from `up`'s "
-        "directory); annotators download their proofs from /v1/proofs/<address>"
+        f"check every payout from the chain alone (no database): [bold]{command} audit[/] beside "
+        f"the `up`, or anywhere [bold]{command} audit --rpc {chain.rpc_url} --deployment FILE "
+        f"--epochs {api_url}/v1/published[/]; annotators download their proofs from "
+        f"{api_url}/v1/proofs/<address>",
+        soft_wrap=True,
+    )
+    say(
+        "see what the demo did in the app:\n"
+        f"  {api_url}/datasets   its two datasets: items, escrow, progress\n"
+        f"  {api_url}/me/labels  labels and their status (as the wallet you sign in with)\n"
+        f"  {api_url}/epochs     epoch {epoch_number}: its roots, payouts and proofs",
+        soft_wrap=True,
     )
     return report
+
+
+def _first_pet(kind: str, *, after: int) -> int:
+    return next(n for n in range(after, PET_COUNT) if pet_kind(n) == kind)
 
 
 def _settle(
@@ -376,7 +399,7 @@ def _consensus_dataset(
     token: str,
     *,
     reviewer: str,
-    items: int,
+    pictures: list[tuple[int, str]],
     rng: random.Random,
     say: Callable[..., None],
     console: Console,
@@ -395,8 +418,15 @@ def _consensus_dataset(
         },
     )
     path = f"/v1/datasets/{dataset['id']}"
-    truth = {f"c-{i:04d}": rng.choice(CLASSES) for i in range(items)}
-    buyer.post(f"{path}/items", json=[{"id": i, "data": {"n": n}} for n, i in enumerate(truth)])
+    items = len(pictures)
+    truth = {f"c-{i:04d}": pet_kind(n % PET_COUNT) for i, (n, _url) in enumerate(pictures)}
+    buyer.post(
+        f"{path}/items",
+        json=[
+            {"id": ext, "data": {"url": url}}
+            for ext, (_n, url) in zip(truth, pictures, strict=True)
+        ],
+    )
     fund(path, PRICE * items * 5 * 2)
     buyer.post(f"{path}/reviewers", json={"address": reviewer})  # for items split at the cap
     _crowd_labels(workers, path, truth, rng=rng, console=console)

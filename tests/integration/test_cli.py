@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.chain.deploy import GUARDIAN_ROLE, PAUSER_ROLE, ROOT_PROPOSER_ROLE
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.dataset.models import Item
+from ledger.kit.db import Database
+from ledger.media import pet_kind
+from ledger.settlement.publish import publish
+from tests.conftest import Instance
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
@@ -276,3 +283,200 @@ def test_serve_answers_on_a_deployed_chain_and_refuses_a_taken_port(
         server.wait(timeout=20)
     assert server.returncode == 0, log.read_text()
     assert not (tmp_path / ".label-ledger").exists()  # it started no chain, deployed nothing
+
+
+# --- `up` records itself; `demo` and `audit` drive that instance and no other ---
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any LABEL_LEDGER_ setting: the commands find their instance
+    themselves."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_LEDGER_")}
+    return {**kept, "COLUMNS": "200", **extra}
+
+
+def run_clean(
+    *args: str, cwd: Path, timeout: float = 120, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        env=clean_env(**extra),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def first_line(result: subprocess.CompletedProcess[str]) -> str:
+    return next(line for line in result.stdout.splitlines() if line.strip())
+
+
+def write_record(state_dir: Path, *, pid: int, api_url: str, rpc_url: str) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "api_url": api_url,
+        "rpc_url": rpc_url,
+        "pid": pid,
+        "chain_pid": None,
+        "deployment_file": str(state_dir / "deployment.json"),
+        "publish_dir": str(state_dir / "published"),
+        "started_at": "2026-12-06T00:00:00+00:00",
+    }
+    path = state_dir / "up.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def test_up_records_itself_and_demo_and_audit_use_that_instance(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`up` (on a free port, on the test's database) writes .label-ledger/up.json and prints the
+    app's URL first; `demo` and `audit`, run beside it with no flag, say they use it and do; the
+    demo's items are pictures that this instance serves; a second `up` of the directory is
+    refused; once `up` stops, the record is gone and the demo refuses to run."""
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            [str(SCRIPT), "up", "--port", str(port), "--settle-every", "0"],
+            env=clean_env(LABEL_LEDGER_DATABASE_URL=database_url),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    record_file = tmp_path / ".label-ledger" / "up.json"
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while not (record_file.exists() and answers(f"{url}/v1/health")):
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "up did not answer within 90s:\n" + log.read_text()
+            time.sleep(0.2)
+        record = json.loads(record_file.read_text())
+        assert (record["api_url"], record["pid"]) == (url, up.pid)
+        assert record["rpc_url"] == httpx.get(f"{url}/v1/health").json()["rpc_url"]
+        printed = [line for line in log.read_text().splitlines() if line.strip()]
+        assert printed[0].split() == ["app", f"{url}/"], printed
+        hints = " ".join(printed)
+        # a command that works from here: the venv's script, by the name PATH finds it under
+        on_path = shutil.which("label-ledger", path=clean_env()["PATH"])
+        command = "label-ledger" if on_path and Path(on_path) == SCRIPT else str(SCRIPT)
+        assert f"try it: {command} demo " in hints, hints
+
+        second = run_clean("up", "--port", str(free_port()), cwd=tmp_path)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"already runs from .label-ledger at {url} (pid {up.pid})" in second.stdout
+
+        demo = run_clean("demo", "--items", "40", "--annotators", "3", cwd=tmp_path, timeout=300)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert first_line(demo) == (
+            f"using the label-ledger up at {url} (from .label-ledger/up.json)"
+        )
+        assert "every balance the API shows equals the chain" in demo.stdout
+        tail = [line.split()[0] for line in demo.stdout.splitlines()[-3:]]
+        assert tail == [f"{url}/datasets", f"{url}/me/labels", f"{url}/epochs"], demo.stdout
+
+        # the demo's items are pictures served by this instance, showing what they are said to
+        db = Database(database_url)
+        try:
+            with db.unit_of_work() as session:
+                items = session.scalars(select(Item)).all()
+                urls = [item.data["url"] for item in items]
+                gold = {item.data["url"]: item.gold_label for item in items if item.gold}
+        finally:
+            db.engine.dispose()
+        assert len(urls) == 40 + 10
+        assert all(u.startswith(f"{url}/media/pets/") for u in urls), urls[:3]
+        assert gold
+        for picture_url, answer in gold.items():  # the buyer's answer is what the picture shows
+            assert answer == pet_kind(int(picture_url.rsplit("/", 1)[1].removesuffix(".png")))
+        picture = httpx.get(urls[0])
+        assert picture.status_code == 200
+        assert picture.headers["content-type"] == "image/png"
+        assert picture.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+        audited = run_clean("audit", cwd=tmp_path, timeout=300)
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        assert first_line(audited) == (
+            f"using the label-ledger up at {url} (from .label-ledger/up.json)"
+        )
+    finally:
+        up.terminate()
+        up.wait(timeout=30)
+    assert up.returncode == 0, log.read_text()
+    assert not record_file.exists()
+    assert "stopped: API, jobs and Anvil" in log.read_text()
+    with pytest.raises(httpx.TransportError):  # its Anvil stopped with it
+        httpx.post(record["rpc_url"], json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+
+    stopped = run_clean("demo", cwd=tmp_path)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    said = " ".join(stopped.stdout.split())
+    assert "no label-ledger up is running from .label-ledger" in said
+    assert ".label-ledger/up.json does not exist" in said
+    assert "./scripts/up" in said
+    assert "pass --api URL" in said
+
+
+def test_demo_and_audit_refuse_a_record_whose_up_is_gone(tmp_path: Path) -> None:
+    state = tmp_path / "elsewhere"
+    pid = dead_pid()
+    write_record(state, pid=pid, api_url="http://127.0.0.1:9", rpc_url="http://127.0.0.1:9")
+    for command, instead in (("demo", "pass --api URL"), ("audit", "pass --rpc URL")):
+        result = run_clean(command, "--state-dir", str(state), cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        said = " ".join(result.stdout.split())
+        assert f"names process {pid}, which is no longer running" in said
+        assert "Start one with ./scripts/up" in said
+        assert instead in said
+
+
+def test_demo_refuses_a_record_whose_up_does_not_answer(tmp_path: Path) -> None:
+    silent = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    write_record(tmp_path / ".label-ledger", pid=os.getpid(), api_url=silent, rpc_url=silent)
+    result = run_clean("demo", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert f"does not answer at {silent}/v1/health" in said
+    assert "pass --api URL" in said
+
+
+def test_demo_and_audit_never_drive_another_instance_on_the_recorded_port(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """The record's port answers, but for another chain: both refuse. When the record matches
+    what answers, audit uses it: its chain, its deployment file and its publication."""
+    state = tmp_path / "state"
+    rpc_url = instance.runtime.settings.rpc_url
+    write_record(state, pid=os.getpid(), api_url=instance.url, rpc_url="http://127.0.0.1:1")
+    for command in ("demo", "audit"):
+        result = run_clean(command, "--state-dir", str(state), cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        said = " ".join(result.stdout.split())
+        assert f"{instance.url} answers, but on chain {rpc_url}" in said
+        assert "another service holds its port" in said
+
+    record = write_record(state, pid=os.getpid(), api_url=instance.url, rpc_url=rpc_url)
+    shutil.copy(instance.runtime.settings.deployment_file, state / "deployment.json")
+    publish(instance.runtime.db, instance.runtime.deployment, state / "published")
+    audited = run_clean("audit", "--json", "--state-dir", str(state), cwd=tmp_path)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert audited.stderr.splitlines()[0] == (
+        f"using the label-ledger up at {instance.url} (from {record})"
+    )
+    assert json.loads(audited.stdout)["ok"] is True
