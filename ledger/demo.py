@@ -126,7 +126,8 @@ def run_demo(
         ) from exc
 
     def picture(number: int) -> str:
-        return f"{api_url}/media/{pet_path(number)}"
+        # Root-relative: served by whichever port the instance listens on, after any restart.
+        return f"/media/{pet_path(number)}"
 
     contracts = health["contracts"]
     rpc_url = rpc_url or health["rpc_url"]
