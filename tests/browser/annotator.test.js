@@ -68,9 +68,9 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
   /**
    * A fresh browser profile with `wallet` injected, whose page errors are kept in artifacts/.
    * @param {TestWallet} wallet
-   * @param {string} story
+   * @param {string} name names its console log in artifacts/
    */
-  async function openApp(wallet, story) {
+  async function openApp(wallet, name) {
     const context = await browser.newContext({ viewport: DESKTOP });
     context.setDefaultTimeout(20_000);
     const page = await context.newPage();
@@ -82,11 +82,31 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
     });
     page.on('close', () => {
       mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(path.join(ARTIFACTS, `${story}-console.log`), problems.join('\n'));
+      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
     });
     await wallet.install(page);
     await page.goto(`${product.url}/`);
     return { context, page };
+  }
+
+  /**
+   * Runs a story on `page`; on failure keeps a full-page screenshot of where it stopped.
+   * @param {import('playwright-core').BrowserContext} context
+   * @param {import('playwright-core').Page} page
+   * @param {string} name names the screenshot in artifacts/
+   * @param {() => Promise<void>} steps
+   */
+  async function story(context, page, name, steps) {
+    try {
+      await steps();
+    } catch (error) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const shot = path.join(ARTIFACTS, `${name}-failure.png`);
+      await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
+      throw error;
+    } finally {
+      await context.close();
+    }
   }
 
   /** Connect wallet, then the Test Wallet among those EIP-6963 found. */
@@ -99,7 +119,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
     const dev = devAccount(PARTS.annotator);
     const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
     const { context, page } = await openApp(wallet, 'annotator');
-    try {
+    await story(context, page, 'annotator', async () => {
       const banner = page.getByRole('banner');
       await banner.getByRole('button', { name: 'Connect wallet' }).waitFor();
       await checkPage(page, 'home-not-connected');
@@ -210,16 +230,14 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
         .sort();
       assert.deepEqual(stored(mine), expected);
       assert.deepEqual(stored(await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels?status=pending`)), expected);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a visitor whose browser has no wallet is told how to get one', async () => {
     const context = await browser.newContext({ viewport: DESKTOP });
     context.setDefaultTimeout(20_000);
-    try {
-      const page = await context.newPage();
+    const page = await context.newPage();
+    await story(context, page, 'no-wallet', async () => {
       await page.goto(`${product.url}/`);
       const banner = page.getByRole('banner');
       await banner.getByRole('button', { name: 'Connect wallet' }).click();
@@ -227,9 +245,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       const wallets = banner.getByRole('button', { name: /^Connect (?!wallet$)/ });
       assert.equal(await wallets.count(), 0, 'no wallet to connect is offered');
       await checkPage(page, 'no-wallet');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a wallet left on another network is told so, and switches to the dev chain from the alert', async () => {
@@ -241,7 +257,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       startChainId: 1,
     });
     const { context, page } = await openApp(wallet, 'wrong-network');
-    try {
+    await story(context, page, 'wrong-network', async () => {
       await connect(page);
       const alert = page.getByRole('alert').filter({ has: page.getByRole('button', { name: /^Switch to / }) });
       await alert.waitFor();
@@ -252,8 +268,6 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       assert.ok(wallet.requests.includes('wallet_switchEthereumChain'));
       await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).waitFor();
       await checkPage(page, 'right-network');
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
