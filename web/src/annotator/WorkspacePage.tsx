@@ -9,7 +9,9 @@ import { api, call, type Schemas } from "../api/client";
 import { ApiError } from "../api/errors";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
+import { BoxTool, pictureOf } from "./BoxTool";
 import { ItemView } from "./ItemView";
+import { SpanTool, textOf } from "./SpanTool";
 import { parseId, useDataset } from "./queries";
 
 type NextItem = Schemas["NextItem"];
@@ -48,6 +50,14 @@ async function fetchTurn(datasetId: number): Promise<Turn> {
     }
     throw failure;
   }
+}
+
+/** Whether a box or span tool shows the item (and the item frame need not). */
+function drawable(item: NextItem): boolean {
+  return (
+    (item.label_type === "boxes" && pictureOf(item.data) !== null) ||
+    (item.label_type === "spans" && textOf(item.data) !== null)
+  );
 }
 
 function typing(target: EventTarget | null): boolean {
@@ -178,7 +188,13 @@ function Workspace({ datasetId }: { datasetId: number }) {
         <section className="workspace" aria-label="Item">
           <div className="item-frame" aria-busy={busy}>
             <p className="muted item-id">Item {item.external_id}</p>
-            <ItemView data={item.data} name={`Item ${item.external_id}`} />
+            {item.label_type === "boxes" && pictureOf(item.data) !== null ? (
+              <BoxTool key={item.item_id} src={pictureOf(item.data) ?? ""} name={`Item ${item.external_id}`} onSubmit={submit} />
+            ) : item.label_type === "spans" && textOf(item.data) !== null ? (
+              <SpanTool key={item.item_id} text={textOf(item.data) ?? ""} onSubmit={submit} />
+            ) : (
+              <ItemView data={item.data} name={`Item ${item.external_id}`} />
+            )}
           </div>
           {item.label_type === "classes" ? (
             <div role="group" aria-label="Classes" className="classes">
@@ -198,10 +214,10 @@ function Workspace({ datasetId }: { datasetId: number }) {
                 );
               })}
             </div>
-          ) : (
+          ) : drawable(item) ? null : (
             <p className="notice">
-              This dataset's labels are {item.label_type}, which this page cannot draw yet; use the
-              API (POST /v1/labels) or release the item.
+              This item has no {item.label_type === "boxes" ? "picture to draw on" : "text to select in"};
+              skip it as "Does not load" so that its buyer sees it.
             </p>
           )}
           <div className="give-back">
