@@ -143,6 +143,10 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       await page.waitForURL(/\/account$/);
       await page.getByRole('button', { name: 'Take the annotator role' }).click();
       await page.getByRole('button', { name: 'Take the annotator role' }).waitFor({ state: 'detached' });
+      await page.getByRole('main').getByText('annotator').first().waitFor();
+      for (const role of ['buyer', 'auditor']) {
+        await page.getByRole('button', { name: `Take the ${role} role` }).waitFor();
+      }
       await checkPage(page, 'annotator-account');
 
       await navigation.getByRole('link', { name: 'Datasets' }).click();
@@ -155,6 +159,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
 
       await listed.click();
       await page.waitForURL(new RegExp(`/datasets/${seeded.dataset.id}$`));
+      await page.getByRole('heading', { name: DATASET }).waitFor();
       await page.getByRole('heading', { name: 'Which animal?' }).waitFor();
       await page.getByText(seeded.dataset.chain.salt).waitFor(); // the terms hash
       await page.getByText('0.25 dUSD').first().waitFor();
@@ -175,6 +180,15 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
         const button = classes.getByRole('button', { name, exact: true });
         assert.equal(await button.getAttribute('aria-keyshortcuts'), String(index + 1), `${name}'s key`);
       }
+      const keysShown = (await classes.textContent()) ?? '';
+      for (const key of ['1', '2', '3']) assert.ok(keysShown.includes(key), `key ${key} is shown`);
+      /** @type {string[]} */
+      const submitted = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && new URL(request.url()).pathname.startsWith('/v1/labels')) {
+          submitted.push(new URL(request.url()).pathname);
+        }
+      });
       await page.getByRole('button', { name: 'Skip' }).waitFor();
       await page.getByRole('button', { name: 'Release' }).waitFor();
       const shownItem = async () => {
@@ -200,6 +214,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
           .waitFor();
       }
       await page.getByRole('status').filter({ hasText: 'Labelled 3 items' }).waitFor();
+      assert.deepEqual(submitted, Array(3).fill('/v1/labels/and-next'), 'each key is one submit-and-next');
       assert.ok(!labelled.has(await shownItem()), 'the next item shown is not one already labelled');
 
       await navigation.getByRole('link', { name: 'My labels' }).click();
@@ -233,6 +248,49 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
     });
   });
 
+  test('an annotator releases one item, skips another, and is told when nothing more is left', async () => {
+    const name = 'Two birds, briefly';
+    const { dataset, buyer } = await seedClassesDataset(product, devAccount(PARTS.buyer), {
+      name,
+      classes: CLASSES,
+      items: [
+        ['bird-1', 'A heron stands still in the shallow reeds.'],
+        ['bird-2', 'The magpie steals a shiny bottle cap.'],
+      ],
+      instructions: 'Pick the animal.',
+    });
+    const dev = devAccount(PARTS.secondAnnotator);
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, 'release-skip');
+    await story(context, page, 'release-skip', async () => {
+      await connect(page);
+      await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('banner').getByRole('button', { name: 'Sign out' }).waitFor();
+      await page.getByRole('navigation').getByRole('link', { name: 'Account' }).click();
+      await page.getByRole('button', { name: 'Take the annotator role' }).click();
+      await page.getByRole('button', { name: 'Take the annotator role' }).waitFor({ state: 'detached' });
+      await page.goto(`${product.url}/datasets/${dataset.id}/label`);
+      await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
+      const heron = page.getByText('A heron stands still in the shallow reeds.');
+      const magpie = page.getByText('The magpie steals a shiny bottle cap.');
+      await heron.or(magpie).first().waitFor();
+      const heronFirst = await heron.isVisible();
+      const [first, second] = heronFirst ? [heron, magpie] : [magpie, heron];
+      await page.getByRole('button', { name: 'Release' }).click();
+      await second.waitFor();
+      await page.getByRole('button', { name: 'Skip' }).click();
+      await page.getByText('Nothing more to label in this dataset').waitFor();
+      assert.equal(await first.count(), 0, 'a released item is not served again to whoever released it');
+      await checkPage(page, 'annotator-nothing-more');
+      // The buyer sees the skip (and only the skip: a release is no verdict on the item).
+      const skips = await buyer.get(`/v1/datasets/${dataset.id}/skips`);
+      assert.deepEqual(
+        skips.map((/** @type {any} */ item) => [item.external_id, item.skips]),
+        [[heronFirst ? 'bird-2' : 'bird-1', 1]],
+      );
+    });
+  });
+
   test('a visitor whose browser has no wallet is told how to get one', async () => {
     const context = await browser.newContext({ viewport: DESKTOP });
     context.setDefaultTimeout(20_000);
@@ -262,8 +320,13 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       const alert = page.getByRole('alert').filter({ has: page.getByRole('button', { name: /^Switch to / }) });
       await alert.waitFor();
       await checkPage(page, 'wrong-network');
+      const network = ((await alert.getByRole('button', { name: /^Switch to / }).textContent()) ?? '')
+        .replace(/^\s*Switch to\s*/, '')
+        .trim();
+      assert.ok(network, 'the alert names the network to switch to');
       await alert.getByRole('button', { name: /^Switch to / }).click();
       await alert.waitFor({ state: 'detached' });
+      await page.getByRole('banner').getByText(network, { exact: true }).first().waitFor();
       assert.equal(wallet.chainId, product.chainId, 'the wallet is on the dev chain now');
       assert.ok(wallet.requests.includes('wallet_switchEthereumChain'));
       await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).waitFor();

@@ -38,6 +38,7 @@ export const PARTS = Object.freeze({
   buyer: 2,
   annotator: 3,
   wrongChainAnnotator: 4,
+  secondAnnotator: 7,
   reviewer: 5,
   harness: 6,
 });
