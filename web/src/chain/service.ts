@@ -3,7 +3,7 @@
 // built from it, so the app works on whatever chain `label-ledger up` or a deployment runs.
 import { createContext, useContext } from "react";
 import { type Address, type Chain, defineChain, getAddress } from "viem";
-import { createConfig, http } from "wagmi";
+import { createConfig, http, injected, unstable_connector } from "wagmi";
 
 import { call, api } from "../api/client";
 
@@ -50,13 +50,15 @@ export async function loadService(): Promise<Service> {
   };
 }
 
-/** Wallets are the ones the browser announces (EIP-6963); chain reads go to the service's RPC. */
+/** Wallets are the ones the browser announces (EIP-6963). Chain reads go to the service's public
+ * RPC, or, where it names none (LABEL_LEDGER_PUBLIC_RPC_URL unset), through the connected wallet. */
 export function walletConfig(service: Service) {
+  const transport = service.rpcUrl === null ? unstable_connector(injected) : http(service.rpcUrl);
   return createConfig({
     chains: [service.chain] as const,
     connectors: [],
     multiInjectedProviderDiscovery: true,
-    transports: { [service.chain.id]: http(service.rpcUrl ?? undefined) },
+    transports: { [service.chain.id]: transport },
   });
 }
 
