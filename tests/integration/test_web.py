@@ -5,15 +5,18 @@ still in the JSON envelope, and a clear 503 where the app was never built."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
+import uvicorn
 
 from api.app import create_app
 from api.routes.web import WEB_DIST
+from ledger.chain.devnode import free_port
 from tests.conftest import Instance
 
 pytestmark = pytest.mark.chain
@@ -107,8 +110,31 @@ def test_known_routes_keep_their_answers(http: httpx.Client) -> None:
 
 
 def test_without_a_build_the_app_says_to_run_setup(instance: Instance, tmp_path: Path) -> None:
-    app = create_app(instance.runtime, web_dist=tmp_path / "never-built")
-    with TestClient(app) as client:
+    # a second server over the same runtime, serving an app that was never built
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(instance.runtime, web_dist=tmp_path / "never-built"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the second server did not start within 20s"
+        time.sleep(0.05)
+    try:
+        unbuilt(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        serving.join(timeout=10)
+
+
+def unbuilt(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
         for path in ("/", "/datasets/1/label", "/docs"):
             answer = client.get(path)
             assert answer.status_code == 503, path
