@@ -7,5 +7,6 @@ export interface NavEntry {
 export const NAV: NavEntry[] = [
   { to: "/datasets", label: "Datasets" },
   { to: "/me/labels", label: "My labels" },
+  { to: "/me/earnings", label: "Earnings" },
   { to: "/account", label: "Account" },
 ];

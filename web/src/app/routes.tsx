@@ -13,6 +13,7 @@ const DatasetsPage = lazy(() => import("../annotator/DatasetsPage"));
 const DatasetPage = lazy(() => import("../annotator/DatasetPage"));
 const WorkspacePage = lazy(() => import("../annotator/WorkspacePage"));
 const MyLabelsPage = lazy(() => import("../annotator/MyLabelsPage"));
+const EarningsPage = lazy(() => import("../annotator/EarningsPage"));
 
 export const router = createBrowserRouter([
   {
@@ -25,6 +26,7 @@ export const router = createBrowserRouter([
       { path: "datasets/:datasetId", element: <DatasetPage /> },
       { path: "datasets/:datasetId/label", element: <WorkspacePage /> },
       { path: "me/labels", element: <MyLabelsPage /> },
+      { path: "me/earnings", element: <EarningsPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },
