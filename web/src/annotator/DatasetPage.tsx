@@ -1,9 +1,11 @@
 // A dataset as an annotator weighs it before taking the work: pay, terms, its buyer's record,
 // the instructions.
+import { useQuery } from "@tanstack/react-query";
 import { lazy, Suspense } from "react";
 import { Link, useParams } from "react-router";
 
-import type { Schemas } from "../api/client";
+import { api, call, type Schemas } from "../api/client";
+import { ApiError } from "../api/errors";
 import { Amount } from "../chain/Amount";
 import { useService } from "../chain/service";
 import { ErrorNotice } from "../ui/ErrorNotice";
@@ -94,6 +96,53 @@ function Instructions({ datasetId }: { datasetId: number }) {
   );
 }
 
+function Standing({ datasetId }: { datasetId: number }) {
+  const { data, error } = useQuery({
+    queryKey: ["standing", datasetId],
+    queryFn: () =>
+      call(
+        api.GET("/v1/me/datasets/{dataset_id}/standing", {
+          params: { path: { dataset_id: datasetId } },
+        }),
+      ),
+  });
+  if (error instanceof ApiError && error.code === "missing_role") {
+    return <p>Take the annotator role on your roles page to label here and see your standing.</p>;
+  }
+  if (error) return <ErrorNotice error={error} />;
+  if (!data) return <p className="muted">Loading…</p>;
+  return (
+    <dl className="facts">
+      <div>
+        <dt>Score</dt>
+        <dd>
+          {data.score.toFixed(2)} ({data.tier})
+        </dd>
+      </div>
+      <div>
+        <dt>Receives items</dt>
+        <dd>{data.receives_items ? "yes" : "no: below the dataset's cutoff"}</dd>
+      </div>
+      {data.qualification !== "none" && (
+        <div>
+          <dt>Warm-up</dt>
+          <dd>
+            {data.qualification}: {data.qualification_answered} of {data.qualification_items} answered
+            {data.qualification_correct !== null && `, ${data.qualification_correct} right`}
+          </dd>
+        </div>
+      )}
+      <div>
+        <dt>Counted from</dt>
+        <dd>
+          {data.accepted} of {data.decided} reviewed labels accepted, {data.agreed} of {data.compared}{" "}
+          agreeing with consensus, {data.gold_correct} of {data.gold_answered} gold answers right
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
 function DatasetDetails({ datasetId }: { datasetId: number }) {
   const { data: dataset, error } = useDataset(datasetId);
   const { labelToken } = useService();
@@ -179,6 +228,8 @@ function DatasetDetails({ datasetId }: { datasetId: number }) {
           </dd>
         </div>
       </dl>
+      <h2>Your standing here</h2>
+      <Standing datasetId={dataset.id} />
       <h2>The buyer's record</h2>
       <BuyerRecord record={dataset.buyer_record} />
       <h2>Instructions</h2>

@@ -11,6 +11,7 @@ export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "none yet";
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 36 * 3600) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
+  if (seconds < 36 * 3600) return `${Number((seconds / 3600).toFixed(1))} h`;
+  const days = Number((seconds / 86400).toFixed(1));
+  return `${days} ${days === 1 ? "day" : "days"}`;
 }
