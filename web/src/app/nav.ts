@@ -8,5 +8,6 @@ export const NAV: NavEntry[] = [
   { to: "/datasets", label: "Datasets" },
   { to: "/me/labels", label: "My labels" },
   { to: "/me/earnings", label: "Earnings" },
+  { to: "/review", label: "Review" },
   { to: "/account", label: "Account" },
 ];

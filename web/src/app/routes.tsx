@@ -14,6 +14,8 @@ const DatasetPage = lazy(() => import("../annotator/DatasetPage"));
 const WorkspacePage = lazy(() => import("../annotator/WorkspacePage"));
 const MyLabelsPage = lazy(() => import("../annotator/MyLabelsPage"));
 const EarningsPage = lazy(() => import("../annotator/EarningsPage"));
+const ReviewPage = lazy(() => import("../reviewer/ReviewPage"));
+const DisputesPage = lazy(() => import("../reviewer/DisputesPage"));
 
 export const router = createBrowserRouter([
   {
@@ -27,6 +29,8 @@ export const router = createBrowserRouter([
       { path: "datasets/:datasetId/label", element: <WorkspacePage /> },
       { path: "me/labels", element: <MyLabelsPage /> },
       { path: "me/earnings", element: <EarningsPage /> },
+      { path: "review", element: <ReviewPage /> },
+      { path: "review/disputes", element: <DisputesPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },
