@@ -8,6 +8,7 @@ export const NAV: NavEntry[] = [
   { to: "/datasets", label: "Datasets" },
   { to: "/me/labels", label: "My labels" },
   { to: "/me/earnings", label: "Earnings" },
+  { to: "/buyer", label: "My datasets" },
   { to: "/review", label: "Review" },
   { to: "/account", label: "Account" },
 ];

@@ -14,6 +14,9 @@ const DatasetPage = lazy(() => import("../annotator/DatasetPage"));
 const WorkspacePage = lazy(() => import("../annotator/WorkspacePage"));
 const MyLabelsPage = lazy(() => import("../annotator/MyLabelsPage"));
 const EarningsPage = lazy(() => import("../annotator/EarningsPage"));
+const BuyerPage = lazy(() => import("../buyer/BuyerPage"));
+const NewDatasetPage = lazy(() => import("../buyer/NewDatasetPage"));
+const BuyerDatasetPage = lazy(() => import("../buyer/BuyerDatasetPage"));
 const ReviewPage = lazy(() => import("../reviewer/ReviewPage"));
 const DisputesPage = lazy(() => import("../reviewer/DisputesPage"));
 
@@ -29,6 +32,9 @@ export const router = createBrowserRouter([
       { path: "datasets/:datasetId/label", element: <WorkspacePage /> },
       { path: "me/labels", element: <MyLabelsPage /> },
       { path: "me/earnings", element: <EarningsPage /> },
+      { path: "buyer", element: <BuyerPage /> },
+      { path: "buyer/new", element: <NewDatasetPage /> },
+      { path: "buyer/datasets/:datasetId", element: <BuyerDatasetPage /> },
       { path: "review", element: <ReviewPage /> },
       { path: "review/disputes", element: <DisputesPage /> },
       { path: "*", element: <NotFoundPage /> },

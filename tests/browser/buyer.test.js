@@ -1,0 +1,242 @@
+// @ts-check
+/**
+ * The buyer's story, driven as a person would in Debian's headless Chromium against a real `up`
+ * with the Test Wallet: connect, sign in, take the buyer role, create a classes dataset through
+ * the form, fund it through the wallet (approve and createAndFund, real transactions on Anvil),
+ * upload a JSONL file of items, appoint a reviewer; then an annotator is served one of the items.
+ * Every page visited is checked with axe-core and photographed at desktop and phone sizes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { erc20Abi } from 'viem';
+import { devAccount, PARTS } from './support/accounts.js';
+import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
+import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
+import { startProduct } from './support/product.js';
+import { abiOf, ApiError, ApiUser, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
+import { TestWallet } from './support/wallet.js';
+
+const DATASET = 'Which pet, by the buyer';
+const CLASSES = ['cat', 'dog', 'bird'];
+const ITEMS = PET_SENTENCES.slice(0, 4);
+
+const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
+  ? false
+  : 'the web app (web/) is not in this checkout yet';
+
+describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 }, () => {
+  /** @type {import('./support/product.js').Product} */
+  let product;
+  /** @type {import('playwright-core').Browser} */
+  let browser;
+
+  before(async () => {
+    product = await startProduct({ name: 'buyer' });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await product?.stop();
+  });
+
+  /**
+   * A fresh browser profile with `wallet` injected, whose page errors are kept in artifacts/.
+   * @param {TestWallet} wallet
+   * @param {string} name names its console log in artifacts/
+   */
+  async function openApp(wallet, name) {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    context.setDefaultTimeout(20_000);
+    const page = await context.newPage();
+    /** @type {string[]} */
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('close', () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
+    });
+    await wallet.install(page);
+    await page.goto(`${product.url}/`);
+    return { context, page };
+  }
+
+  test('creates a classes dataset through the form, funds it through the wallet, uploads a JSONL file, and an annotator is served one of its items', async () => {
+    const dev = devAccount(PARTS.buyer);
+    const chain = walletClientOf(product, dev);
+    const dusd = { address: product.paymentToken, abi: erc20Abi };
+    // The buyer's wallet holds dUSD before the story begins (the dev token mints to anyone).
+    const minted = await chain.writeContract({
+      address: product.paymentToken,
+      abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin'),
+      functionName: 'mint',
+      args: [dev.address, BigInt(100 * UNIT)],
+    });
+    assert.equal((await chain.waitForTransactionReceipt({ hash: minted })).status, 'success');
+    const balanceOf = (/** @type {`0x${string}`} */ who) =>
+      chain.readContract({ ...dusd, functionName: 'balanceOf', args: [who] });
+
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, 'buyer');
+    try {
+      const banner = page.getByRole('banner');
+      await banner.getByRole('button', { name: 'Connect wallet' }).click();
+      await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
+      const opened = page.waitForResponse(
+        (response) => response.url().endsWith('/v1/auth/session') && response.request().method() === 'POST',
+      );
+      await banner.getByRole('button', { name: 'Sign in' }).click();
+      const session = await opened;
+      assert.equal(session.status(), 201, `sign-in refused: ${await session.text()}`);
+      const buyer = new ApiUser(product.url, dev);
+      buyer.token = (await session.json()).access_token;
+      await banner.getByRole('button', { name: 'Sign out' }).waitFor();
+
+      // Without the role, the page says where to take it.
+      const navigation = page.getByRole('navigation');
+      await navigation.getByRole('link', { name: 'My datasets' }).click();
+      await page.waitForURL(/\/buyer$/);
+      await page.getByRole('heading', { level: 1, name: 'My datasets' }).waitFor();
+      await page.getByText('You do not hold the buyer role yet').waitFor();
+      await checkPage(page, 'buyer-without-role');
+      await page.getByRole('link', { name: 'Account page' }).click();
+      await page.waitForURL(/\/account$/);
+      await page.getByRole('button', { name: 'Take the buyer role' }).click();
+      await page.getByRole('button', { name: 'Take the buyer role' }).waitFor({ state: 'detached' });
+      assert.ok((await buyer.get('/v1/me')).roles.includes('buyer'), 'the service holds the buyer role');
+
+      await navigation.getByRole('link', { name: 'My datasets' }).click();
+      await page.getByText('You have no datasets yet').waitFor();
+      await checkPage(page, 'buyer-datasets-empty');
+
+      // The form: a repeated class is refused by the API, and said beside the Classes field.
+      await page.getByRole('link', { name: 'Create a dataset' }).click();
+      await page.waitForURL(/\/buyer\/new$/);
+      await page.getByRole('heading', { level: 1, name: 'New dataset' }).waitFor();
+      await page.getByLabel('Name').fill(DATASET);
+      await page.getByRole('radio', { name: 'A class from a list' }).check();
+      await page.getByLabel('Classes').fill('cat\ncat');
+      await page.getByLabel(/Price per verified label \(dUSD\)/).fill('0.25');
+      await page.getByLabel(/Reward per verified label \(LABEL\)/).fill('1');
+      await page.getByLabel('Instructions').fill('# Which animal?\n\nPick the animal the sentence is about.');
+      await checkPage(page, 'buyer-new');
+      await page.getByRole('button', { name: 'Create the dataset' }).click();
+      const classes = page.getByLabel('Classes');
+      await page.locator('#label_classes-error').filter({ hasText: /unique/ }).waitFor();
+      assert.equal(await classes.getAttribute('aria-invalid'), 'true');
+      assert.match((await classes.getAttribute('aria-describedby')) ?? '', /label_classes-error/);
+      await page.getByRole('alert').filter({ hasText: 'The service refused the dataset' }).waitFor();
+      await checkPage(page, 'buyer-new-refused');
+      assert.deepEqual(await buyer.get('/v1/datasets'), [], 'a refused form stores nothing');
+
+      await classes.fill(CLASSES.join('\n'));
+      await page.getByRole('button', { name: 'Create the dataset' }).click();
+      await page.waitForURL(/\/buyer\/datasets\/\d+$/);
+      const id = Number(new URL(page.url()).pathname.split('/').pop());
+      await page.getByRole('heading', { level: 1, name: DATASET }).waitFor();
+      const stored = await buyer.get(`/v1/datasets/${id}`);
+      assert.equal(stored.name, DATASET);
+      assert.deepEqual(stored.label_classes, CLASSES);
+      assert.equal(stored.price_per_label, UNIT / 4);
+      assert.equal(stored.reward_per_label, UNIT);
+      assert.equal(stored.status, 'awaiting_funds');
+      await page.getByText(stored.chain.salt).waitFor(); // the terms hash
+      await page.getByText('0.25 dUSD').first().waitFor();
+      await page.getByText('1 LABEL').first().waitFor();
+      await page.getByRole('status').filter({ hasText: 'awaiting funds' }).waitFor();
+      await checkPage(page, 'buyer-dataset-unfunded');
+
+      // Funding: approve, then createAndFund, sent by the wallet; the page turns open.
+      const before = await balanceOf(dev.address);
+      const ledgerBefore = await balanceOf(product.ledger);
+      const sentBefore = wallet.sent.length;
+      await page.getByLabel('Amount (dUSD)').fill('3');
+      await page.getByRole('button', { name: 'Fund from my wallet' }).click();
+      const txs = page.getByRole('list', { name: 'Transactions' });
+      await txs.getByRole('listitem').filter({ hasText: /^approve: confirmed 0x[0-9a-f]{64}$/ }).waitFor();
+      await txs.getByRole('listitem').filter({ hasText: /^createAndFund: confirmed 0x[0-9a-f]{64}$/ }).waitFor({ timeout: 30_000 });
+      await page.getByRole('status').filter({ hasText: /Status: open/ }).waitFor({ timeout: 60_000 });
+      assert.equal(wallet.sent.length - sentBefore, 2, 'the wallet sent two transactions');
+      for (const hash of wallet.sent.slice(sentBefore)) {
+        await page.getByText(hash).waitFor();
+        assert.equal((await chain.getTransactionReceipt({ hash })).status, 'success');
+      }
+      const funded = BigInt(3 * UNIT);
+      assert.equal(before - (await balanceOf(dev.address)), funded, "the buyer's dUSD fell by the amount");
+      assert.equal((await balanceOf(product.ledger)) - ledgerBefore, funded, 'the ledger holds it in escrow');
+      const open = await buyer.get(`/v1/datasets/${id}`);
+      assert.equal(open.status, 'open');
+      assert.equal(open.chain.funded, 3 * UNIT);
+      await page.getByText('3 dUSD').first().waitFor(); // funded, and escrow left
+      await checkPage(page, 'buyer-dataset-funded');
+
+      // Upload: a dropped file with a repeated item is refused whole, in words; nothing stored.
+      const jsonl = (/** @type {readonly (readonly [string, string])[]} */ rows) =>
+        rows.map(([itemId, text]) => JSON.stringify({ id: itemId, data: { text } })).join('\n') + '\n';
+      const drop = page.locator('.buyer-drop');
+      const bad = await page.evaluateHandle((text) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([text], 'twice.jsonl', { type: 'application/x-ndjson' }));
+        return transfer;
+      }, jsonl([ITEMS[0], ITEMS[0]]));
+      await drop.dispatchEvent('drop', { dataTransfer: bad });
+      const refusal = page.getByRole('alert').filter({ hasText: /pet-01/ });
+      await refusal.waitFor();
+      await refusal.getByText('Nothing was uploaded. Correct the file, then pick it again.').waitFor();
+      await checkPage(page, 'buyer-upload-refused');
+      assert.equal((await buyer.get(`/v1/datasets/${id}`)).item_count, 0, 'a refused upload stores nothing');
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const file = path.join(ARTIFACTS, 'buyer-items.jsonl');
+      writeFileSync(file, jsonl(ITEMS));
+      await page.getByLabel(/Items file/).setInputFiles(file);
+      await page.getByRole('status').filter({ hasText: `Uploaded ${ITEMS.length} items from buyer-items.jsonl.` }).waitFor();
+      assert.equal((await buyer.get(`/v1/datasets/${id}`)).item_count, ITEMS.length);
+
+      // A reviewer appointed by address can read what only the buyer and reviewers may.
+      const reviewerDev = devAccount(PARTS.reviewer);
+      const reviewer = await new ApiUser(product.url, reviewerDev).signIn();
+      await assert.rejects(reviewer.get(`/v1/datasets/${id}/agreement`), ApiError, 'not a reviewer yet');
+      await page.getByLabel("Reviewer's address").fill(reviewerDev.address);
+      await page.getByRole('button', { name: 'Appoint' }).click();
+      await page.getByRole('status').filter({ hasText: `Appointed in this visit: ${reviewerDev.address}` }).waitFor();
+      await reviewer.get(`/v1/datasets/${id}/agreement`);
+
+      // An annotator is served one of the uploaded items and labels it; the progress shows it.
+      const annotator = await new ApiUser(product.url, devAccount(PARTS.annotator)).signIn('annotator');
+      const served = await annotator.get(`/v1/datasets/${id}/next-item`);
+      const uploaded = new Map(ITEMS.map(([itemId, text]) => [itemId, text]));
+      assert.ok(uploaded.has(served.external_id), `served ${served.external_id}, one of the uploaded items`);
+      assert.deepEqual(served.data, { text: uploaded.get(served.external_id) });
+      await annotator.post('/v1/labels', { item_id: served.item_id, value: 'cat' });
+      await page.reload();
+      /** The value shown beside a fact's name in the page's lists of facts. */
+      const fact = (/** @type {string} */ name) =>
+        page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) }) }).getByRole('definition');
+      await fact('Labels awaiting review').filter({ hasText: /^1$/ }).waitFor();
+      assert.equal(await fact('Items').textContent(), String(ITEMS.length));
+      assert.equal(await fact('Labels verified').textContent(), '0');
+      assert.equal(await fact('Escrow left').textContent(), '3 dUSD');
+      await checkPage(page, 'buyer-dataset');
+
+      // The list: the dataset, open, with its escrow left.
+      await navigation.getByRole('link', { name: 'My datasets' }).click();
+      const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: DATASET }) });
+      await row.waitFor();
+      const cells = await row.getByRole('cell').allTextContents();
+      assert.deepEqual(cells, [DATASET, 'open', String(ITEMS.length), '3 dUSD']);
+      await checkPage(page, 'buyer-datasets');
+    } catch (error) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'buyer-failure.png'), fullPage: true }).catch(() => undefined);
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,228 @@
+// One of the buyer's datasets: its terms hash, funding through the wallet, items uploaded from a
+// file, reviewers appointed, and how the work goes (labels, verified, paid, escrow left).
+import { useMutation } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { Link, useParams } from "react-router";
+import { isAddress } from "viem";
+
+import { api, call } from "../api/client";
+import { useSession } from "../api/session";
+import { Amount } from "../chain/Amount";
+import { useService } from "../chain/service";
+import { ErrorNotice } from "../ui/ErrorNotice";
+import { RequireSignIn } from "../ui/RequireSignIn";
+import { Funding } from "./Funding";
+import { COUNT_LIMIT, type Dataset, STATUS_WORDS, useBuyerDataset, useLabels } from "./queries";
+import { Upload } from "./Upload";
+
+function parseId(raw: string | undefined): number | null {
+  return raw !== undefined && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : null;
+}
+
+function Count({ datasetId, status, paid }: { datasetId: number; status: "pending" | "verified" | "rejected"; paid?: boolean }) {
+  const { data, error } = useLabels(datasetId, status);
+  if (error) return <span title={error.message}>could not be counted</span>;
+  if (!data) return <span>…</span>;
+  const rows = paid ? data.filter((label) => label.epoch !== null) : data;
+  return <span>{data.length >= COUNT_LIMIT ? `${rows.length} or more` : rows.length}</span>;
+}
+
+function Progress({ dataset }: { dataset: Dataset }) {
+  const token = dataset.payment_token;
+  return (
+    <dl className="facts">
+      <div>
+        <dt>Items</dt>
+        <dd>{dataset.item_count}</dd>
+      </div>
+      <div>
+        <dt>Labels awaiting review</dt>
+        <dd>
+          <Count datasetId={dataset.id} status="pending" />
+        </dd>
+      </div>
+      <div>
+        <dt>Labels verified</dt>
+        <dd>
+          <Count datasetId={dataset.id} status="verified" />
+        </dd>
+      </div>
+      <div>
+        <dt>Labels rejected</dt>
+        <dd>
+          <Count datasetId={dataset.id} status="rejected" />
+        </dd>
+      </div>
+      <div>
+        <dt>Labels paid in an epoch</dt>
+        <dd>
+          <Count datasetId={dataset.id} status="verified" paid />
+        </dd>
+      </div>
+      <div>
+        <dt>Funded</dt>
+        <dd>
+          <Amount token={token} value={dataset.chain.funded} />
+        </dd>
+      </div>
+      <div>
+        <dt>Paid out</dt>
+        <dd>
+          <Amount token={token} value={dataset.chain.debited} /> and <Amount token={token} value={dataset.chain.fees} /> in fees
+        </dd>
+      </div>
+      <div>
+        <dt>Escrow left</dt>
+        <dd>
+          <Amount token={token} value={dataset.chain.available} />
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+function Reviewers({ datasetId }: { datasetId: number }) {
+  const [address, setAddress] = useState("");
+  const [appointed, setAppointed] = useState<string[]>([]);
+  const [local, setLocal] = useState<string | null>(null);
+  const appoint = useMutation({
+    mutationFn: (reviewer: string) =>
+      call(api.POST("/v1/datasets/{dataset_id}/reviewers", { params: { path: { dataset_id: datasetId } }, body: { address: reviewer } })),
+    onSuccess: (_answer, reviewer) => {
+      setAppointed((all) => [...all, reviewer]);
+      setAddress("");
+    },
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const reviewer = address.trim();
+    if (!isAddress(reviewer, { strict: false })) {
+      setLocal("Type the reviewer's address: 0x and 40 hexadecimal digits.");
+      return;
+    }
+    setLocal(null);
+    appoint.mutate(reviewer);
+  }
+  return (
+    <>
+      <p>The address you appoint may accept, correct or reject this dataset's labels.</p>
+      <form className="buyer-inline" onSubmit={submit} noValidate>
+        <label htmlFor="reviewer-address">Reviewer's address</label>
+        <input
+          id="reviewer-address"
+          value={address}
+          spellCheck={false}
+          autoComplete="off"
+          onChange={(e) => setAddress(e.target.value)}
+          aria-invalid={local !== null}
+          aria-describedby={local !== null ? "reviewer-error" : undefined}
+        />
+        <button type="submit" disabled={appoint.isPending}>
+          Appoint
+        </button>
+      </form>
+      {local !== null && (
+        <p id="reviewer-error" className="buyer-field-error">
+          {local}
+        </p>
+      )}
+      {appoint.error && <ErrorNotice error={appoint.error} />}
+      <p role="status">
+        {appointed.length > 0 && `Appointed in this visit: ${appointed.join(", ")}.`}
+      </p>
+    </>
+  );
+}
+
+function BuyerDataset({ datasetId }: { datasetId: number }) {
+  const [watch, setWatch] = useState(false);
+  const { data: dataset, error } = useBuyerDataset(datasetId, watch);
+  const { labelToken } = useService();
+  const current = useSession();
+  if (error) return <ErrorNotice error={error} />;
+  if (!dataset) return <p className="muted">Loading…</p>;
+  const mine = current !== null && dataset.buyer.toLowerCase() === current.address.toLowerCase();
+  return (
+    <>
+      <h1>{dataset.name}</h1>
+      <p className={dataset.status === "open" ? "buyer-status buyer-status-open" : "buyer-status"} role="status">
+        Status: <strong>{STATUS_WORDS[dataset.status]}</strong>
+        {dataset.status === "awaiting_funds" && (watch ? " (waiting for the service to see the deposit on chain…)" : ": fund it below to open it to annotators")}
+      </p>
+      {!mine && (
+        <p className="notice notice-warning">
+          This dataset is not yours: only its buyer can fund it, upload items and appoint reviewers.
+        </p>
+      )}
+      <h2>Terms</h2>
+      <dl className="facts">
+        <div>
+          <dt>Terms hash</dt>
+          <dd>
+            <code className="hash">{dataset.chain.salt}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Pays per verified label</dt>
+          <dd>
+            <Amount token={dataset.payment_token} value={dataset.price_per_label} />
+          </dd>
+        </div>
+        <div>
+          <dt>Reward per label</dt>
+          <dd>
+            <Amount token={labelToken} value={dataset.reward_per_label} />
+          </dd>
+        </div>
+        <div>
+          <dt>Labels</dt>
+          <dd>
+            {dataset.label_type}
+            {dataset.label_type === "classes" && `: ${dataset.label_classes.join(", ")}`}
+          </dd>
+        </div>
+        <div>
+          <dt>Verified by</dt>
+          <dd>
+            {dataset.verification.method === "consensus"
+              ? `consensus of ${dataset.verification.consensus_k} annotators (up to ${dataset.verification.consensus_max_k})`
+              : `review, ${dataset.verification.overlap} ${dataset.verification.overlap === 1 ? "annotator" : "annotators"} per item`}
+          </dd>
+        </div>
+      </dl>
+      <p className="muted">
+        The terms hash commits to the price, reward, label schema, verification and instructions: the
+        ledger records it when you fund the dataset, and the terms cannot change after that.{" "}
+        <Link to={`/datasets/${dataset.id}`}>See the dataset as annotators do</Link>.
+      </p>
+      {mine && (
+        <>
+          <h2>Funding</h2>
+          <Funding dataset={dataset} onSent={() => setWatch(true)} />
+          <h2>Items</h2>
+          <Upload datasetId={dataset.id} />
+          <h2>Reviewers</h2>
+          <Reviewers datasetId={dataset.id} />
+          <h2>Progress</h2>
+          <Progress dataset={dataset} />
+        </>
+      )}
+    </>
+  );
+}
+
+export default function BuyerDatasetPage() {
+  const datasetId = parseId(useParams().datasetId);
+  if (datasetId === null) {
+    return (
+      <p className="notice" role="alert">
+        This address names no dataset. Go back to <Link to="/buyer">the datasets you buy</Link>.
+      </p>
+    );
+  }
+  return (
+    <RequireSignIn what="this dataset">
+      <BuyerDataset datasetId={datasetId} />
+    </RequireSignIn>
+  );
+}

@@ -1,0 +1,165 @@
+// Funding from the wallet: `approve` the ledger, then `createAndFund(salt, token_index, amount)`
+// (or `fund(datasetId, amount)` to top up a dataset already on chain); each transaction's state
+// and hash shown. The dataset turns open when the service's chain mirror sees the deposit.
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { type Address, erc20Abi, type Hex, parseAbi, parseUnits } from "viem";
+import { useAccount, useConfig, useWriteContract } from "wagmi";
+import { waitForTransactionReceipt } from "wagmi/actions";
+
+import { useSession } from "../api/session";
+import { useService } from "../chain/service";
+import { useToken } from "../chain/tokens";
+import { ErrorNotice } from "../ui/ErrorNotice";
+import type { Dataset } from "./queries";
+
+const LEDGER_ABI = parseAbi([
+  "function createAndFund(bytes32 salt, uint16 token, uint256 amount) returns (uint256)",
+  "function fund(uint256 datasetId, uint256 amount)",
+]);
+
+type TxState = "not sent yet" | "waiting for your wallet" | "sent, waiting for the chain" | "confirmed" | "failed";
+
+interface Tx {
+  what: string;
+  state: TxState;
+  hash?: Hex;
+}
+
+export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: () => void }) {
+  const { chain } = useService();
+  const config = useConfig();
+  const queryClient = useQueryClient();
+  const current = useSession();
+  const { address, isConnected } = useAccount();
+  const { writeContractAsync } = useWriteContract();
+  const { facts } = useToken(dataset.payment_token as Address);
+  const [amount, setAmount] = useState("");
+  const [txs, setTxs] = useState<Tx[]>([]);
+  const [failure, setFailure] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const onChain = dataset.chain.status !== null;
+  const tokenIndex = dataset.chain.token_index;
+
+  async function step(index: number, what: string, send: () => Promise<Hex>) {
+    const update = (tx: Tx) => setTxs((all) => all.map((t, i) => (i === index ? tx : t)));
+    update({ what, state: "waiting for your wallet" });
+    const hash = await send();
+    update({ what, state: "sent, waiting for the chain", hash });
+    const receipt = await waitForTransactionReceipt(config, { hash, chainId: chain.id });
+    if (receipt.status !== "success") {
+      update({ what, state: "failed", hash });
+      throw new Error(`The ${what} transaction ${hash} reverted on chain.`);
+    }
+    update({ what, state: "confirmed", hash });
+  }
+
+  async function fund() {
+    setFailure(null);
+    if (!facts) return;
+    let value: bigint;
+    try {
+      value = parseUnits(amount.trim(), facts.decimals);
+    } catch {
+      value = 0n;
+    }
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(amount.trim()) || value <= 0n) {
+      setFailure(new Error(`Type the amount as a number of ${facts.symbol} greater than 0, e.g. 10.`));
+      return;
+    }
+    const token = dataset.payment_token as Address;
+    const ledger = dataset.chain.ledger as Address;
+    const last = onChain ? "fund" : "createAndFund";
+    setTxs([
+      { what: "approve", state: "not sent yet" },
+      { what: last, state: "not sent yet" },
+    ]);
+    setBusy(true);
+    try {
+      await step(0, "approve", () =>
+        writeContractAsync({ address: token, abi: erc20Abi, functionName: "approve", args: [ledger, value], chainId: chain.id }),
+      );
+      await step(1, last, () =>
+        onChain
+          ? writeContractAsync({
+              address: ledger,
+              abi: LEDGER_ABI,
+              functionName: "fund",
+              args: [BigInt(dataset.chain.dataset_id), value],
+              chainId: chain.id,
+            })
+          : writeContractAsync({
+              address: ledger,
+              abi: LEDGER_ABI,
+              functionName: "createAndFund",
+              args: [dataset.chain.salt as Hex, tokenIndex ?? 0, value],
+              chainId: chain.id,
+            }),
+      );
+      onSent();
+      setAmount("");
+      await queryClient.invalidateQueries({ queryKey: ["dataset", dataset.id] });
+    } catch (error) {
+      setFailure(error);
+      setTxs((all) => all.map((t) => (t.state === "waiting for your wallet" ? { ...t, state: "failed" } : t)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (tokenIndex === null) {
+    return (
+      <div className="notice notice-error" role="alert">
+        <p>The ledger does not list this dataset's payment token: it cannot be funded.</p>
+        <p className="next-step">Create a new dataset with a token from the list the form offers.</p>
+      </div>
+    );
+  }
+  const wrongAccount =
+    isConnected && current !== null && address !== undefined && address.toLowerCase() !== current.address.toLowerCase();
+  return (
+    <>
+      <p>
+        {onChain
+          ? "Top up the escrow: your wallet sends approve, then fund on the ledger."
+          : "Your wallet sends two transactions: approve (the ledger may take the amount), then createAndFund (the ledger records the terms hash above and takes the amount into escrow)."}{" "}
+        The platform fee{dataset.chain.fee_bps !== null ? ` (${dataset.chain.fee_bps / 100}%)` : ""} is paid from the escrow on top of each label it pays.
+      </p>
+      {!isConnected && <p className="notice">Connect your wallet at the top of the page to fund the dataset.</p>}
+      {wrongAccount && (
+        <p className="notice notice-warning">
+          Your wallet is on another account than the one you signed in with: switch to it in your wallet.
+        </p>
+      )}
+      <form
+        className="buyer-inline"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void fund();
+        }}
+      >
+        <label htmlFor="fund-amount">Amount{facts ? ` (${facts.symbol})` : ""}</label>
+        <input id="fund-amount" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
+        <button type="submit" className="primary" disabled={busy || !isConnected || wrongAccount || !facts}>
+          {onChain ? "Top up from my wallet" : "Fund from my wallet"}
+        </button>
+      </form>
+      {txs.length > 0 && (
+        <ol className="buyer-txs" aria-label="Transactions">
+          {txs.map((tx) => (
+            <li key={tx.what}>
+              <strong>{tx.what}</strong>: <span>{tx.state}</span>
+              {tx.hash && (
+                <>
+                  {" "}
+                  <code className="hash">{tx.hash}</code>
+                </>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+      {failure !== null && <ErrorNotice error={failure} />}
+    </>
+  );
+}
