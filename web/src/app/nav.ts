@@ -10,5 +10,7 @@ export const NAV: NavEntry[] = [
   { to: "/me/earnings", label: "Earnings" },
   { to: "/buyer", label: "My datasets" },
   { to: "/review", label: "Review" },
+  { to: "/epochs", label: "Epochs" },
+  { to: "/operator", label: "Operator" },
   { to: "/account", label: "Account" },
 ];

@@ -14,6 +14,10 @@ const DatasetPage = lazy(() => import("../annotator/DatasetPage"));
 const WorkspacePage = lazy(() => import("../annotator/WorkspacePage"));
 const MyLabelsPage = lazy(() => import("../annotator/MyLabelsPage"));
 const EarningsPage = lazy(() => import("../annotator/EarningsPage"));
+const EpochsPage = lazy(() => import("../auditor/EpochsPage"));
+const EpochPage = lazy(() => import("../auditor/EpochPage"));
+const VerifyPage = lazy(() => import("../auditor/VerifyPage"));
+const OperatorPage = lazy(() => import("../operator/OperatorPage"));
 const BuyerPage = lazy(() => import("../buyer/BuyerPage"));
 const NewDatasetPage = lazy(() => import("../buyer/NewDatasetPage"));
 const BuyerDatasetPage = lazy(() => import("../buyer/BuyerDatasetPage"));
@@ -32,6 +36,10 @@ export const router = createBrowserRouter([
       { path: "datasets/:datasetId/label", element: <WorkspacePage /> },
       { path: "me/labels", element: <MyLabelsPage /> },
       { path: "me/earnings", element: <EarningsPage /> },
+      { path: "epochs", element: <EpochsPage /> },
+      { path: "epochs/verify", element: <VerifyPage /> },
+      { path: "epochs/:number", element: <EpochPage /> },
+      { path: "operator", element: <OperatorPage /> },
       { path: "buyer", element: <BuyerPage /> },
       { path: "buyer/new", element: <NewDatasetPage /> },
       { path: "buyer/datasets/:datasetId", element: <BuyerDatasetPage /> },
