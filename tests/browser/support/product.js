@@ -71,10 +71,12 @@ for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM'])) {
 
 /**
  * Starts `label-ledger up --fresh` and waits until its API answers `GET /v1/health`.
- * @param {{ name: string }} options `name` names the log kept in artifacts/
+ * @param {{ name: string, upArgs?: string[] }} options `name` names the log kept in artifacts/;
+ *   `upArgs` are extra arguments for `up` (e.g. `--settle-every 0`: no settlement job, so a
+ *   story that settles from the page is the only one that does)
  * @returns {Promise<Product>}
  */
-export async function startProduct({ name }) {
+export async function startProduct({ name, upArgs = [] }) {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'label-ledger-browser-'));
   const port = await freePort();
   // `up` runs on its embedded defaults: a LABEL_LEDGER_* variable of the caller's shell (a
@@ -84,7 +86,7 @@ export async function startProduct({ name }) {
   );
   const child = spawn(
     path.join(REPO_ROOT, '.venv', 'bin', 'label-ledger'),
-    ['up', '--fresh', '--port', String(port), '--state-dir', stateDir],
+    ['up', '--fresh', '--port', String(port), '--state-dir', stateDir, ...upArgs],
     {
       cwd: REPO_ROOT,
       // Its own process group: stopping it stops Anvil and everything else it started.
