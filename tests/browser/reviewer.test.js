@@ -14,7 +14,7 @@ import { devAccount, PARTS } from './support/accounts.js';
 import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
 import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { ApiUser, PET_SENTENCES, seedClassesDataset } from './support/seed.js';
+import { abiOf, ApiUser, PET_SENTENCES, seedClassesDataset, UNIT, walletClientOf } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Pets to review';
@@ -38,6 +38,46 @@ const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
 /** `0x1234…abcd`, as the banner shows an address, for any letter case. */
 function shortAddress(/** @type {string} */ address) {
   return new RegExp(`${address.slice(0, 6)}…${address.slice(-4)}`, 'i');
+}
+
+/**
+ * A funded spans dataset of one text, made through the API and the chain as a buyer would.
+ * @param {import('./support/product.js').Product} product
+ * @param {ApiUser} buyer signed in with the buyer role
+ * @param {string} text
+ */
+async function seedSpansDataset(product, buyer, text) {
+  const price = UNIT / 4;
+  const created = await buyer.post('/v1/datasets', {
+    name: 'Animals named in a sentence',
+    label_type: 'spans',
+    payment_token: product.paymentToken,
+    price_per_label: price,
+    reward_per_label: UNIT,
+    instructions: 'Select the animal named in the sentence.',
+  });
+  const route = `/v1/datasets/${created.id}`;
+  await buyer.post(`${route}/items`, [{ id: 'span-01', data: { text } }]);
+  const { chain: terms } = await buyer.get(route);
+  const budget = BigInt(price * 2);
+  const wallet = walletClientOf(product, buyer.dev);
+  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
+  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+  for (const call of [
+    { ...token, functionName: 'mint', args: [buyer.address, budget] },
+    { ...token, functionName: 'approve', args: [product.ledger, budget] },
+    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
+  ]) {
+    const hash = await wallet.writeContract(call);
+    const receipt = await wallet.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, 'success', `${call.functionName} reverted`);
+  }
+  const deadline = Date.now() + 60_000;
+  while ((await buyer.get(route)).status !== 'open') {
+    assert.ok(Date.now() < deadline, `dataset ${created.id} is not open 60s after funding`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return created;
 }
 
 describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000 }, () => {
@@ -277,5 +317,38 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
     const decided = history.events.at(-1);
     assert.equal(decided.actor.toLowerCase(), dev.address.toLowerCase());
     assert.ok(String(decided.detail).includes(UPHELD), `the decision's reason is recorded: ${decided.detail}`);
+  });
+
+  test('corrects a span with c by typing its offsets; the page says the span in words and the API keeps the correction', async () => {
+    const text = 'The heron waits in the reeds.';
+    const spans = await seedSpansDataset(product, buyer, text);
+    await buyer.post(`/v1/datasets/${spans.id}/reviewers`, { address: devAccount(PARTS.reviewer).address });
+    const item = await annotator.get(`/v1/datasets/${spans.id}/next-item`);
+    const label = await annotator.post('/v1/labels', { item_id: item.item_id, value: '[4, 11]' });
+
+    const dev = devAccount(PARTS.reviewer);
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openSignedIn(wallet, 'reviewer-spans');
+    await story(context, page, 'reviewer-spans', async () => {
+      await page.getByRole('navigation').getByRole('link', { name: 'Review' }).click();
+      await page.getByRole('heading', { level: 2, name: 'Item span-01 of Animals named in a sentence' }).waitFor();
+      await page.getByText('Characters 4 to 11 of the text').waitFor();
+      await page.keyboard.press('c');
+      const field = page.getByRole('textbox', { name: 'Corrected value' });
+      await field.waitFor();
+      assert.ok(await field.evaluate((element) => element === document.activeElement), 'c moves focus to the value');
+      await checkPage(page, 'reviewer-correct-span');
+      await field.fill('[4, 9]');
+      await page.keyboard.press('Enter');
+      await page.getByRole('status').filter({ hasText: 'Reviewed 1 label' }).waitFor();
+      await page.getByText('Nothing to review now').waitFor();
+    });
+
+    const mine = await annotator.get('/v1/me/labels');
+    const decided = mine.find((/** @type {any} */ candidate) => candidate.id === label.id);
+    assert.equal(decided.status, 'verified');
+    assert.equal(decided.method, 'review');
+    assert.deepEqual(JSON.parse(decided.value), [4, 11]);
+    assert.deepEqual(JSON.parse(decided.corrected_value), [4, 9]);
   });
 });
