@@ -238,6 +238,17 @@ describe('an operator settles and an auditor checks a proof against the chain', 
       assert.equal(await page.getByText('✓ valid against the root on chain').count(), leaves - 1);
       await checkPage(page, 'auditor-verify-tampered');
 
+      // A single leaf pasted with its proof: one of the labels the epoch paid.
+      const [paid] = bundle.labels;
+      await text.fill(JSON.stringify({ epoch: bundle.epoch, tree: 'label', leaf: paid.leaf, proof: paid.proof }));
+      await page.getByRole('button', { name: 'Verify against the chain' }).click();
+      await page.getByRole('heading', { name: 'All 1 leaf is valid against the root on chain' }).waitFor();
+      // The same leaf said to be in the payout tree is refused, in words.
+      await text.fill(JSON.stringify({ epoch: bundle.epoch, tree: 'payout', leaf: paid.leaf, proof: paid.proof }));
+      await page.getByRole('button', { name: 'Verify against the chain' }).click();
+      await page.getByRole('heading', { name: '1 of 1 leaf failed' }).waitFor();
+      await page.getByText(/✗ invalid: A payout leaf has 4 values/).waitFor();
+
       // An auditor is not the operator: Settle now is refused, in words.
       await connectAndSignIn(page);
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operator' }).click();
