@@ -21,6 +21,8 @@ import { TestWallet } from './support/wallet.js';
 const DATASET = 'Which pet, by the buyer';
 const CLASSES = ['cat', 'dog', 'bird'];
 const ITEMS = PET_SENTENCES.slice(0, 4);
+/** A second buyer, among Anvil's dev accounts that support/accounts.js gives no part. */
+const SPANS_BUYER = 8;
 
 const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
   ? false
@@ -198,6 +200,28 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       await page.getByRole('status').filter({ hasText: `Uploaded ${ITEMS.length} items from buyer-items.jsonl.` }).waitFor();
       assert.equal((await buyer.get(`/v1/datasets/${id}`)).item_count, ITEMS.length);
 
+      // A CSV file (quoted commas and quotes; a data cell holding JSON) and a JSON array.
+      /** @type {Map<string, unknown>} every uploaded item's data, by its id */
+      const uploaded = new Map(ITEMS.map(([itemId, text]) => [itemId, { text }]));
+      const csv = path.join(ARTIFACTS, 'buyer-items.csv');
+      writeFileSync(
+        csv,
+        'id,data\r\n' +
+          'pet-05,"The puppy howls, loudly, when the ""doorbell"" rings."\r\n' +
+          'pet-06,"{""text"": ""Two sparrows bathe in the puddle by the gate.""}"\r\n',
+      );
+      uploaded.set('pet-05', 'The puppy howls, loudly, when the "doorbell" rings.');
+      uploaded.set('pet-06', { text: 'Two sparrows bathe in the puddle by the gate.' });
+      await page.getByLabel(/Items file/).setInputFiles(csv);
+      await page.getByRole('status').filter({ hasText: 'Uploaded 2 items from buyer-items.csv.' }).waitFor();
+      const json = path.join(ARTIFACTS, 'buyer-items.json');
+      writeFileSync(json, JSON.stringify([{ id: 'pet-07', data: { text: 'A parrot repeats the doorbell.' } }]));
+      uploaded.set('pet-07', { text: 'A parrot repeats the doorbell.' });
+      await page.getByLabel(/Items file/).setInputFiles(json);
+      await page.getByRole('status').filter({ hasText: 'Uploaded 1 item from buyer-items.json.' }).waitFor();
+      const delivered = await buyer.get(`/v1/datasets/${id}`);
+      assert.equal(delivered.item_count, uploaded.size);
+
       // A reviewer appointed by address can read what only the buyer and reviewers may.
       const reviewerDev = devAccount(PARTS.reviewer);
       const reviewer = await new ApiUser(product.url, reviewerDev).signIn();
@@ -210,16 +234,15 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       // An annotator is served one of the uploaded items and labels it; the progress shows it.
       const annotator = await new ApiUser(product.url, devAccount(PARTS.annotator)).signIn('annotator');
       const served = await annotator.get(`/v1/datasets/${id}/next-item`);
-      const uploaded = new Map(ITEMS.map(([itemId, text]) => [itemId, text]));
       assert.ok(uploaded.has(served.external_id), `served ${served.external_id}, one of the uploaded items`);
-      assert.deepEqual(served.data, { text: uploaded.get(served.external_id) });
+      assert.deepEqual(served.data, uploaded.get(served.external_id));
       await annotator.post('/v1/labels', { item_id: served.item_id, value: 'cat' });
       await page.reload();
       /** The value shown beside a fact's name in the page's lists of facts. */
       const fact = (/** @type {string} */ name) =>
         page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) }) }).getByRole('definition');
       await fact('Labels awaiting review').filter({ hasText: /^1$/ }).waitFor();
-      assert.equal(await fact('Items').textContent(), String(ITEMS.length));
+      assert.equal(await fact('Items').textContent(), String(uploaded.size));
       assert.equal(await fact('Labels verified').textContent(), '0');
       assert.equal(await fact('Escrow left').textContent(), '3 dUSD');
       await checkPage(page, 'buyer-dataset');
@@ -229,11 +252,69 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: DATASET }) });
       await row.waitFor();
       const cells = await row.getByRole('cell').allTextContents();
-      assert.deepEqual(cells, [DATASET, 'open', String(ITEMS.length), '3 dUSD']);
+      assert.deepEqual(cells, [DATASET, 'open', String(uploaded.size), '3 dUSD']);
       await checkPage(page, 'buyer-datasets');
     } catch (error) {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'buyer-failure.png'), fullPage: true }).catch(() => undefined);
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('creates a private spans dataset verified by consensus, and the service stores the terms the form showed', async () => {
+    const dev = devAccount(SPANS_BUYER);
+    const buyer = await new ApiUser(product.url, dev).signIn('buyer');
+    const annotator = devAccount(PARTS.annotator).address;
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, 'buyer-spans');
+    try {
+      const banner = page.getByRole('banner');
+      await banner.getByRole('button', { name: 'Connect wallet' }).click();
+      await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
+      await banner.getByRole('button', { name: 'Sign in' }).click();
+      await banner.getByRole('button', { name: 'Sign out' }).waitFor();
+      await page.getByRole('navigation').getByRole('link', { name: 'My datasets' }).click();
+      await page.getByRole('link', { name: 'Create a dataset' }).click();
+      await page.getByLabel('Name').fill('Names in the news');
+      await page.getByRole('radio', { name: 'Spans of a text' }).check();
+      assert.equal(await page.getByLabel('Classes').count(), 0, 'spans take no classes');
+      await page.getByLabel(/Price per verified label/).fill('0.5');
+      await page.getByLabel(/Reward per verified label/).fill('0');
+      await page.getByRole('radio', { name: 'Annotators agree (consensus)' }).check();
+      await page.getByLabel('Annotators per item').fill('3');
+      await page.getByLabel('At most, when they disagree').fill('5');
+      await page.getByLabel('How agreement is found').selectOption('dawid_skene');
+      await page.getByLabel('Overlap (IoU) at which two labels agree').fill('0.6');
+      await page.getByLabel('Days before an unreviewed label is accepted and paid').fill('2');
+      await page.getByLabel('Days an annotator may dispute a rejection').fill('3');
+      await page.getByRole('checkbox', { name: 'Only the addresses I list' }).check();
+      await page.getByLabel('Allowed annotators').fill(annotator);
+      await checkPage(page, 'buyer-new-spans');
+      await page.getByRole('button', { name: 'Create the dataset' }).click();
+      await page.waitForURL(/\/buyer\/datasets\/\d+$/);
+      await page.getByRole('heading', { level: 1, name: 'Names in the news' }).waitFor();
+      const id = Number(new URL(page.url()).pathname.split('/').pop());
+      const stored = await buyer.get(`/v1/datasets/${id}`);
+      assert.equal(stored.label_type, 'spans');
+      assert.equal(stored.price_per_label, UNIT / 2);
+      assert.equal(stored.reward_per_label, 0);
+      assert.equal(stored.private, true);
+      const v = stored.verification;
+      assert.deepEqual(
+        [v.method, v.consensus_k, v.consensus_max_k, v.consensus_aggregator, v.agreement_threshold],
+        ['consensus', 3, 5, 'dawid_skene', 0.6],
+      );
+      assert.equal(v.review_window_seconds, 2 * 86_400);
+      assert.equal(v.dispute_window_seconds, 3 * 86_400);
+      const workforce = await buyer.get(`/v1/datasets/${id}/workforce`);
+      assert.ok(JSON.stringify(workforce).toLowerCase().includes(annotator.toLowerCase()), `the workforce holds ${annotator}`);
+      await page.getByText('consensus of 3 annotators (up to 5)').waitFor();
+      await checkPage(page, 'buyer-dataset-spans');
+    } catch (error) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'buyer-spans-failure.png'), fullPage: true }).catch(() => undefined);
       throw error;
     } finally {
       await context.close();

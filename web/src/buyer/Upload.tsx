@@ -123,7 +123,7 @@ export function Upload({ datasetId }: { datasetId: number }) {
         </p>
       )}
       <p role="status">
-        {done && `Uploaded ${done.created.created} items from ${done.file}${done.created.gold > 0 ? ` (${done.created.gold} gold)` : ""}.`}
+        {done && `Uploaded ${done.created.created} ${done.created.created === 1 ? "item" : "items"} from ${done.file}${done.created.gold > 0 ? ` (${done.created.gold} gold)` : ""}.`}
       </p>
       {failure !== null &&
         (refusedFile(failure) ? (
