@@ -7,7 +7,13 @@ from fastapi import APIRouter
 from api.deps import Annotator, CallerDep, NowDep, PathId, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.dispute import service as disputes
-from ledger.dispute.schemas import DisputeCreate, DisputeDecision, DisputePublic, LabelHistory
+from ledger.dispute.schemas import (
+    DisputeCreate,
+    DisputeDecision,
+    DisputePublic,
+    DisputeToDecide,
+    LabelHistory,
+)
 
 router = APIRouter(prefix="/v1", tags=["disputes"], responses=ERROR_RESPONSES)
 
@@ -25,11 +31,12 @@ def open_dispute(
     return disputes.to_public(session, dispute)
 
 
-@router.get("/disputes/queue", response_model=list[DisputePublic])
-def dispute_queue(caller: CallerDep, session: SessionDep) -> list[DisputePublic]:
-    """Open disputes you may decide, oldest first."""
+@router.get("/disputes/queue", response_model=list[DisputeToDecide])
+def dispute_queue(caller: CallerDep, session: SessionDep) -> list[DisputeToDecide]:
+    """Open disputes you may decide, oldest first, each with the disputed label's value and
+    its item."""
     found = disputes.open_disputes_for(session, caller=caller.address, roles=set(caller.roles))
-    return [disputes.to_public(session, d) for d in found]
+    return [disputes.to_decide(session, d) for d in found]
 
 
 @router.post("/disputes/{dispute_id}/decision", response_model=DisputePublic)

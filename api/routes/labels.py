@@ -29,6 +29,7 @@ from ledger.annotation.schemas import (
     LabelPublic,
     NextItem,
     ReviewCreate,
+    ReviewEntry,
     SkipCreate,
     StandingPublic,
 )
@@ -199,15 +200,18 @@ def buyer_record(address: str, _caller: CallerDep, session: SessionDep) -> Buyer
     return buyers.buyer_record(session, checksum(address))
 
 
-@router.get("/reviews/queue", response_model=list[LabelPublic])
+@router.get("/reviews/queue", response_model=list[ReviewEntry])
 def review_queue(
     caller: Reviewer,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[LabelPublic]:
-    """Pending labels of the datasets you review, oldest first."""
+) -> list[ReviewEntry]:
+    """Pending labels of the datasets you review, oldest first, each with its item's data."""
     rows = repository.review_queue(session, reviewer=caller.address, limit=limit)
-    return [annotation.to_public(label, item) for label, item in rows]
+    return [
+        ReviewEntry(**annotation.to_public(label, item).model_dump(), item_data=item.data)
+        for label, item in rows
+    ]
 
 
 @router.post("/labels/{label_id}/review", response_model=LabelPublic)

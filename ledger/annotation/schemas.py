@@ -91,6 +91,12 @@ class LabelPublic(BaseModel):
     decided_at: dt.datetime | None
 
 
+class ReviewEntry(LabelPublic):
+    """A pending label in a reviewer's queue, with the item as its annotator saw it."""
+
+    item_data: Any = Field(description="the item's data, as next-item served it")
+
+
 class Refusal(BaseModel):
     """Why something was not done, as an error would say it (a stable code, a message)."""
 

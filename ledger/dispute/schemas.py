@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,14 @@ class DisputePublic(BaseModel):
     decision_reason: str | None
     created_at: dt.datetime
     decided_at: dt.datetime | None
+
+
+class DisputeToDecide(DisputePublic):
+    """An open dispute as its deciders see it: with the disputed label's value and its item."""
+
+    value: str = Field(description="the disputed label's value")
+    external_id: str = Field(description="the item's id in the buyer's upload")
+    item_data: Any = Field(description="the item's data, as the annotator was served it")
 
 
 class LabelEventPublic(BaseModel):

@@ -22,10 +22,12 @@ from ledger.annotation.service import LabelNotFound, record, reinstate
 from ledger.auth.models import Role
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
+from ledger.dataset.models import Item
 from ledger.dispute.schemas import (
     DisputeCreate,
     DisputeDecision,
     DisputePublic,
+    DisputeToDecide,
     DisputeVerdict,
     LabelEventPublic,
     LabelHistory,
@@ -181,6 +183,19 @@ def to_public(session: Session, dispute: Dispute) -> DisputePublic:
         decision_reason=dispute.decision_reason,
         created_at=dispute.created_at,
         decided_at=dispute.decided_at,
+    )
+
+
+def to_decide(session: Session, dispute: Dispute) -> DisputeToDecide:
+    """An open dispute with what its decider needs to judge it: the label's value, its item."""
+    label = _label(session, dispute.label_id)
+    item = session.get(Item, label.item_id)
+    assert item is not None
+    return DisputeToDecide(
+        **to_public(session, dispute).model_dump(),
+        value=label.value,
+        external_id=item.external_id,
+        item_data=item.data,
     )
 
 

@@ -111,6 +111,8 @@ def test_consensus_verifies_the_majority_asks_more_on_disagreement_then_a_review
     assert {stored(instance, c["id"]).status for c in split} == {"pending"}
     queue = reviewer.get("/v1/reviews/queue")
     assert sorted(q["external_id"] for q in queue) == ["img-1"] * 4
+    # a reviewer judges each label against its item, as the annotators were served it
+    assert [q["item_data"] for q in queue] == [{"url": "https://example.org/1.jpg"}] * 4
     # a fifth annotator is not offered either item: both have all the labels they want
     served = {workers[4].get(path)["external_id"] for _ in range(2)}
     assert not served & {"img-0", "img-1"}
@@ -178,7 +180,11 @@ def test_a_dispute_is_decided_by_another_reviewer_and_an_upheld_one_is_paid_next
     refused(409, "already_disputed", lambda: worker.post(disputes_path, json={"comment": "x"}))
     # neither the reviewer who rejected nor the annotator decides it; the other reviewer does
     assert first.get("/v1/disputes/queue") == []
-    assert [d["id"] for d in second.get("/v1/disputes/queue")] == [opened["id"]]
+    (to_decide,) = second.get("/v1/disputes/queue")
+    assert to_decide["id"] == opened["id"]
+    # the decider sees what was disputed: the label's value and the item it labels
+    assert (to_decide["value"], to_decide["external_id"]) == ("cat", "img-0")
+    assert to_decide["item_data"] == {"url": "https://example.org/0.jpg"}
     decision = f"/v1/disputes/{opened['id']}/decision"
     body = {"verdict": "uphold", "reason": "the ears say cat"}
     refused(403, "not_a_dispute_decider", lambda: first.post(decision, json=body))
