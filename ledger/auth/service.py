@@ -168,5 +168,15 @@ def enroll(session: Session, *, address: str, role: Role) -> None:
 
 
 def require_role(roles: set[Role], role: Role) -> None:
-    if role not in roles:
-        raise MissingRole(f"this needs the {role} role; take it with POST /v1/me/roles if you may")
+    if role in roles:
+        return
+    if role in SELF_SERVICE_ROLES:
+        how = "take it with POST /v1/me/roles (the web app: Account)"
+    elif role is Role.reviewer:
+        how = "a dataset's buyer appoints its reviewers"
+    else:
+        how = (
+            "it belongs to the ledger's on-chain operator and to the addresses "
+            "LABEL_LEDGER_OPERATOR_ADDRESSES names"
+        )
+    raise MissingRole(f"this needs the {role} role: {how}")
