@@ -2,7 +2,8 @@
 /**
  * The buyer's story, driven as a person would in Debian's headless Chromium against a real `up`
  * with the Test Wallet: connect, sign in, take the buyer role, create a classes dataset through
- * the form, fund it through the wallet (approve and createAndFund, real transactions on Anvil),
+ * the form, fund it through the wallet (approve and createAndFund, real transactions on Anvil; a
+ * top-up signed as an ERC-2612 permit and sent as fundWithPermit),
  * upload a JSONL file of items, appoint a reviewer; then an annotator is served one of the items.
  * Every page visited is checked with axe-core and photographed at desktop and phone sizes.
  */
@@ -68,7 +69,7 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
     return { context, page };
   }
 
-  test('creates a classes dataset through the form, funds it through the wallet, uploads a JSONL file, and an annotator is served one of its items', async () => {
+  test('creates a classes dataset through the form, funds it through the wallet, tops it up with a permit, uploads JSONL, CSV and JSON files, and an annotator is served one of its items', async () => {
     const dev = devAccount(PARTS.buyer);
     const chain = walletClientOf(product, dev);
     const dusd = { address: product.paymentToken, abi: erc20Abi };
@@ -174,8 +175,25 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       const open = await buyer.get(`/v1/datasets/${id}`);
       assert.equal(open.status, 'open');
       assert.equal(open.chain.funded, 3 * UNIT);
-      await page.getByText('3 dUSD').first().waitFor(); // funded, and escrow left
+      /** The value shown beside a fact's name in the page's lists of facts. */
+      const fact = (/** @type {string} */ name) =>
+        page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) }) }).getByRole('definition');
+      await fact('Funded').filter({ hasText: /^3 dUSD$/ }).waitFor();
+      await fact('Escrow left').filter({ hasText: /^3 dUSD$/ }).waitFor();
       await checkPage(page, 'buyer-dataset-funded');
+
+      // A top-up: dUSD takes ERC-2612 permits, so the wallet signs one and sends one transaction.
+      const signatures = () => wallet.requests.filter((method) => method === 'eth_signTypedData_v4').length;
+      const [signedBefore, sentBeforeTopUp, balanceBeforeTopUp] = [signatures(), wallet.sent.length, await balanceOf(dev.address)];
+      await page.getByLabel('Amount (dUSD)').fill('1');
+      await page.getByRole('button', { name: 'Top up from my wallet' }).click();
+      await txs.getByRole('listitem').filter({ hasText: /^permit \(a signature, no transaction\): signed$/ }).waitFor();
+      await txs.getByRole('listitem').filter({ hasText: /^fundWithPermit: confirmed 0x[0-9a-f]{64}$/ }).waitFor({ timeout: 30_000 });
+      await fact('Funded').filter({ hasText: /^4 dUSD$/ }).waitFor({ timeout: 60_000 });
+      assert.equal(signatures() - signedBefore, 1, 'the wallet signed one permit');
+      assert.equal(wallet.sent.length - sentBeforeTopUp, 1, 'and sent one transaction, no approve');
+      assert.equal(balanceBeforeTopUp - (await balanceOf(dev.address)), BigInt(UNIT), "the buyer's dUSD fell by the top-up");
+      assert.equal((await buyer.get(`/v1/datasets/${id}`)).chain.funded, 4 * UNIT);
 
       // Upload: a dropped file with a repeated item is refused whole, in words; nothing stored.
       const jsonl = (/** @type {readonly (readonly [string, string])[]} */ rows) =>
@@ -238,13 +256,10 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       assert.deepEqual(served.data, uploaded.get(served.external_id));
       await annotator.post('/v1/labels', { item_id: served.item_id, value: 'cat' });
       await page.reload();
-      /** The value shown beside a fact's name in the page's lists of facts. */
-      const fact = (/** @type {string} */ name) =>
-        page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) }) }).getByRole('definition');
       await fact('Labels awaiting review').filter({ hasText: /^1$/ }).waitFor();
       assert.equal(await fact('Items').textContent(), String(uploaded.size));
       assert.equal(await fact('Labels verified').textContent(), '0');
-      assert.equal(await fact('Escrow left').textContent(), '3 dUSD');
+      assert.equal(await fact('Escrow left').textContent(), '4 dUSD');
       await checkPage(page, 'buyer-dataset');
 
       // The list: the dataset, open, with its escrow left.
@@ -252,7 +267,7 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: DATASET }) });
       await row.waitFor();
       const cells = await row.getByRole('cell').allTextContents();
-      assert.deepEqual(cells, [DATASET, 'open', String(uploaded.size), '3 dUSD']);
+      assert.deepEqual(cells, [DATASET, 'open', String(uploaded.size), '4 dUSD']);
       await checkPage(page, 'buyer-datasets');
     } catch (error) {
       mkdirSync(ARTIFACTS, { recursive: true });

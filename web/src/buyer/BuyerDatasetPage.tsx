@@ -135,8 +135,8 @@ function Reviewers({ datasetId }: { datasetId: number }) {
 }
 
 function BuyerDataset({ datasetId }: { datasetId: number }) {
-  const [watch, setWatch] = useState(false);
-  const { data: dataset, error } = useBuyerDataset(datasetId, watch);
+  const [awaited, setAwaited] = useState<number | null>(null);
+  const { data: dataset, error } = useBuyerDataset(datasetId, awaited);
   const { labelToken } = useService();
   const current = useSession();
   if (error) return <ErrorNotice error={error} />;
@@ -147,7 +147,8 @@ function BuyerDataset({ datasetId }: { datasetId: number }) {
       <h1>{dataset.name}</h1>
       <p className={dataset.status === "open" ? "buyer-status buyer-status-open" : "buyer-status"} role="status">
         Status: <strong>{STATUS_WORDS[dataset.status]}</strong>
-        {dataset.status === "awaiting_funds" && (watch ? " (waiting for the service to see the deposit on chain…)" : ": fund it below to open it to annotators")}
+        {dataset.status === "awaiting_funds" && (awaited !== null ? " (waiting for the service to see the deposit on chain…)" : ": fund it below to open it to annotators")}
+        {dataset.status !== "awaiting_funds" && awaited !== null && dataset.chain.funded < awaited && " (waiting for the service to see your top-up on chain…)"}
       </p>
       {!mine && (
         <p className="notice notice-warning">
@@ -198,7 +199,7 @@ function BuyerDataset({ datasetId }: { datasetId: number }) {
       {mine && (
         <>
           <h2>Funding</h2>
-          <Funding dataset={dataset} onSent={() => setWatch(true)} />
+          <Funding dataset={dataset} onSent={setAwaited} />
           <h2>Items</h2>
           <Upload datasetId={dataset.id} />
           <h2>Reviewers</h2>

@@ -1,10 +1,11 @@
-// Funding from the wallet: `approve` the ledger, then `createAndFund(salt, token_index, amount)`
-// (or `fund(datasetId, amount)` to top up a dataset already on chain); each transaction's state
-// and hash shown. The dataset turns open when the service's chain mirror sees the deposit.
+// Funding from the wallet: `approve` the ledger, then `createAndFund(salt, token_index, amount)`;
+// a top-up of a dataset already on chain is one `fundWithPermit` where the token has ERC-2612
+// permits (the wallet signs the permit, no approve), else `approve` then `fund`. Each step's
+// state and hash shown. The dataset turns open when the service's chain mirror sees the deposit.
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { type Address, erc20Abi, type Hex, parseAbi, parseUnits } from "viem";
-import { useAccount, useConfig, useWriteContract } from "wagmi";
+import { type Address, erc20Abi, type Hex, parseAbi, parseSignature, parseUnits } from "viem";
+import { useAccount, useConfig, useReadContracts, useSignTypedData, useWriteContract } from "wagmi";
 import { waitForTransactionReceipt } from "wagmi/actions";
 
 import { useSession } from "../api/session";
@@ -16,9 +17,32 @@ import type { Dataset } from "./queries";
 const LEDGER_ABI = parseAbi([
   "function createAndFund(bytes32 salt, uint16 token, uint256 amount) returns (uint256)",
   "function fund(uint256 datasetId, uint256 amount)",
+  "function fundWithPermit(uint256 datasetId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)",
 ]);
 
-type TxState = "not sent yet" | "waiting for your wallet" | "sent, waiting for the chain" | "confirmed" | "failed";
+/** ERC-2612 permits and the ERC-5267 domain they are signed in. */
+const PERMIT_ABI = parseAbi([
+  "function nonces(address owner) view returns (uint256)",
+  "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
+]);
+
+const PERMIT_TYPES = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;
+
+type TxState =
+  | "not sent yet"
+  | "waiting for your wallet"
+  | "sent, waiting for the chain"
+  | "signed"
+  | "confirmed"
+  | "failed";
 
 interface Tx {
   what: string;
@@ -26,13 +50,29 @@ interface Tx {
   hash?: Hex;
 }
 
-export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: () => void }) {
+/** `onSent` receives the total deposited once the deposit is on chain, in base units. */
+export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded: number) => void }) {
   const { chain } = useService();
   const config = useConfig();
   const queryClient = useQueryClient();
   const current = useSession();
   const { address, isConnected } = useAccount();
   const { writeContractAsync } = useWriteContract();
+  const { signTypedDataAsync } = useSignTypedData();
+  // Where both reads answer, the token takes permits: a top-up needs no approve.
+  const permit = useReadContracts({
+    allowFailure: false,
+    contracts: [
+      { address: dataset.payment_token as Address, abi: PERMIT_ABI, functionName: "eip712Domain" },
+      {
+        address: dataset.payment_token as Address,
+        abi: PERMIT_ABI,
+        functionName: "nonces",
+        args: [(address ?? dataset.buyer) as Address],
+      },
+    ],
+    query: { retry: false },
+  });
   const { facts } = useToken(dataset.payment_token as Address);
   const [amount, setAmount] = useState("");
   const [txs, setTxs] = useState<Tx[]>([]);
@@ -69,6 +109,10 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: () => v
     }
     const token = dataset.payment_token as Address;
     const ledger = dataset.chain.ledger as Address;
+    if (onChain && permit.data && address !== undefined) {
+      await topUpWithPermit(token, ledger, value, address);
+      return;
+    }
     const last = onChain ? "fund" : "createAndFund";
     setTxs([
       { what: "approve", state: "not sent yet" },
@@ -96,8 +140,47 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: () => v
               chainId: chain.id,
             }),
       );
-      onSent();
+      onSent(dataset.chain.funded + Number(value));
       setAmount("");
+      await queryClient.invalidateQueries({ queryKey: ["dataset", dataset.id] });
+    } catch (error) {
+      setFailure(error);
+      setTxs((all) => all.map((t) => (t.state === "waiting for your wallet" ? { ...t, state: "failed" } : t)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function topUpWithPermit(token: Address, ledger: Address, value: bigint, owner: Address) {
+    const [[, name, version, chainId, verifyingContract], nonce] = permit.data ?? [[], 0n];
+    setTxs([
+      { what: "permit (a signature, no transaction)", state: "not sent yet" },
+      { what: "fundWithPermit", state: "not sent yet" },
+    ]);
+    setBusy(true);
+    try {
+      setTxs((all) => all.map((t, i) => (i === 0 ? { ...t, state: "waiting for your wallet" } : t)));
+      const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+      const signature = await signTypedDataAsync({
+        domain: { name, version, chainId, verifyingContract: verifyingContract ?? token },
+        types: PERMIT_TYPES,
+        primaryType: "Permit",
+        message: { owner, spender: ledger, value, nonce, deadline },
+      });
+      setTxs((all) => all.map((t, i) => (i === 0 ? { ...t, state: "signed" } : t)));
+      const { r, s, v, yParity } = parseSignature(signature);
+      await step(1, "fundWithPermit", () =>
+        writeContractAsync({
+          address: ledger,
+          abi: LEDGER_ABI,
+          functionName: "fundWithPermit",
+          args: [BigInt(dataset.chain.dataset_id), value, deadline, Number(v ?? BigInt(yParity + 27)), r, s],
+          chainId: chain.id,
+        }),
+      );
+      onSent(dataset.chain.funded + Number(value));
+      setAmount("");
+      await permit.refetch();
       await queryClient.invalidateQueries({ queryKey: ["dataset", dataset.id] });
     } catch (error) {
       setFailure(error);
@@ -121,7 +204,9 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: () => v
     <>
       <p>
         {onChain
-          ? "Top up the escrow: your wallet sends approve, then fund on the ledger."
+          ? permit.data
+            ? "Top up the escrow: your wallet signs a permit (no transaction), then sends fundWithPermit to the ledger."
+            : "Top up the escrow: your wallet sends approve, then fund on the ledger."
           : "Your wallet sends two transactions: approve (the ledger may take the amount), then createAndFund (the ledger records the terms hash above and takes the amount into escrow)."}{" "}
         The platform fee{dataset.chain.fee_bps !== null ? ` (${dataset.chain.fee_bps / 100}%)` : ""} is paid from the escrow on top of each label it pays.
       </p>

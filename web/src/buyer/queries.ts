@@ -15,13 +15,18 @@ export function useMyDatasets(address: string) {
   });
 }
 
-/** One dataset; polled while `watch` holds (until the chain mirror has seen a deposit). */
-export function useBuyerDataset(datasetId: number, watch = false) {
+/** One dataset; polled every second until the chain mirror has seen `funded` base units
+ * deposited in all (the amount a deposit just sent brings it to), when one is awaited. */
+export function useBuyerDataset(datasetId: number, funded: number | null = null) {
   return useQuery({
     queryKey: ["dataset", datasetId],
     queryFn: () =>
       call(api.GET("/v1/datasets/{dataset_id}", { params: { path: { dataset_id: datasetId } } })),
-    refetchInterval: (query) => (watch && query.state.data?.status === "awaiting_funds" ? 1000 : false),
+    refetchInterval: (query) => {
+      const data = query.state.data;
+      if (funded === null || data === undefined) return false;
+      return data.status === "awaiting_funds" || data.chain.funded < funded ? 1000 : false;
+    },
   });
 }
 
