@@ -2,7 +2,9 @@
 /**
  * A reviewer's story, driven as a person would (roles, names, keys) in Debian's headless
  * Chromium against a real `up`, with the Test Wallet: the review queue decided with the keys a,
- * c and r, then a dispute of the rejection upheld by a second reviewer. What the pages did is
+ * c and r, each label beside its item as the annotator saw it (the text; a span highlighted in
+ * it), then a dispute of the rejection upheld by a second reviewer who sees the disputed value
+ * and its item. What the pages did is
  * checked afterwards through the real API. Every page visited is checked with axe-core and
  * photographed at desktop and phone sizes (artifacts/).
  */
@@ -30,6 +32,8 @@ const ANSWERS = new Map([
 const REJECTION = 'A robin is a bird, not a dog';
 const COMMENT = 'I picked the wrong key; I meant bird, but the sentence is about the worm too';
 const UPHELD = 'The instructions allow the second animal named';
+/** Each item's text, as the buyer uploaded it and the annotator was served it. */
+const TEXT_OF = new Map(PET_SENTENCES.slice(0, 3));
 
 const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
   ? false
@@ -41,23 +45,23 @@ function shortAddress(/** @type {string} */ address) {
 }
 
 /**
- * A funded spans dataset of one text, made through the API and the chain as a buyer would.
+ * A funded dataset of one item, made through the API and the chain as a buyer would.
  * @param {import('./support/product.js').Product} product
  * @param {ApiUser} buyer signed in with the buyer role
- * @param {string} text
+ * @param {{ name: string, labelType: 'spans' | 'boxes', instructions: string, id: string, data: unknown }} spec
  */
-async function seedSpansDataset(product, buyer, text) {
+async function seedOneItemDataset(product, buyer, spec) {
   const price = UNIT / 4;
   const created = await buyer.post('/v1/datasets', {
-    name: 'Animals named in a sentence',
-    label_type: 'spans',
+    name: spec.name,
+    label_type: spec.labelType,
     payment_token: product.paymentToken,
     price_per_label: price,
     reward_per_label: UNIT,
-    instructions: 'Select the animal named in the sentence.',
+    instructions: spec.instructions,
   });
   const route = `/v1/datasets/${created.id}`;
-  await buyer.post(`${route}/items`, [{ id: 'span-01', data: { text } }]);
+  await buyer.post(`${route}/items`, [{ id: spec.id, data: spec.data }]);
   const { chain: terms } = await buyer.get(route);
   const budget = BigInt(price * 2);
   const wallet = walletClientOf(product, buyer.dev);
@@ -217,6 +221,9 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
         await heading(externalId).waitFor();
         const label = page.getByRole('region', { name: 'Label to review' });
         await label.getByText(/** @type {string} */ (ANSWERS.get(externalId)), { exact: true }).waitFor();
+        // The item beside its label: the sentence the annotator read, as the workspace shows it.
+        await label.getByText(/** @type {string} */ (TEXT_OF.get(externalId)), { exact: true }).waitFor();
+        assert.equal(await label.getByText(/without its item/).count(), 0, 'no note that the item is missing');
         if (index === 0) await checkPage(page, 'reviewer-queue');
         const verdict = decide.get(externalId);
         if (verdict === 'accept') {
@@ -288,8 +295,14 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
       await page.getByRole('heading', { level: 1, name: 'Disputes' }).waitFor();
       const card = page.getByRole('article', { name: new RegExp(`^Dispute ${dispute.id}: label ${labelId}`) });
       await card.waitFor();
-      await card.getByText(REJECTION).waitFor();
-      await card.getByText(COMMENT).waitFor();
+      await card.getByRole('heading', { level: 2, name: `Dispute ${dispute.id}: label ${labelId} on item pet-03 of ${DATASET}` }).waitFor();
+      // The disputed value and the item it was made on, the sentence the annotator read.
+      await card.getByText('The disputed label', { exact: true }).waitFor();
+      await card.getByText(/** @type {string} */ (ANSWERS.get('pet-03')), { exact: true }).waitFor();
+      await card.getByText(/** @type {string} */ (TEXT_OF.get('pet-03')), { exact: true }).waitFor();
+      assert.equal(await card.getByText(/not sent to reviewers/).count(), 0, 'no fallback note for the value');
+      await card.getByText(REJECTION, { exact: true }).waitFor(); // the history names it too
+      await card.getByText(COMMENT, { exact: true }).waitFor();
       await card.getByText(shortAddress(devAccount(PARTS.reviewer).address)).first().waitFor();
       const history = card.getByRole('list', { name: `History of label ${labelId}` });
       await history.getByRole('listitem').nth(2).waitFor(); // submitted, rejected, disputed
@@ -321,7 +334,13 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
 
   test('corrects a span with c by typing its offsets; the page says the span in words and the API keeps the correction', async () => {
     const text = 'The heron waits in the reeds.';
-    const spans = await seedSpansDataset(product, buyer, text);
+    const spans = await seedOneItemDataset(product, buyer, {
+      name: 'Animals named in a sentence',
+      labelType: 'spans',
+      instructions: 'Select the animal named in the sentence.',
+      id: 'span-01',
+      data: { text },
+    });
     await buyer.post(`/v1/datasets/${spans.id}/reviewers`, { address: devAccount(PARTS.reviewer).address });
     const item = await annotator.get(`/v1/datasets/${spans.id}/next-item`);
     const label = await annotator.post('/v1/labels', { item_id: item.item_id, value: '[4, 11]' });
@@ -333,6 +352,13 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
       await page.getByRole('navigation').getByRole('link', { name: 'Review' }).click();
       await page.getByRole('heading', { level: 2, name: 'Item span-01 of Animals named in a sentence' }).waitFor();
       await page.getByText('Characters 4 to 11 of the text').waitFor();
+      // The text beside it, the span highlighted in it as the annotator selected it.
+      const region = page.getByRole('region', { name: 'Label to review' });
+      await region.getByText(text, { exact: true }).waitFor();
+      const marked = region.locator('mark');
+      assert.equal(await marked.count(), 1, 'one span highlighted');
+      assert.equal(await marked.textContent(), Array.from(text).slice(4, 11).join(''));
+      await checkPage(page, 'reviewer-span');
       await page.keyboard.press('c');
       const field = page.getByRole('textbox', { name: 'Corrected value' });
       await field.waitFor();
@@ -350,5 +376,59 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
     assert.equal(decided.method, 'review');
     assert.deepEqual(JSON.parse(decided.value), [4, 11]);
     assert.deepEqual(JSON.parse(decided.corrected_value), [4, 9]);
+  });
+
+  test('accepts a box with a, seeing it drawn over the picture the annotator drew it on', async () => {
+    const boxes = await seedOneItemDataset(product, buyer, {
+      name: 'Pets boxed',
+      labelType: 'boxes',
+      instructions: 'Draw a box around the animal.',
+      id: 'box-01',
+      data: { image: '/media/pets/3.png' },
+    });
+    await buyer.post(`/v1/datasets/${boxes.id}/reviewers`, { address: devAccount(PARTS.reviewer).address });
+    const item = await annotator.get(`/v1/datasets/${boxes.id}/next-item`);
+    const box = [10, 20, 60, 80];
+    const label = await annotator.post('/v1/labels', { item_id: item.item_id, value: JSON.stringify(box) });
+
+    const dev = devAccount(PARTS.reviewer);
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openSignedIn(wallet, 'reviewer-boxes');
+    await story(context, page, 'reviewer-boxes', async () => {
+      await page.getByRole('navigation').getByRole('link', { name: 'Review' }).click();
+      await page.getByRole('heading', { level: 2, name: 'Item box-01 of Pets boxed' }).waitFor();
+      await page.getByText("Box from (10, 20) to (60, 80), in the picture's pixels").waitFor();
+      // The picture the annotator drew on, and the box drawn over it where the label says.
+      const region = page.getByRole('region', { name: 'Label to review' });
+      const picture = region.getByRole('img', { name: 'Item box-01' });
+      await picture.waitFor();
+      await page.waitForFunction(() => {
+        const img = document.querySelector('.box-canvas img');
+        return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
+      });
+      const drawn = region.locator('.box-drawn');
+      await drawn.waitFor();
+      const natural = await picture.evaluate((element) => {
+        const img = /** @type {HTMLImageElement} */ (element);
+        return { width: img.naturalWidth, height: img.naturalHeight };
+      });
+      const shown = /** @type {{ x: number, y: number, width: number, height: number }} */ (await picture.boundingBox());
+      const over = /** @type {{ x: number, y: number, width: number, height: number }} */ (await drawn.boundingBox());
+      const scale = shown.width / natural.width;
+      assert.ok(Math.abs(over.x - (shown.x + box[0] * scale)) < 3, `the box's left edge: ${over.x}`);
+      assert.ok(Math.abs(over.y - (shown.y + box[1] * (shown.height / natural.height))) < 3, `the box's top edge: ${over.y}`);
+      assert.ok(Math.abs(over.width - (box[2] - box[0]) * scale) < 4, `the box's width: ${over.width}`);
+      // Read-only: nothing to draw or send but the decision.
+      assert.equal(await region.getByRole('button', { name: 'Submit the box' }).count(), 0);
+      await checkPage(page, 'reviewer-box');
+      await page.keyboard.press('a');
+      await page.getByRole('status').filter({ hasText: 'Reviewed 1 label' }).waitFor();
+      await page.getByText('Nothing to review now').waitFor();
+    });
+
+    const mine = await annotator.get('/v1/me/labels');
+    const decided = mine.find((/** @type {any} */ candidate) => candidate.id === label.id);
+    assert.equal(decided.status, 'verified');
+    assert.equal(decided.method, 'review');
   });
 });

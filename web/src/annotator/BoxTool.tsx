@@ -1,8 +1,9 @@
 // Boxes: drag on the item's picture to draw one box, or type its corners; the label is the box
-// as the JSON text [x_min, y_min, x_max, y_max] in the picture's own pixels.
+// as the JSON text [x_min, y_min, x_max, y_max] in the picture's own pixels. Without onSubmit it
+// only shows a given box over the picture (a reviewer judging a label).
 import { type PointerEvent, useRef, useState } from "react";
 
-type Box = [number, number, number, number];
+export type Box = [number, number, number, number];
 
 /** The item's picture: its data as a URL, or the first field that is one. */
 export function pictureOf(data: unknown): string | null {
@@ -18,9 +19,22 @@ export function pictureOf(data: unknown): string | null {
   return url ?? null;
 }
 
-export function BoxTool({ src, name, onSubmit }: { src: string; name: string; onSubmit: (value: string) => void }) {
+export function BoxTool({
+  src,
+  name,
+  onSubmit,
+  shown = null,
+}: {
+  src: string;
+  name: string;
+  /** Absent: read-only, the picture with `shown` drawn over it and nothing to draw or send. */
+  onSubmit?: (value: string) => void;
+  shown?: Box | null;
+}) {
   const image = useRef<HTMLImageElement>(null);
-  const [box, setBox] = useState<Box | null>(null);
+  const [drawing, setBox] = useState<Box | null>(null);
+  const readOnly = onSubmit === undefined;
+  const box = readOnly ? shown : drawing;
   const [start, setStart] = useState<[number, number] | null>(null);
   const [natural, setNatural] = useState<{ width: number; height: number } | null>(null);
 
@@ -59,22 +73,27 @@ export function BoxTool({ src, name, onSubmit }: { src: string; name: string; on
 
   return (
     <div className="box-tool">
-      <p className="muted">Drag on the picture to draw the box, or type its corners below.</p>
+      {!readOnly && <p className="muted">Drag on the picture to draw the box, or type its corners below.</p>}
       <div
         className="box-canvas"
-        onPointerDown={(event) => {
-          event.currentTarget.setPointerCapture(event.pointerId);
-          const point = toPixels(event);
-          setStart(point);
-          setBox([point[0], point[1], point[0], point[1]]);
-        }}
-        onPointerMove={(event) => {
-          if (start !== null) setBox(spanning(start, toPixels(event)));
-        }}
-        onPointerUp={(event) => {
-          if (start !== null) setBox(spanning(start, toPixels(event)));
-          setStart(null);
-        }}
+        style={readOnly ? { cursor: "default", touchAction: "auto" } : undefined}
+        {...(readOnly
+          ? {}
+          : {
+              onPointerDown: (event: PointerEvent<HTMLDivElement>) => {
+                event.currentTarget.setPointerCapture(event.pointerId);
+                const point = toPixels(event);
+                setStart(point);
+                setBox([point[0], point[1], point[0], point[1]]);
+              },
+              onPointerMove: (event: PointerEvent<HTMLDivElement>) => {
+                if (start !== null) setBox(spanning(start, toPixels(event)));
+              },
+              onPointerUp: (event: PointerEvent<HTMLDivElement>) => {
+                if (start !== null) setBox(spanning(start, toPixels(event)));
+                setStart(null);
+              },
+            })}
       >
         <img
           ref={image}
@@ -89,32 +108,36 @@ export function BoxTool({ src, name, onSubmit }: { src: string; name: string; on
         />
         {overlay && <div className="box-drawn" style={overlay} aria-hidden="true" />}
       </div>
-      <fieldset className="corners">
-        <legend>Box corners, in the picture's pixels</legend>
-        {["x min", "y min", "x max", "y max"].map((label, index) => (
-          <label key={label}>
-            {label}{" "}
-            <input
-              type="number"
-              min={0}
-              inputMode="numeric"
-              value={box ? box[index] : ""}
-              onChange={(event) => corner(index, event.target.value)}
-            />
-          </label>
-        ))}
-      </fieldset>
-      <button
-        type="button"
-        className="primary"
-        disabled={box === null || box[2] <= box[0] || box[3] <= box[1]}
-        onClick={() => {
-          if (box !== null) onSubmit(JSON.stringify(box));
-          setBox(null);
-        }}
-      >
-        Submit the box
-      </button>
+      {!readOnly && (
+        <>
+          <fieldset className="corners">
+            <legend>Box corners, in the picture's pixels</legend>
+            {["x min", "y min", "x max", "y max"].map((label, index) => (
+              <label key={label}>
+                {label}{" "}
+                <input
+                  type="number"
+                  min={0}
+                  inputMode="numeric"
+                  value={box ? box[index] : ""}
+                  onChange={(event) => corner(index, event.target.value)}
+                />
+              </label>
+            ))}
+          </fieldset>
+          <button
+            type="button"
+            className="primary"
+            disabled={box === null || box[2] <= box[0] || box[3] <= box[1]}
+            onClick={() => {
+              if (box !== null) onSubmit?.(JSON.stringify(box));
+              setBox(null);
+            }}
+          >
+            Submit the box
+          </button>
+        </>
+      )}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 // Spans: select a stretch of the item's text; the label is [start, end) as the JSON text of its
-// character offsets, counted in Unicode code points as the service counts them.
+// character offsets, counted in Unicode code points as the service counts them. Without onSubmit
+// it only shows a given span highlighted in the text (a reviewer judging a label).
 import { useRef, useState } from "react";
 
 /** The item's text: its data when a string, else its `text` field or first text field. */
@@ -19,7 +20,16 @@ function codePoints(text: string, utf16Offset: number): number {
   return Array.from(text.slice(0, utf16Offset)).length;
 }
 
-export function SpanTool({ text, onSubmit }: { text: string; onSubmit: (value: string) => void }) {
+export function SpanTool({
+  text,
+  onSubmit,
+  shown = null,
+}: {
+  text: string;
+  /** Absent: read-only, the text with `shown` (code-point offsets) highlighted, nothing to select or send. */
+  onSubmit?: (value: string) => void;
+  shown?: [number, number] | null;
+}) {
   const paragraph = useRef<HTMLParagraphElement>(null);
   const [span, setSpan] = useState<[number, number] | null>(null);
 
@@ -33,6 +43,25 @@ export function SpanTool({ text, onSubmit }: { text: string; onSubmit: (value: s
   }
 
   const chars = Array.from(text);
+  if (onSubmit === undefined) {
+    const [start, end] = shown ?? [0, 0];
+    const marked = shown !== null && start >= 0 && start < end && end <= chars.length;
+    return (
+      <div className="span-tool">
+        <p className="item-text span-text">
+          {marked ? (
+            <>
+              {chars.slice(0, start).join("")}
+              <mark style={{ background: "#fde68a", color: "inherit" }}>{chars.slice(start, end).join("")}</mark>
+              {chars.slice(end).join("")}
+            </>
+          ) : (
+            text
+          )}
+        </p>
+      </div>
+    );
+  }
   return (
     <div className="span-tool">
       <p className="muted">Select the words with the mouse (or a finger), then submit.</p>

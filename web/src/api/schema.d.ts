@@ -609,7 +609,7 @@ export interface paths {
         };
         /**
          * Review Queue
-         * @description Pending labels of the datasets you review, oldest first.
+         * @description Pending labels of the datasets you review, oldest first, each with its item's data.
          */
         get: operations["review_queue_v1_reviews_queue_get"];
         put?: never;
@@ -671,7 +671,8 @@ export interface paths {
         };
         /**
          * Dispute Queue
-         * @description Open disputes you may decide, oldest first.
+         * @description Open disputes you may decide, oldest first, each with the disputed label's value and
+         *     its item.
          */
         get: operations["dispute_queue_v1_disputes_queue_get"];
         put?: never;
@@ -1345,6 +1346,56 @@ export interface components {
          */
         DisputeStatus: "open" | "upheld" | "denied";
         /**
+         * DisputeToDecide
+         * @description An open dispute as its deciders see it: with the disputed label's value and its item.
+         */
+        DisputeToDecide: {
+            /** Id */
+            id: number;
+            /** Label Id */
+            label_id: number;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Annotator */
+            annotator: string;
+            /** Comment */
+            comment: string;
+            status: components["schemas"]["DisputeStatus"];
+            /**
+             * Rejected By
+             * @description the reviewer who rejected (None: gold/consensus)
+             */
+            rejected_by: string | null;
+            /** Rejection Reason */
+            rejection_reason: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decision Reason */
+            decision_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Value
+             * @description the disputed label's value
+             */
+            value: string;
+            /**
+             * External Id
+             * @description the item's id in the buyer's upload
+             */
+            external_id: string;
+            /**
+             * Item Data
+             * @description the item's data, as the annotator was served it
+             */
+            item_data: unknown;
+        };
+        /**
          * DisputeVerdict
          * @enum {string}
          */
@@ -1902,6 +1953,78 @@ export interface components {
              * @description with `correct`: the fixed label
              */
             corrected_value?: string | null;
+        };
+        /**
+         * ReviewEntry
+         * @description A pending label in a reviewer's queue, with the item as its annotator saw it.
+         */
+        ReviewEntry: {
+            /** Id */
+            id: number;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Item Id */
+            item_id: number;
+            /** External Id */
+            external_id: string;
+            /** Annotator */
+            annotator: string;
+            /** Value */
+            value: string;
+            /**
+             * Item Hash
+             * @description the itemHash of its label-tree leaf
+             */
+            item_hash: string;
+            /**
+             * Salt
+             * @description random per label: the publication names the value by hash
+             */
+            salt: string;
+            /**
+             * Label Hash
+             * @description keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf
+             */
+            label_hash: string;
+            /**
+             * Warmup
+             * @description part of a qualification warm-up: graded, not paid
+             */
+            warmup: boolean;
+            /**
+             * Instructions Version
+             * @description the instructions it was made under
+             */
+            instructions_version: number;
+            /**
+             * Corrected Value
+             * @description a reviewer's correction: what the buyer should use (the annotator's value is what was paid, and what the label tree commits to)
+             */
+            corrected_value: string | null;
+            status: components["schemas"]["LabelStatus"];
+            method: components["schemas"]["VerificationMethod"] | null;
+            /** Reviewer */
+            reviewer: string | null;
+            /** Reason */
+            reason: string | null;
+            /** Price */
+            price: number | null;
+            /** Reward */
+            reward: number | null;
+            /** Epoch */
+            epoch: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Item Data
+             * @description the item's data, as next-item served it
+             */
+            item_data: unknown;
         };
         /** ReviewerAppoint */
         ReviewerAppoint: {
@@ -4619,7 +4742,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LabelPublic"][];
+                    "application/json": components["schemas"]["ReviewEntry"][];
                 };
             };
             /** @description Malformed request */
@@ -4853,7 +4976,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DisputePublic"][];
+                    "application/json": components["schemas"]["DisputeToDecide"][];
                 };
             };
             /** @description Malformed request */

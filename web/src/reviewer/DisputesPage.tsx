@@ -1,6 +1,7 @@
 // The disputes you may decide (GET /v1/disputes/queue): a reviewer of the dataset other than the
 // one who rejected the label, or an operator. Each shows the rejection's reason, the annotator's
-// comment and the label's history; upholding (the label is verified by appeal and paid next
+// comment, the disputed value beside its item (shown as the annotator saw it) and the label's
+// history; upholding (the label is verified by appeal and paid next
 // epoch) or denying takes a reason.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
@@ -11,9 +12,11 @@ import { api, call, type Schemas } from "../api/client";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
 import { shortAddress } from "../ui/format";
-import { describeValue } from "./LabelValue";
+import { ItemShown } from "./ItemShown";
+import { LabelValue } from "./LabelValue";
 
 type Dispute = Schemas["DisputePublic"];
+type ToDecide = Schemas["DisputeToDecide"];
 type Verdict = Schemas["DisputeVerdict"];
 
 const QUEUE = ["dispute-queue"];
@@ -39,19 +42,9 @@ function History({ labelId }: { labelId: number }) {
   );
 }
 
-function DisputeCard({ dispute, onDecided }: { dispute: Dispute; onDecided: (answer: Dispute) => void }) {
+function DisputeCard({ dispute, onDecided }: { dispute: ToDecide; onDecided: (answer: Dispute) => void }) {
   const dataset = useDataset(dispute.dataset_id);
-  const labels = useQuery({
-    queryKey: ["dataset-labels", dispute.dataset_id, "rejected"],
-    queryFn: () =>
-      call(
-        api.GET("/v1/datasets/{dataset_id}/labels", {
-          params: { path: { dataset_id: dispute.dataset_id }, query: { status: "rejected" } },
-        }),
-      ),
-    retry: false,
-  });
-  const label = labels.data?.find((candidate) => candidate.id === dispute.label_id);
+  const labelType = dataset.data?.label_type;
   const [reason, setReason] = useState("");
   const [verdict, setVerdict] = useState<Verdict>("uphold");
   const decide = useMutation({
@@ -75,17 +68,24 @@ function DisputeCard({ dispute, onDecided }: { dispute: Dispute; onDecided: (ans
   return (
     <article className="reviewer-dispute" aria-labelledby={`dispute-${dispute.id}`}>
       <h2 id={`dispute-${dispute.id}`}>
-        Dispute {dispute.id}: label {dispute.label_id}
-        {label !== undefined && ` on item ${label.external_id}`} of{" "}
+        Dispute {dispute.id}: label {dispute.label_id} on item {dispute.external_id} of{" "}
         {dataset.data?.name ?? `dataset ${dispute.dataset_id}`}
       </h2>
+      {dataset.error && <ErrorNotice error={dataset.error} />}
+      <div className="item-frame">
+        <p className="item-key">The item, as the annotator saw it</p>
+        <ItemShown
+          data={dispute.item_data}
+          value={dispute.value}
+          labelType={labelType}
+          name={`Item ${dispute.external_id}`}
+        />
+      </div>
+      <div className="item-frame">
+        <p className="item-key">The disputed label</p>
+        <LabelValue value={dispute.value} labelType={labelType} />
+      </div>
       <dl className="reviewer-facts">
-        <dt>The label</dt>
-        <dd>
-          {label !== undefined
-            ? describeValue(label.value, dataset.data?.label_type)
-            : "not sent to reviewers by the service (a dataset's labels are read by its buyer); the reason and the comment below name it"}
-        </dd>
         <dt>Annotator</dt>
         <dd>{shortAddress(dispute.annotator)}</dd>
         <dt>Rejected by</dt>
@@ -127,7 +127,7 @@ function Disputes() {
 
   function onDecided(answer: Dispute) {
     setDecided((done) => [...done, answer]);
-    queryClient.setQueryData<Dispute[]>(QUEUE, (rest) => (rest ?? []).filter((d) => d.id !== answer.id));
+    queryClient.setQueryData<ToDecide[]>(QUEUE, (rest) => (rest ?? []).filter((d) => d.id !== answer.id));
   }
 
   return (

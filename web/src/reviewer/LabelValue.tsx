@@ -1,8 +1,8 @@
 // A label's value as a reviewer judges it: a class as its name, a box as its corners, a span as
-// its character offsets. The service sends a reviewer the label, not its item's data, so the
-// value is said in words rather than drawn over the picture or highlighted in the text.
+// its character offsets, in words beside the item (ItemShown draws the box over the picture and
+// highlights the span in the text).
 /** The numbers of a box `[x0, y0, x1, y1]` or a span `[start, end]`, or null when not that. */
-function numbers(value: string, count: number): number[] | null {
+export function numbers(value: string, count: number): number[] | null {
   try {
     const parsed: unknown = JSON.parse(value);
     if (Array.isArray(parsed) && parsed.length === count && parsed.every((n) => typeof n === "number")) {

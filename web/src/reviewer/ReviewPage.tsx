@@ -1,7 +1,8 @@
 // The review queue: the pending labels of the datasets you review, one at a time, oldest first.
 // Keys: a accepts, c corrects (choose the corrected value), r rejects (the reason is required;
 // Enter sends). Each decision is one POST /v1/labels/{id}/review; the next label shows at once
-// from the queue already in hand, which is read again when it runs out.
+// from the queue already in hand, which is read again when it runs out. The item shows as the
+// annotator's workspace showed it, with the label beside it.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
@@ -12,9 +13,11 @@ import { ApiError } from "../api/errors";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
 import { shortAddress } from "../ui/format";
+import { ItemShown } from "./ItemShown";
 import { LabelValue } from "./LabelValue";
 
 type Label = Schemas["LabelPublic"];
+type Entry = Schemas["ReviewEntry"];
 type Mode = "decide" | "correct" | "reject";
 
 const CLASS_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -40,7 +43,7 @@ function NotAReviewer() {
   );
 }
 
-function Reviewing({ label, onDone }: { label: Label; onDone: (answer: Label) => void }) {
+function Reviewing({ label, onDone }: { label: Entry; onDone: (answer: Label) => void }) {
   const dataset = useDataset(label.dataset_id);
   const labelType = dataset.data?.label_type;
   const classes = dataset.data?.label_classes ?? [];
@@ -143,12 +146,15 @@ function Reviewing({ label, onDone }: { label: Label; onDone: (answer: Label) =>
       </p>
       {dataset.error && <ErrorNotice error={dataset.error} />}
       <div className="item-frame">
+        <p className="item-key">The item, as the annotator saw it</p>
+        <ItemShown data={label.item_data} value={label.value} labelType={labelType} name={`Item ${label.external_id}`} />
+      </div>
+      <div className="item-frame">
         <p className="item-key">The annotator's label</p>
         <LabelValue value={label.value} labelType={labelType} />
       </div>
       <p className="muted">
-        The service sends reviewers the label without its item's data; the dataset's{" "}
-        <Link to={`/datasets/${label.dataset_id}`}>instructions</Link> say what a right label is.
+        The dataset's <Link to={`/datasets/${label.dataset_id}`}>instructions</Link> say what a right label is.
       </p>
       {failure !== null && <ErrorNotice error={failure} />}
       <div role="group" aria-label="Decision" className="reviewer-actions">
@@ -248,7 +254,7 @@ function Queue() {
     (answer: Label) => {
       setReviewed((n) => n + 1);
       setLast(answer);
-      const rest = (queryClient.getQueryData<Label[]>(QUEUE) ?? []).filter((label) => label.id !== answer.id);
+      const rest = (queryClient.getQueryData<Entry[]>(QUEUE) ?? []).filter((label) => label.id !== answer.id);
       queryClient.setQueryData(QUEUE, rest);
       if (rest.length === 0) void queryClient.invalidateQueries({ queryKey: QUEUE });
     },
