@@ -152,6 +152,7 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       await page.getByText('0.25 dUSD').first().waitFor();
       await page.getByText('1 LABEL').first().waitFor();
       await page.getByRole('status').filter({ hasText: 'awaiting funds' }).waitFor();
+      await page.getByText(/Each paid label costs 0\.25 dUSD from the escrow \(the price, and the 0% fee on top\)/).waitFor();
       await checkPage(page, 'buyer-dataset-unfunded');
 
       // Funding: approve, then createAndFund, sent by the wallet; the page turns open.
@@ -239,6 +240,8 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       await page.getByRole('status').filter({ hasText: 'Uploaded 1 item from buyer-items.json.' }).waitFor();
       const delivered = await buyer.get(`/v1/datasets/${id}`);
       assert.equal(delivered.item_count, uploaded.size);
+      // What paying every label takes: 7 items, 1 label each, 0.25 dUSD, no fee on this chain.
+      await page.getByText(/uploaded so far \(7 labels at most\) takes 1\.75 dUSD, the 0% fee included; the escrow holds enough/).waitFor();
 
       // A reviewer appointed by address can read what only the buyer and reviewers may.
       const reviewerDev = devAccount(PARTS.reviewer);
@@ -326,6 +329,16 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       const workforce = await buyer.get(`/v1/datasets/${id}/workforce`);
       assert.ok(JSON.stringify(workforce).toLowerCase().includes(annotator.toLowerCase()), `the workforce holds ${annotator}`);
       await page.getByText('consensus of 3 annotators (up to 5)').waitFor();
+
+      // Two texts uploaded: paying every label takes 2 items x 5 annotators x 0.5 dUSD.
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const file = path.join(ARTIFACTS, 'buyer-spans.jsonl');
+      writeFileSync(file, '{"id": "n-1", "data": "Ada Lovelace met Babbage."}\n{"id": "n-2", "data": "Grace Hopper found a moth."}\n');
+      await page.getByLabel(/Items file/).setInputFiles(file);
+      await page.getByRole('status').filter({ hasText: 'Uploaded 2 items from buyer-spans.jsonl.' }).waitFor();
+      await page.getByText(/\(10 labels at most\) takes 5 dUSD, the 0% fee included; the escrow lacks 5 dUSD/).waitFor();
+      await page.getByRole('button', { name: 'Fund what is missing' }).click();
+      assert.equal(await page.getByLabel('Amount (dUSD)').inputValue(), '5');
       await checkPage(page, 'buyer-dataset-spans');
     } catch (error) {
       mkdirSync(ARTIFACTS, { recursive: true });

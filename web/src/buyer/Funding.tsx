@@ -10,7 +10,7 @@ import { waitForTransactionReceipt } from "wagmi/actions";
 
 import { useSession } from "../api/session";
 import { useService } from "../chain/service";
-import { useToken } from "../chain/tokens";
+import { tokenUnits, useToken } from "../chain/tokens";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import type { Dataset } from "./queries";
 
@@ -19,6 +19,57 @@ const LEDGER_ABI = parseAbi([
   "function fund(uint256 datasetId, uint256 amount)",
   "function fundWithPermit(uint256 datasetId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)",
 ]);
+
+const FEE_ABI = parseAbi(["function feeBps() view returns (uint16)"]);
+
+/** How many labels each item may be paid for: its overlap, or consensus's most annotators. */
+function labelsPerItem(dataset: Dataset): number {
+  const v = dataset.verification;
+  return v.method === "consensus" ? v.consensus_max_k : v.overlap;
+}
+
+/** What the escrow needs to pay every label of the items uploaded so far, fee on top (the
+ * ledger's fee rounds down, as on chain). */
+function Needed({ dataset, onUse }: { dataset: Dataset; onUse: (units: string) => void }) {
+  const { facts } = useToken(dataset.payment_token as Address);
+  const ledgerFee = useReadContracts({
+    allowFailure: false,
+    contracts: [{ address: dataset.chain.ledger as Address, abi: FEE_ABI, functionName: "feeBps" }],
+    query: { enabled: dataset.chain.fee_bps === null },
+  });
+  const fee = dataset.chain.fee_bps ?? ledgerFee.data?.[0];
+  if (!facts || fee === undefined) return null;
+  const price = BigInt(dataset.price_per_label);
+  const perLabel = price + (price * BigInt(fee)) / 10_000n;
+  const show = (value: bigint) => `${tokenUnits(value, facts.decimals)} ${facts.symbol}`;
+  if (dataset.item_count === 0) {
+    return (
+      <p className="muted">
+        Each paid label costs {show(perLabel)} from the escrow (the price, and the {fee / 100}% fee on top).
+      </p>
+    );
+  }
+  const labels = BigInt(dataset.item_count * labelsPerItem(dataset));
+  const debit = labels * price;
+  const total = debit + (debit * BigInt(fee)) / 10_000n;
+  const missing = total - BigInt(dataset.chain.available);
+  return (
+    <p className="muted">
+      Paying every label of the {dataset.item_count} items uploaded so far ({String(labels)} labels at most) takes{" "}
+      {show(total)}, the {fee / 100}% fee included;{" "}
+      {missing > 0n ? (
+        <>
+          the escrow lacks {show(missing)}.{" "}
+          <button type="button" className="link-button" onClick={() => onUse(tokenUnits(missing, facts.decimals))}>
+            Fund what is missing
+          </button>
+        </>
+      ) : (
+        "the escrow holds enough."
+      )}
+    </p>
+  );
+}
 
 /** ERC-2612 permits and the ERC-5267 domain they are signed in. */
 const PERMIT_ABI = parseAbi([
@@ -210,6 +261,7 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded
           : "Your wallet sends two transactions: approve (the ledger may take the amount), then createAndFund (the ledger records the terms hash above and takes the amount into escrow)."}{" "}
         The platform fee{dataset.chain.fee_bps !== null ? ` (${dataset.chain.fee_bps / 100}%)` : ""} is paid from the escrow on top of each label it pays.
       </p>
+      <Needed dataset={dataset} onUse={setAmount} />
       {!isConnected && <p className="notice">Connect your wallet at the top of the page to fund the dataset.</p>}
       {wrongAccount && (
         <p className="notice notice-warning">
