@@ -149,7 +149,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       }
       await checkPage(page, 'annotator-account');
 
-      await navigation.getByRole('link', { name: 'Datasets' }).click();
+      await navigation.getByRole('link', { name: 'Datasets', exact: true }).click();
       await page.waitForURL(/\/datasets$/);
       const listed = page.getByRole('link', { name: DATASET });
       await listed.waitFor();
