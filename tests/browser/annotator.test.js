@@ -5,12 +5,12 @@
  * with axe-core and photographed at desktop and phone sizes (artifacts/).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
-import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
+import { checkPage, DESKTOP, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
+import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import { ApiUser, PET_SENTENCES, seedClassesDataset } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
@@ -66,48 +66,13 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
   });
 
   /**
-   * A fresh browser profile with `wallet` injected, whose page errors are kept in artifacts/.
    * @param {TestWallet} wallet
-   * @param {string} name names its console log in artifacts/
+   * @param {string} name
    */
   async function openApp(wallet, name) {
-    const context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(20_000);
-    const page = await context.newPage();
-    /** @type {string[]} */
-    const problems = [];
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('close', () => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
-    });
-    await wallet.install(page);
-    await page.goto(`${product.url}/`);
-    return { context, page };
+    return openAppWith(browser, product.url, wallet, name);
   }
 
-  /**
-   * Runs a story on `page`; on failure keeps a full-page screenshot of where it stopped.
-   * @param {import('playwright-core').BrowserContext} context
-   * @param {import('playwright-core').Page} page
-   * @param {string} name names the screenshot in artifacts/
-   * @param {() => Promise<void>} steps
-   */
-  async function story(context, page, name, steps) {
-    try {
-      await steps();
-    } catch (error) {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      const shot = path.join(ARTIFACTS, `${name}-failure.png`);
-      await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
-      throw error;
-    } finally {
-      await context.close();
-    }
-  }
 
   /** Connect wallet, then the Test Wallet among those EIP-6963 found. */
   async function connect(/** @type {import('playwright-core').Page} */ page) {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createPublicClient, http } from 'viem';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
+import { checkPage, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
 import { ARTIFACTS } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import { abiOf, ApiUser, PET_SENTENCES, seedClassesDataset, UNIT } from './support/seed.js';
@@ -74,46 +74,13 @@ describe('an operator settles and an auditor checks a proof against the chain', 
   }
 
   /**
-   * A fresh browser profile with `wallet` injected; page errors kept in artifacts/.
    * @param {TestWallet} wallet
    * @param {string} name
    */
   async function openApp(wallet, name) {
-    const context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(20_000);
-    const page = await context.newPage();
-    /** @type {string[]} */
-    const problems = [];
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('close', () => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
-    });
-    await wallet.install(page);
-    await page.goto(`${product.url}/`);
-    return { context, page, problems };
+    return openAppWith(browser, product.url, wallet, name);
   }
 
-  /**
-   * @param {import('playwright-core').BrowserContext} context
-   * @param {import('playwright-core').Page} page
-   * @param {string} name
-   * @param {() => Promise<void>} steps
-   */
-  async function story(context, page, name, steps) {
-    try {
-      await steps();
-    } catch (error) {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, `${name}-failure.png`), fullPage: true }).catch(() => undefined);
-      throw error;
-    } finally {
-      await context.close();
-    }
-  }
 
   /** Connect wallet, the Test Wallet, then Sign in. */
   async function connectAndSignIn(/** @type {import('playwright-core').Page} */ page) {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { erc20Abi } from 'viem';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
+import { checkPage, launchBrowser, openApp as openAppWith } from './support/pages.js';
 import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import { abiOf, ApiError, ApiUser, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
@@ -46,27 +46,11 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
   });
 
   /**
-   * A fresh browser profile with `wallet` injected, whose page errors are kept in artifacts/.
    * @param {TestWallet} wallet
-   * @param {string} name names its console log in artifacts/
+   * @param {string} name
    */
   async function openApp(wallet, name) {
-    const context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(20_000);
-    const page = await context.newPage();
-    /** @type {string[]} */
-    const problems = [];
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('close', () => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
-    });
-    await wallet.install(page);
-    await page.goto(`${product.url}/`);
-    return { context, page };
+    return openAppWith(browser, product.url, wallet, name);
   }
 
   test('creates a classes dataset through the form, funds it through the wallet, tops it up with a permit, uploads JSONL, CSV and JSON files, and an annotator is served one of its items', async () => {

@@ -9,12 +9,12 @@
  * photographed at desktop and phone sizes (artifacts/).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, DESKTOP, launchBrowser } from './support/pages.js';
-import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
+import { checkPage, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
+import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import { abiOf, ApiUser, PET_SENTENCES, seedClassesDataset, UNIT, walletClientOf } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
@@ -140,21 +140,7 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
    * @param {string} name
    */
   async function openSignedIn(wallet, name) {
-    const context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(20_000);
-    const page = await context.newPage();
-    /** @type {string[]} */
-    const problems = [];
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    page.on('close', () => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
-    });
-    await wallet.install(page);
-    await page.goto(`${product.url}/`);
+    const { context, page } = await openAppWith(browser, product.url, wallet, name);
     const banner = page.getByRole('banner');
     await banner.getByRole('button', { name: 'Connect wallet' }).click();
     await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
@@ -164,24 +150,6 @@ describe('a reviewer with nothing but a wallet', { skip: noApp, timeout: 600_000
     return { context, page };
   }
 
-  /**
-   * Runs a story on `page`; on failure keeps a full-page screenshot of where it stopped.
-   * @param {import('playwright-core').BrowserContext} context
-   * @param {import('playwright-core').Page} page
-   * @param {string} name
-   * @param {() => Promise<void>} steps
-   */
-  async function story(context, page, name, steps) {
-    try {
-      await steps();
-    } catch (error) {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, `${name}-failure.png`), fullPage: true }).catch(() => undefined);
-      throw error;
-    } finally {
-      await context.close();
-    }
-  }
 
   /** The annotator's label `id` as the API shows it to its annotator. */
   async function labelById(/** @type {number} */ id) {

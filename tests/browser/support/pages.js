@@ -48,3 +48,51 @@ export async function checkPage(page, name) {
   await page.setViewportSize(DESKTOP);
   assert.deepEqual(grave, [], `axe-core found serious or critical violations on ${page.url()}`);
 }
+
+/**
+ * A fresh browser profile at desktop size with `wallet` injected, on the app's first page. The
+ * page's errors and console errors are kept in artifacts/<name>-console.log when it closes.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} url the app's URL (a started product's `url`)
+ * @param {import('./wallet.js').TestWallet} wallet
+ * @param {string} name names its console log in artifacts/
+ */
+export async function openApp(browser, url, wallet, name) {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  context.setDefaultTimeout(20_000);
+  const page = await context.newPage();
+  /** @type {string[]} */
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('close', () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(path.join(ARTIFACTS, `${name}-console.log`), problems.join('\n'));
+  });
+  await wallet.install(page);
+  await page.goto(`${url}/`);
+  return { context, page, problems };
+}
+
+/**
+ * Runs a story's steps on `page`, then closes its profile; on failure keeps a full-page
+ * screenshot of where it stopped (artifacts/<name>-failure.png).
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ * @param {() => Promise<void>} steps
+ */
+export async function story(context, page, name, steps) {
+  try {
+    await steps();
+  } catch (error) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = path.join(ARTIFACTS, `${name}-failure.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
+    throw error;
+  } finally {
+    await context.close();
+  }
+}
