@@ -458,6 +458,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    state_dir: Path | None = None  # the `up` the demo drives, when it found one
     if args.api:
         api_url, rpc_url = args.api.rstrip("/"), args.rpc
         console.print(f"using the label-ledger API at {api_url} (from --api)", soft_wrap=True)
@@ -468,7 +469,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             console.print(f"[red]cannot run the demo[/]: {exc.message}", soft_wrap=True)
             return 2
         api_url, rpc_url = up.api_url, args.rpc or up.rpc_url
-        _say_which_up(console, up, Path(args.state_dir))
+        state_dir = Path(args.state_dir)
+        _say_which_up(console, up, state_dir)
     report = run_demo(
         api_url=api_url,
         rpc_url=rpc_url,
@@ -476,6 +478,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         items=args.items,
         annotators=args.annotators,
         console=console,
+        state_dir=state_dir,
     )
     return 0 if report.balances_agree else 1
 

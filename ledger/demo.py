@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -26,6 +28,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from web3.contract import Contract
@@ -33,6 +36,7 @@ from web3.contract import Contract
 from ledger.apiclient import ApiError, ApiUser
 from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.devnode import DEV_KEYS
+from ledger.kit.config import STATE_DIR
 from ledger.kit.errors import LedgerError
 from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
 from ledger.media import PET_CLASSES, PET_COUNT, pet_kind, pet_path
@@ -113,7 +117,10 @@ def run_demo(
     annotators: int = 5,
     console: Console | None = None,
     seed: int = 7,
+    state_dir: Path | None = None,
 ) -> DemoReport:
+    """Drives the whole loop against the API at `api_url`; `state_dir` is the directory of the
+    `up` that serves it, when the demo found it there (its audit hint then names it)."""
     console = console or Console()
     rng = random.Random(seed)
     api_url = api_url.rstrip("/")
@@ -314,12 +321,8 @@ def run_demo(
         if report.balances_agree
         else "[red]the API and the chain disagree[/]"
     )
-    command = cli_command()
     say(
-        f"check every payout from the chain alone (no database): [bold]{command} audit[/] beside "
-        f"the `up`, or anywhere [bold]{command} audit --rpc {chain.rpc_url} --deployment FILE "
-        f"--epochs {api_url}/v1/published[/]; annotators download their proofs from "
-        f"{api_url}/v1/proofs/<address>",
+        audit_hint(cli_command(), state_dir=state_dir, rpc_url=chain.rpc_url, api_url=api_url),
         soft_wrap=True,
     )
     say(
@@ -330,6 +333,28 @@ def run_demo(
         soft_wrap=True,
     )
     return report
+
+
+def audit_hint(command: str, *, state_dir: Path | None, rpc_url: str, api_url: str) -> str:
+    """How to check every payout of this run from the chain alone (rich markup). Beside the `up`
+    the demo drove, `audit` needs that up's state directory when it is not the default one; with
+    no `up` known (the demo was given --api), only the command naming chain and publication."""
+    anywhere = (
+        f"{command} audit --rpc {shlex.quote(rpc_url)} --deployment FILE "
+        f"--epochs {shlex.quote(api_url + '/v1/published')}"
+    )
+    if state_dir is None:
+        where = f"[bold]{escape(anywhere)}[/]"
+    else:
+        beside = "" if state_dir == STATE_DIR else f" --state-dir {shlex.quote(str(state_dir))}"
+        where = (
+            f"[bold]{escape(f'{command} audit{beside}')}[/] beside the `up`, or anywhere "
+            f"[bold]{escape(anywhere)}[/]"
+        )
+    return (
+        f"check every payout from the chain alone (no database): {where}; annotators download "
+        f"their proofs from {api_url}/v1/proofs/<address>"
+    )
 
 
 def _first_pet(kind: str, *, after: int) -> int:
