@@ -31,6 +31,17 @@ def open_dispute(
     return disputes.to_public(session, dispute)
 
 
+@router.get("/me/disputes", response_model=list[DisputePublic])
+def my_disputes(caller: Annotator, session: SessionDep) -> list[DisputePublic]:
+    """Your disputes, newest first: open, upheld (the label is verified and paid next epoch) or
+    denied, each with who decided and why. One read for the labels page, instead of each
+    label's history."""
+    return [
+        disputes.to_public(session, d)
+        for d in disputes.disputes_of(session, annotator=caller.address)
+    ]
+
+
 @router.get("/disputes/queue", response_model=list[DisputeToDecide])
 def dispute_queue(caller: CallerDep, session: SessionDep) -> list[DisputeToDecide]:
     """Open disputes you may decide, oldest first, each with the disputed label's value and

@@ -168,6 +168,13 @@ def open_disputes_for(session: Session, *, caller: str, roles: set[Role]) -> Seq
     ]
 
 
+def disputes_of(session: Session, *, annotator: str) -> Sequence[Dispute]:
+    """The annotator's own disputes, newest first, open and decided."""
+    return session.scalars(
+        select(Dispute).where(Dispute.annotator == annotator).order_by(Dispute.id.desc())
+    ).all()
+
+
 def to_public(session: Session, dispute: Dispute) -> DisputePublic:
     label = _label(session, dispute.label_id)
     return DisputePublic(
