@@ -24,6 +24,7 @@ from ledger.dataset.models import Item
 from ledger.dataset.schemas import (
     CloseSteps,
     DatasetCreate,
+    DatasetProgress,
     DatasetPublic,
     GoldAnswer,
     InstructionsIn,
@@ -31,6 +32,7 @@ from ledger.dataset.schemas import (
     ItemIn,
     ItemsCreated,
     ReviewerAppoint,
+    ReviewerPublic,
     SkippedItem,
     WorkforceChange,
     WorkforcePublic,
@@ -184,6 +186,25 @@ def set_instructions(
     annotator and every label records."""
     dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
     return datasets.set_instructions(session, dataset=dataset, spec=body, now=now)
+
+
+@router.get("/{dataset_id}/progress", response_model=DatasetProgress)
+def progress(dataset_id: PathId, caller: Buyer, session: SessionDep) -> DatasetProgress:
+    """How the work goes: items labelled, labels pending, verified, rejected and paid, the
+    epochs that paid them. For the buyer only: the counts include verdicts on gold items still
+    sealed from their annotators, so watching them would tell which items are gold."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    return repository.progress_counts(session, dataset)
+
+
+@router.get("/{dataset_id}/reviewers", response_model=list[ReviewerPublic])
+def list_reviewers(dataset_id: PathId, caller: Buyer, session: SessionDep) -> list[ReviewerPublic]:
+    """The reviewers you appointed to your dataset, first appointed first."""
+    dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
+    return [
+        ReviewerPublic(address=r.address, appointed_at=r.appointed_at)
+        for r in repository.reviewers(session, dataset.id)
+    ]
 
 
 @router.post("/{dataset_id}/reviewers", status_code=204)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from ledger.annotation.models import Label, LabelStatus
 from ledger.dataset.models import Dataset, DatasetMember, DatasetReviewer, Item
+from ledger.dataset.schemas import DatasetProgress
 
 
 def get_dataset(session: Session, dataset_id: int) -> Dataset | None:
@@ -77,3 +79,65 @@ def gold_answers(session: Session, dataset_id: int, *, upto: int) -> list[tuple[
         )
     )
     return [(external_id, str(answer)) for external_id, answer in rows]
+
+
+def progress_counts(session: Session, dataset: Dataset) -> DatasetProgress:
+    """The dataset's counts in four aggregate queries, each over the dataset's rows of one
+    index (labels by dataset_id, items by (dataset_id, external_id)): no row reaches Python."""
+    by_status: dict[tuple[LabelStatus, bool], tuple[int, int]] = {}
+    for status, warmup, total, paid in session.execute(
+        select(Label.status, Label.warmup, func.count(), func.count(Label.epoch))
+        .where(Label.dataset_id == dataset.id)
+        .group_by(Label.status, Label.warmup)
+    ):
+        by_status[(LabelStatus(status), bool(warmup))] = (int(total), int(paid))
+
+    def count(status: LabelStatus) -> int:
+        return by_status.get((status, False), (0, 0))[0]
+
+    items_labelled = session.scalar(
+        select(func.count(func.distinct(Label.item_id))).where(
+            Label.dataset_id == dataset.id, Label.warmup.is_(False)
+        )
+    )
+    epochs, latest = session.execute(
+        select(func.count(func.distinct(Label.epoch)), func.max(Label.epoch)).where(
+            Label.dataset_id == dataset.id, Label.epoch.is_not(None)
+        )
+    ).one()
+    set_aside = session.scalar(
+        select(func.count())
+        .select_from(Item)
+        .where(
+            Item.dataset_id == dataset.id,
+            Item.id <= dataset.items_visible_upto,
+            Item.set_aside_at.is_not(None),
+        )
+    )
+    paid = by_status.get((LabelStatus.verified, False), (0, 0))[1]
+    return DatasetProgress(
+        dataset_id=dataset.id,
+        items=dataset.item_count,
+        gold_items=dataset.gold_count,
+        items_labelled=items_labelled or 0,
+        items_set_aside=set_aside or 0,
+        labels=sum(c for (_, warmup), (c, _) in by_status.items() if not warmup),
+        pending=count(LabelStatus.pending),
+        verified=count(LabelStatus.verified),
+        rejected=count(LabelStatus.rejected),
+        paid=paid,
+        unpaid=count(LabelStatus.verified) - paid,
+        warmup_labels=sum(c for (_, warmup), (c, _) in by_status.items() if warmup),
+        epochs=int(epochs or 0),
+        latest_epoch=None if latest is None else int(latest),
+    )
+
+
+def reviewers(session: Session, dataset_id: int) -> list[DatasetReviewer]:
+    return list(
+        session.scalars(
+            select(DatasetReviewer)
+            .where(DatasetReviewer.dataset_id == dataset_id)
+            .order_by(DatasetReviewer.appointed_at, DatasetReviewer.address)
+        )
+    )

@@ -399,3 +399,29 @@ class SkippedItem(BaseModel):
     reasons: dict[str, int] = Field(description="how many skips gave each reason")
     comments: list[str] = Field(description="the annotators' comments, latest first")
     set_aside: bool = Field(description="no longer served; POST .../requeue to serve it again")
+
+
+class DatasetProgress(BaseModel):
+    """How the work on a dataset goes, as its buyer sees it: every verdict as it stands, gold
+    verdicts still sealed from their annotators included. Warm-up labels (graded, never paid)
+    are counted apart from the rest."""
+
+    dataset_id: int
+    items: int = Field(description="items uploaded")
+    gold_items: int
+    items_labelled: int = Field(description="items with at least one label (warm-ups aside)")
+    items_set_aside: int = Field(description="skipped too often: no longer served")
+    labels: int = Field(description="labels submitted, warm-ups aside")
+    pending: int = Field(description="awaiting a verdict")
+    verified: int = Field(description="accepted: paid now or by the next epoch")
+    rejected: int
+    paid: int = Field(description="verified labels an epoch has paid")
+    unpaid: int = Field(description="verified labels no epoch has paid yet")
+    warmup_labels: int = Field(description="qualification warm-up answers: graded, never paid")
+    epochs: int = Field(description="epochs that paid some of its labels")
+    latest_epoch: int | None = Field(description="the latest of them")
+
+
+class ReviewerPublic(BaseModel):
+    address: str
+    appointed_at: dt.datetime
