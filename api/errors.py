@@ -1,4 +1,5 @@
-"""Every error leaves as `{"error": {"code", "message"}}` with a stable code."""
+"""Every error leaves as `{"error": {"code", "message"}}` with a stable code; a request that fails
+validation also lists its offending fields (`"fields": [{"loc", "message"}]`)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,30 @@ from ledger.kit.errors import LedgerError
 log = logging.getLogger(__name__)
 
 
+class FieldError(BaseModel):
+    loc: str  # the field's path in the request, dotted: "verification.overlap", "label_classes.0"
+    message: str
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
+    # Present on `invalid_input` only: each field the request got wrong, for a form to show the
+    # message beside its input.
+    fields: list[FieldError] | None = None
 
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+def _error(
+    status: int, code: str, message: str, *, fields: list[FieldError] | None = None
+) -> JSONResponse:
+    body: dict[str, object] = {"code": code, "message": message}
+    if fields is not None:
+        body["fields"] = [field.model_dump() for field in fields]
+    return JSONResponse(status_code=status, content={"error": body})
 
 
 # Documented on every route so clients see the error shape in OpenAPI.
@@ -49,11 +63,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+        fields = [
+            FieldError(
+                loc=".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                message=err["msg"],
+            )
             for err in exc.errors()
-        )
-        return _error(422, "invalid_input", problems)
+        ]
+        problems = "; ".join(f"{field.loc}: {field.message}" for field in fields)
+        return _error(422, "invalid_input", problems, fields=fields)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
