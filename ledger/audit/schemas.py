@@ -10,6 +10,11 @@ from ledger.kit.types import MAX_ROW_ID, Text
 
 class EpochDebitPublic(BaseModel):
     dataset_id: str  # the ledger's dataset id, 0x + 64 hex
+    token_index: int | None = Field(
+        description="the payment token's index on the ledger's allowlist, as the manifest names "
+        "it (null only while the chain mirror has not seen the dataset)"
+    )
+    token: str = Field(description="the payment token's address: debit and fee are in it")
     debit: int  # paid to annotators
     fee: int  # taken on top, for the treasury
     labels: int

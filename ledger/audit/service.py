@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from ledger.audit.schemas import EpochDebitPublic, EpochPublic, ProofCheck, ProofVerdict
 from ledger.chain.client import ChainClient, Deployment
+from ledger.dataset.models import Dataset
 from ledger.kit.errors import NotFound, Unprocessable
 from ledger.kit.types import checksum
 from ledger.merkle import MerkleTreeError, verify_proof
+from ledger.mirror.repository import get_chain_dataset
 from ledger.publication import PAYOUT_LEAF_ENCODING
 from ledger.settlement import repository as settlement_repository
-from ledger.settlement.models import Epoch, EpochStatus
+from ledger.settlement.models import Epoch, EpochDebit, EpochStatus
 from ledger.settlement.service import epoch_commitment
 
 ZERO_ROOT = "0x" + "00" * 32
@@ -47,11 +49,25 @@ def to_public(session: Session, epoch: Epoch) -> EpochPublic:
         accept_tx_hash=epoch.accept_tx_hash,
         claimable=epoch.status is EpochStatus.accepted,
         debits=[
-            EpochDebitPublic(
-                dataset_id=d.chain_dataset_id, debit=d.amount, fee=d.fee, labels=d.label_count
-            )
+            _debit_public(session, d)
             for d in settlement_repository.debits_of(session, epoch.number)
         ],
+    )
+
+
+def _debit_public(session: Session, debit: EpochDebit) -> EpochDebitPublic:
+    """A debit with the token it is in: the dataset's payment token (the only one its escrow
+    holds) and that token's index on the ledger, as the chain mirror recorded it."""
+    dataset = session.get(Dataset, debit.dataset_id)
+    assert dataset is not None  # a foreign key
+    record = get_chain_dataset(session, debit.chain_dataset_id)
+    return EpochDebitPublic(
+        dataset_id=debit.chain_dataset_id,
+        token_index=record.token_index if record is not None else None,
+        token=dataset.payment_token,
+        debit=debit.amount,
+        fee=debit.fee,
+        labels=debit.label_count,
     )
 
 
