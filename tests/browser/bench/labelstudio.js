@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/product.js';
 import { ARTIFACTS, REPO_ROOT } from '../support/paths.js';
@@ -88,6 +87,7 @@ export async function startLabelStudio(say) {
       LS_USER.password,
       '--user-token',
       LS_USER.token,
+      '--enable-legacy-api-token',
     ],
     { cwd: LS_HOME, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env },
   );
@@ -235,5 +235,3 @@ export async function labelStudioCookies(browser, url) {
     await context.close();
   }
 }
-
-export const LS_TMP = os.tmpdir();

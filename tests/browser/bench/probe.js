@@ -15,8 +15,10 @@
  *   whose Resource Timing `responseEnd` is at or before TTI; its gzip size is the body
  *   compressed by Node's zlib at level 9, its transfer size the Resource Timing
  *   `encodedBodySize` (the bytes on the wire, compressed if the server compressed).
- * - a labelling keypress to the next item (our workspace): from the keydown's `timeStamp` to the
- *   first animation frame in which the element named by `itemSelector` shows another item.
+ * - a submitting keypress to the next item: from the keydown's `timeStamp` (Chromium's time for
+ *   the input event) to the first animation frame at whose start the element named by
+ *   `itemSelector` shows another item's text. Which keys submit: `submitKey` (ours: a class key,
+ *   1 to 9; Label Studio's: Ctrl+Enter, after a class key has ticked the class).
  */
 import { gzipSync } from 'node:zlib';
 
@@ -31,9 +33,9 @@ import { gzipSync } from 'node:zlib';
 
 /**
  * Runs in the page (self-contained: Playwright sends its source).
- * @param {{ ready: string[], itemSelector: string | null }} setup
+ * @param {{ ready: string[], itemSelector: string, submitKey: string, submitCtrl: boolean }} setup
  */
-export function probe({ ready, itemSelector }) {
+export function probe({ ready, itemSelector, submitKey, submitCtrl }) {
   /** @type {BenchState} */
   const state = { drawn: null, longTasks: [], pendingKey: null, keyTimings: [], item: '' };
   Object.defineProperty(window, '__bench', { value: state });
@@ -53,8 +55,8 @@ export function probe({ ready, itemSelector }) {
     const box = node.getBoundingClientRect();
     return box.width > 0 && box.height > 0;
   };
+  const submits = new RegExp(submitKey);
   const itemText = () => {
-    if (itemSelector === null) return '';
     return (document.querySelector(itemSelector)?.textContent ?? '').trim();
   };
   let checking = false;
@@ -84,7 +86,7 @@ export function probe({ ready, itemSelector }) {
   window.addEventListener(
     'keydown',
     (event) => {
-      if (itemSelector === null || !/^[1-9]$/.test(event.key)) return;
+      if (!submits.test(event.key) || event.ctrlKey !== submitCtrl) return;
       state.pendingKey = { at: event.timeStamp, before: itemText() };
       state.keyTimings.push({ key: event.timeStamp, heard: performance.now(), dom: -1, frame: -1 });
     },
