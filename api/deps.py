@@ -150,7 +150,10 @@ def _unit_of_work(
         raise Unauthorized("sign in first: POST /v1/auth/nonce, then POST /v1/auth/session")
     for attempt in range(2):
         try:
-            with runtime.db.unit_of_work() as session:
+            # not durable: a crowd's label, lease, skip or release that a power loss takes
+            # back is labelled again (see `Database.unit_of_work`); nothing paid rests on it
+            # until a settlement's durable commit
+            with runtime.db.unit_of_work(durable=False) as session:
                 address, roles = auth.caller(
                     session,
                     token=credentials.credentials,

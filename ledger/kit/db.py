@@ -181,6 +181,24 @@ def _install_sqlite_writer(engine: Engine, lock: threading.Lock) -> None:
             lock.release()
 
 
+#: SQLite's `synchronous` for durable commits (the WAL is synced at each commit) and for the
+#: crowd's calls (synced at checkpoints only): see `Database.unit_of_work`.
+_DURABLE = "FULL"
+_FAST = "NORMAL"
+
+
+def _set_synchronous(session: Session, level: str) -> None:
+    """Sets the session's SQLite connection to `level` before its transaction begins (SQLite
+    refuses to change it inside one); a pooled connection remembers its level, so this costs a
+    statement only when the level changes."""
+    connection = session.connection()
+    if connection.info.get("synchronous") == level:
+        return
+    driver: Any = connection.connection.driver_connection
+    driver.execute(f"PRAGMA synchronous={level}")
+    connection.info["synchronous"] = level
+
+
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -194,13 +212,15 @@ def make_engine(database_url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
             # WAL lets the API read while the mirror writes; foreign keys are off by default.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA synchronous={_DURABLE}")
             cursor.close()
+            record.info["synchronous"] = _DURABLE
 
         lock = _writer_lock(url.database or "")
         _install_sqlite_writer(engine, lock)
@@ -323,6 +343,7 @@ class Database:
         self.engine = make_engine(database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._turns: anyio.Semaphore | None = None
+        self._sqlite = self.engine.dialect.name == "sqlite"
 
     @property
     def request_turns(self) -> anyio.Semaphore:
@@ -335,9 +356,20 @@ class Database:
         create_schema(self.engine)
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: commits if the block succeeds, rolls back if it raises."""
+    def unit_of_work(self, *, durable: bool = True) -> Iterator[Session]:
+        """One transaction: commits if the block succeeds, rolls back if it raises.
+
+        `durable=False` is for the calls a crowd makes all the time (next-item, a label, skip,
+        release): on SQLite their commit does not wait for the disk (`synchronous=NORMAL` in WAL
+        mode), so the one writer at a time holds the write lock for the work only, not for an
+        fsync. The database stays consistent whatever happens; a power loss or an operating
+        system crash (not a crash of this process) may take back the last such commits, and
+        only those: every durable commit syncs the write-ahead log up to itself, so whatever a
+        settlement reads and commits, its own commit makes durable first. PostgreSQL commits
+        every transaction durably either way."""
         session = self.sessions()
+        if self._sqlite:
+            _set_synchronous(session, _DURABLE if durable else _FAST)
         try:
             yield session
             session.commit()
