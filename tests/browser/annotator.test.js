@@ -12,10 +12,22 @@ import { devAccount, PARTS } from './support/accounts.js';
 import { checkPage, DESKTOP, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { ApiUser, PET_SENTENCES, seedClassesDataset } from './support/seed.js';
+import {
+  ApiUser,
+  appointedReviewer,
+  labelThroughApi,
+  PET_SENTENCES,
+  seedClassesDataset,
+  seedDatasetWithTerms,
+} from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Pets in a sentence';
+// Dev accounts no other story here uses (PARTS names the shared ones).
+const DISPUTING_ANNOTATOR = 9;
+const SECOND_REVIEWER = 8;
+const WARM_UP_ANNOTATOR = 1;
+const FAILED_WARM_UP_ANNOTATOR = 6;
 const CLASSES = ['cat', 'dog', 'bird'];
 // Markdown, and a tag that would run script if the page put the buyer's text in as HTML.
 const INSTRUCTIONS =
@@ -78,6 +90,20 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
   async function connect(/** @type {import('playwright-core').Page} */ page) {
     await page.getByRole('banner').getByRole('button', { name: 'Connect wallet' }).click();
     await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
+  }
+
+  /** Connects and signs in a wallet whose account took the annotator role through the API. */
+  async function signedIn(/** @type {number} */ index, /** @type {string} */ name) {
+    const dev = devAccount(index);
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, name);
+    return { dev, context, page };
+  }
+
+  async function signIn(/** @type {import('playwright-core').Page} */ page) {
+    await connect(page);
+    await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('banner').getByRole('button', { name: 'Sign out' }).waitFor();
   }
 
   test('connects the Test Wallet, signs in, takes the annotator role, labels three items with keys 1 to 3 and finds them pending in My labels', async () => {
@@ -296,6 +322,156 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       assert.ok(wallet.requests.includes('wallet_switchEthereumChain'));
       await page.getByRole('banner').getByRole('button', { name: 'Sign in' }).waitFor();
       await checkPage(page, 'right-network');
+    });
+  });
+  test('an annotator disputes a rejected label from My labels, is told when a label was disputed already, and finds the dispute won once another reviewer upholds it', async () => {
+    const name = 'Pets to dispute';
+    const { dataset, buyer } = await seedClassesDataset(product, devAccount(PARTS.buyer), {
+      name,
+      classes: CLASSES,
+      items: [
+        ['dispute-1', 'The old tomcat sleeps in the laundry basket.'],
+        ['dispute-2', 'A collie herds the ducks across the yard.'],
+      ],
+      instructions: 'Pick the animal.',
+    });
+    const rejecter = await appointedReviewer(product, buyer, dataset.id, devAccount(PARTS.reviewer));
+    const decider = await appointedReviewer(product, buyer, dataset.id, devAccount(SECOND_REVIEWER));
+    const annotator = await new ApiUser(product.url, devAccount(DISPUTING_ANNOTATOR)).signIn('annotator');
+    const [first, second] = await labelThroughApi(annotator, dataset.id, 2, () => 'cat');
+    for (const made of [first, second]) {
+      await rejecter.post(`/v1/labels/${made.id}/review`, { verdict: 'reject', reason: 'the sentence is about a dog' });
+    }
+
+    const { context, page } = await signedIn(DISPUTING_ANNOTATOR, 'dispute');
+    await story(context, page, 'dispute', async () => {
+      await signIn(page);
+      await page.getByRole('navigation').getByRole('link', { name: 'My labels' }).click();
+      await page.waitForURL(/\/me\/labels$/);
+      const table = page.getByRole('table', { name: 'My labels' });
+      const rowOf = (/** @type {any} */ made) => table.getByRole('row').filter({ hasText: made.external_id });
+      for (const made of [first, second]) {
+        await rowOf(made).getByRole('button', { name: `Dispute label ${made.id}`, exact: true }).waitFor();
+        await rowOf(made).getByText('the sentence is about a dog').waitFor();
+      }
+      await checkPage(page, 'annotator-my-labels-rejected');
+
+      // Disputed from the labels page.
+      await rowOf(first).getByRole('button', { name: `Dispute label ${first.id}`, exact: true }).click();
+      const comment = page.getByRole('textbox', { name: 'Why your label is right' });
+      assert.equal(await comment.evaluate((element) => element === document.activeElement), true, 'the comment has focus');
+      await comment.fill('A tomcat is a male cat.');
+      await checkPage(page, 'annotator-dispute-form');
+      await page.getByRole('button', { name: 'Open dispute', exact: true }).click();
+      await rowOf(first).getByText(/Dispute open/).waitFor();
+      assert.equal(await rowOf(first).getByRole('button', { name: /^Dispute label/ }).count(), 0, 'disputed once');
+
+      // Disputed meanwhile elsewhere (here: the API), the page's button is stale: the refusal
+      // says so in words, and the row then shows the dispute.
+      await annotator.post(`/v1/labels/${second.id}/disputes`, { comment: 'Collies herd, but so what: it is a cat?' });
+      await rowOf(second).getByRole('button', { name: `Dispute label ${second.id}`, exact: true }).click();
+      await page.getByRole('textbox', { name: 'Why your label is right' }).fill('Once more.');
+      await page.getByRole('button', { name: 'Open dispute', exact: true }).click();
+      await rowOf(second).getByText(/Dispute open/).waitFor();
+      await page.getByRole('alert').filter({ hasText: 'has been disputed already' }).waitFor();
+      await page.getByRole('alert').filter({ hasText: 'Wait for a reviewer or an operator to decide it' }).waitFor();
+      await checkPage(page, 'annotator-dispute-open');
+
+      // What the service holds is what the page said.
+      const mine = await annotator.get('/v1/me/disputes');
+      const opened = mine.find((/** @type {any} */ d) => d.label_id === first.id);
+      assert.equal(opened?.comment, 'A tomcat is a male cat.');
+      assert.equal(opened?.status, 'open');
+
+      // Another reviewer decides: the first upheld, the second denied.
+      const queue = await decider.get('/v1/disputes/queue');
+      const disputeOf = (/** @type {any} */ made) => queue.find((/** @type {any} */ d) => d.label_id === made.id);
+      assert.ok(disputeOf(first) && disputeOf(second), 'both disputes wait for the other reviewer');
+      await decider.post(`/v1/disputes/${disputeOf(first).id}/decision`, { verdict: 'uphold', reason: 'a tomcat is a cat' });
+      await decider.post(`/v1/disputes/${disputeOf(second).id}/decision`, { verdict: 'deny', reason: 'a collie is a dog' });
+
+      // Back on My labels (as anyone would come back to it), the decisions are there.
+      await page.getByRole('navigation').getByRole('link', { name: 'Datasets', exact: true }).click();
+      await page.waitForURL(/\/datasets$/);
+      await page.getByRole('navigation').getByRole('link', { name: 'My labels' }).click();
+      await page.waitForURL(/\/me\/labels$/);
+      await rowOf(first).getByText(/Dispute won/).waitFor();
+      await rowOf(first).getByText(/a tomcat is a cat/).first().waitFor();
+      assert.ok((await rowOf(first).getByRole('cell').allTextContents()).includes('verified'), 'the label is accepted now');
+      await rowOf(second).getByText(/Dispute lost/).waitFor();
+      await rowOf(second).getByText(/a collie is a dog/).waitFor();
+      assert.ok((await rowOf(second).getByRole('cell').allTextContents()).includes('rejected'));
+      await checkPage(page, 'annotator-disputes-decided');
+      const labels = await annotator.get('/v1/me/labels');
+      assert.equal(labels.find((/** @type {any} */ l) => l.id === first.id)?.status, 'verified');
+    });
+  });
+
+  test('a dataset with a gold warm-up says so on its page and in the workspace until it is passed; a failed one is told what to do', async () => {
+    const name = 'Pets, warm-up first';
+    const gold = { 'warm-1': 'cat', 'warm-2': 'bird' };
+    const texts = /** @type {const} */ ([
+      ['warm-1', 'A Siamese yowls at the closed fridge door.'],
+      ['warm-2', 'An owl calls twice from the barn roof.'],
+      ['paid-1', 'The beagle follows a scent across the field.'],
+      ['paid-2', 'A parrot repeats the word hello all day.'],
+    ]);
+    const { dataset } = await seedDatasetWithTerms(product, devAccount(PARTS.buyer), {
+      name,
+      classes: CLASSES,
+      items: texts,
+      instructions: 'Pick the animal.',
+      verification: { qualification_gold_items: 2, qualification_min_accuracy: 1.0, gold_overlap: 3 },
+      gold,
+    });
+    await new ApiUser(product.url, devAccount(WARM_UP_ANNOTATOR)).signIn('annotator');
+    // Someone who answers both warm-up items wrong, through the API, before opening the app.
+    const failing = await new ApiUser(product.url, devAccount(FAILED_WARM_UP_ANNOTATOR)).signIn('annotator');
+    await labelThroughApi(failing, dataset.id, 2, () => 'dog');
+
+    const { context, page } = await signedIn(WARM_UP_ANNOTATOR, 'warm-up');
+    await story(context, page, 'warm-up', async () => {
+      await signIn(page);
+      await page.goto(`${product.url}/datasets/${dataset.id}`);
+      await page.getByRole('heading', { name }).waitFor();
+      await page.getByText('2 gold items with known answers before paid work').waitFor();
+      await checkPage(page, 'annotator-dataset-warm-up');
+
+      await page.getByRole('link', { name: 'Start labelling' }).click();
+      await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
+      const warmUp = page.getByRole('status').filter({ hasText: /Warm-up/ });
+      await warmUp.filter({ hasText: 'Warm-up: 0 of 2 gold items' }).waitFor();
+      assert.match((await warmUp.textContent()) ?? '', /checked against known answers before you get paid work/);
+      await checkPage(page, 'annotator-workspace-warm-up');
+
+      const shown = async () => {
+        for (const [externalId, text] of texts) {
+          if (await page.getByText(text).isVisible()) return externalId;
+        }
+        throw new Error('no item of the dataset is shown');
+      };
+      for (const step of [1, 2]) {
+        const item = await shown();
+        assert.ok(item in gold, `the warm-up serves gold items only, not ${item}`);
+        await page.keyboard.press(String(CLASSES.indexOf(gold[/** @type {'warm-1' | 'warm-2'} */ (item)]) + 1));
+        await page.getByRole('status').filter({ hasText: `Labelled ${step} item` }).waitFor();
+        if (step === 1) await warmUp.filter({ hasText: 'Warm-up: 1 of 2 gold items' }).waitFor();
+      }
+      await page.getByRole('status').filter({ hasText: 'Warm-up passed: 2 of 2 right' }).waitFor();
+      assert.ok(!((await shown()) in gold), 'paid work follows the warm-up');
+      await checkPage(page, 'annotator-workspace-warm-up-passed');
+    });
+
+    const failed = await signedIn(FAILED_WARM_UP_ANNOTATOR, 'warm-up-failed');
+    await story(failed.context, failed.page, 'warm-up-failed', async () => {
+      const { page: other } = failed;
+      await signIn(other);
+      await other.goto(`${product.url}/datasets/${dataset.id}/label`);
+      await other.getByText(/0 of your 2 warm-up answers/).waitFor();
+      await other.getByText(/paid work only to annotators who pass its warm-up/).waitFor();
+      await other.getByRole('link', { name: 'find other work' }).waitFor();
+      assert.equal(await other.getByRole('status').filter({ hasText: /Warm-up:/ }).count(), 0, 'no warm-up under way');
+      await checkPage(other, 'annotator-workspace-warm-up-failed');
     });
   });
 });

@@ -187,3 +187,87 @@ export async function seedClassesDataset(product, buyerDev, spec) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/**
+ * Like seedClassesDataset, with terms of one's own (`verification`, e.g. a gold warm-up) and
+ * gold items (`gold`: external id -> known answer) among the items.
+ * @param {import('./product.js').Product} product
+ * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} buyerDev
+ * @param {{ name: string, classes: string[], items: readonly (readonly [string, string])[],
+ *   instructions: string, verification?: Record<string, unknown>, gold?: Record<string, string> }} spec
+ */
+export async function seedDatasetWithTerms(product, buyerDev, spec) {
+  const buyer = await new ApiUser(product.url, buyerDev).signIn('buyer');
+  const price = UNIT / 4;
+  const reward = UNIT;
+  const created = await buyer.post('/v1/datasets', {
+    name: spec.name,
+    label_classes: spec.classes,
+    payment_token: product.paymentToken,
+    price_per_label: price,
+    reward_per_label: reward,
+    instructions: spec.instructions,
+    verification: spec.verification ?? {},
+  });
+  const route = `/v1/datasets/${created.id}`;
+  const gold = spec.gold ?? {};
+  await buyer.post(
+    `${route}/items`,
+    spec.items.map(([id, text]) => (id in gold ? { id, data: { text }, gold: gold[id] } : { id, data: { text } })),
+  );
+  const { chain: terms } = await buyer.get(route);
+  // gold items take up to gold_overlap labels each: room for all of them, and the fee
+  const labels = spec.items.length * Number(spec.verification?.gold_overlap ?? 10);
+  const budget = BigInt(price * labels * 2);
+  const wallet = walletClientOf(product, buyerDev);
+  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
+  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+  for (const call of [
+    { ...token, functionName: 'mint', args: [buyer.address, budget] },
+    { ...token, functionName: 'approve', args: [product.ledger, budget] },
+    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
+  ]) {
+    const hash = await wallet.writeContract(call);
+    const receipt = await wallet.waitForTransactionReceipt({ hash });
+    if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted: ${hash}`);
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const dataset = await buyer.get(route);
+    if (dataset.status === 'open') return { buyer, dataset, price, reward };
+    if (Date.now() > deadline) {
+      throw new Error(`dataset ${created.id} is still ${dataset.status} 60s after funding: is the mirror running?`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * A reviewer of the dataset, appointed by its buyer and signed in from Node (for seeding the
+ * reviewer's part: reviews and dispute decisions through the API).
+ * @param {import('./product.js').Product} product
+ * @param {ApiUser} buyer
+ * @param {number} datasetId
+ * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} reviewerDev
+ */
+export async function appointedReviewer(product, buyer, datasetId, reviewerDev) {
+  await buyer.post(`/v1/datasets/${datasetId}/reviewers`, { address: reviewerDev.address });
+  return new ApiUser(product.url, reviewerDev).signIn();
+}
+
+/**
+ * `count` labels by `annotator` through the API (next-item, then the label `valueOf` the item
+ * gives): what an annotator did before the story opens the app. Returns them as the API did.
+ * @param {ApiUser} annotator
+ * @param {number} datasetId
+ * @param {number} count
+ * @param {(item: any) => string} valueOf
+ */
+export async function labelThroughApi(annotator, datasetId, count, valueOf) {
+  const made = [];
+  for (let n = 0; n < count; n += 1) {
+    const item = await annotator.get(`/v1/datasets/${datasetId}/next-item`);
+    made.push(await annotator.post('/v1/labels', { item_id: item.item_id, value: valueOf(item) }));
+  }
+  return made;
+}

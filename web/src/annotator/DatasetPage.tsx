@@ -13,6 +13,7 @@ import { duration, percent, shortAddress } from "../ui/format";
 import { RequireSignIn } from "../ui/RequireSignIn";
 import { ItemView } from "./ItemView";
 import { parseId, useDataset, useInstructions } from "./queries";
+import { warmUpTerms } from "./WarmUp";
 
 const Markdown = lazy(() => import("../ui/Markdown"));
 
@@ -208,13 +209,10 @@ function DatasetDetails({ datasetId }: { datasetId: number }) {
           <dt>Item reserved for you</dt>
           <dd>{duration(dataset.leases.seconds)} per item</dd>
         </div>
-        {(v.qualification_gold_items ?? 0) > 0 && (
+        {warmUpTerms(dataset) !== null && (
           <div>
             <dt>Warm-up</dt>
-            <dd>
-              {v.qualification_gold_items} graded items before paid work; you need{" "}
-              {percent(v.qualification_min_accuracy)} right to go on
-            </dd>
+            <dd>{warmUpTerms(dataset)}</dd>
           </div>
         )}
         <div>

@@ -12,6 +12,7 @@ import { RequireSignIn } from "../ui/RequireSignIn";
 import { BoxTool, pictureOf } from "./BoxTool";
 import { ItemView } from "./ItemView";
 import { SpanTool, textOf } from "./SpanTool";
+import { WarmUpProgress, warmUpNextStep } from "./WarmUp";
 import { parseId, useDataset } from "./queries";
 
 type NextItem = Schemas["NextItem"];
@@ -112,10 +113,12 @@ function Workspace({ datasetId }: { datasetId: number }) {
           api.POST("/v1/labels/and-next", { body: { item_id: item.item_id, value } }),
         );
         setLabelled((n) => n + 1);
+        // a label may move the warm-up on (or end it): read the standing again
+        void queryClient.invalidateQueries({ queryKey: ["standing", datasetId] });
         return { item: answer.next ?? null, refusal: answer.next_refusal ?? null };
       });
     },
-    [act, item],
+    [act, item, queryClient, datasetId],
   );
 
   useEffect(() => {
@@ -161,6 +164,7 @@ function Workspace({ datasetId }: { datasetId: number }) {
         {" · "}
         <Link to={`/datasets/${datasetId}`}>Instructions and terms</Link>
       </p>
+      {dataset.data && <WarmUpProgress dataset={dataset.data} />}
       {dataset.error && <ErrorNotice error={dataset.error} />}
       {turn.error && (
         <ErrorNotice
@@ -172,7 +176,15 @@ function Workspace({ datasetId }: { datasetId: number }) {
           }
         />
       )}
-      {failure !== null && (
+      {failure instanceof ApiError && warmUpNextStep(failure.code, datasetId) !== null ? (
+        <div className="notice notice-error" role="alert">
+          <p>{failure.message}</p>
+          <p className="next-step">{warmUpNextStep(failure.code, datasetId)}</p>
+          <button type="button" onClick={() => void act(() => fetchTurn(datasetId))}>
+            Get an item
+          </button>
+        </div>
+      ) : failure !== null && (
         <ErrorNotice
           error={failure}
           action={
@@ -267,7 +279,8 @@ function Done({ datasetId, refusal, onRetry }: { datasetId: number; refusal: Ref
       <p className="next-step">
         {refusal.code === "items_reserved"
           ? "Other annotators hold the remaining items; try again in a few minutes."
-          : "Your standing on this dataset is on its page; other datasets may take you."}
+          : (warmUpNextStep(refusal.code, datasetId) ??
+            "Your standing on this dataset is on its page; other datasets may take you.")}
       </p>
       <button type="button" onClick={onRetry}>
         Try again

@@ -31,3 +31,16 @@ export function useInstructions(datasetId: number) {
 export function parseId(raw: string | undefined): number | null {
   return raw !== undefined && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : null;
 }
+
+/** The annotator's standing on a dataset: score, tier, warm-up progress and the counts behind them. */
+export function useStanding(datasetId: number) {
+  return useQuery({
+    queryKey: ["standing", datasetId],
+    queryFn: () =>
+      call(
+        api.GET("/v1/me/datasets/{dataset_id}/standing", {
+          params: { path: { dataset_id: datasetId } },
+        }),
+      ),
+  });
+}
