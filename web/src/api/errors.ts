@@ -2,15 +2,24 @@
 // refusal, or a service that did not answer, each said in words with what to do next.
 import { BaseError, UserRejectedRequestError } from "viem";
 
+/** One field a request got wrong (a 422 `invalid_input`): its dotted path, e.g.
+ * "verification.overlap", and what is wrong with it. */
+export interface FieldError {
+  loc: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  readonly fields: readonly FieldError[];
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, fields: readonly FieldError[] = []) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.fields = fields;
   }
 }
 

@@ -5,6 +5,7 @@ import { useState, type ChangeEvent, type FormEvent } from "react";
 import { isAddress } from "viem";
 import { useConfig } from "wagmi";
 
+import { parseJson, stringifyJson } from "../api/json";
 import { Amount } from "../chain/Amount";
 import { useService } from "../chain/service";
 import { type ChainRoots, rootsOnChain } from "./chainRoots";
@@ -118,7 +119,7 @@ export default function VerifyPage() {
         const message = (JSON.parse(body) as { error?: { message?: string } }).error?.message;
         throw new ProofInputError(`No proof bundle for ${address.trim()}: ${message ?? response.statusText}.`);
       }
-      setText(JSON.stringify(JSON.parse(body), null, 2));
+      setText(stringifyJson(parseJson(body), 2)); // amounts beyond 2^53 as sent, not rounded
     } catch (error) {
       setFailure(error);
     } finally {

@@ -3,6 +3,7 @@
 // the chain holds.
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 
+import { parseJson } from "../api/json";
 import { type ChainRoots, LABEL_LEAF_ENCODING, PAYOUT_LEAF_ENCODING } from "./chainRoots";
 
 export type TreeName = "payout" | "label";
@@ -50,7 +51,9 @@ function epochOf(value: unknown): number {
 }
 
 function amount(value: unknown, what: string): string {
-  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return String(value);
+  // parseJson reads an amount beyond 2^53 as a bigint of exactly its digits
+  if (typeof value === "bigint" && value >= 0n) return value.toString();
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === "string" && /^[0-9]+$/.test(value)) return value;
   throw new ProofInputError(`${what} must be a whole number of base units.`);
 }
@@ -59,7 +62,7 @@ function amount(value: unknown, what: string): string {
 export function parseProofInput(text: string): ProofInput {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJson(text); // exact: a cumulative amount beyond 2^53 is not rounded
   } catch (error) {
     throw new ProofInputError(`This is not JSON (${error instanceof Error ? error.message : String(error)}).`);
   }
