@@ -135,7 +135,7 @@ function Reviewers({ datasetId }: { datasetId: number }) {
 }
 
 function BuyerDataset({ datasetId }: { datasetId: number }) {
-  const [awaited, setAwaited] = useState<number | null>(null);
+  const [awaited, setAwaited] = useState<bigint | null>(null);
   const { data: dataset, error } = useBuyerDataset(datasetId, awaited);
   const { labelToken } = useService();
   const current = useSession();

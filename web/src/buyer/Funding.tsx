@@ -101,8 +101,9 @@ interface Tx {
   hash?: Hex;
 }
 
-/** `onSent` receives the total deposited once the deposit is on chain, in base units. */
-export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded: number) => void }) {
+/** `onSent` receives the total deposited once the deposit is on chain, in base units (exactly: a
+ * bigint, as amounts beyond 2^53 arrive from the API). */
+export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded: bigint) => void }) {
   const { chain } = useService();
   const config = useConfig();
   const queryClient = useQueryClient();
@@ -191,7 +192,7 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded
               chainId: chain.id,
             }),
       );
-      onSent(dataset.chain.funded + Number(value));
+      onSent(BigInt(dataset.chain.funded) + value);
       setAmount("");
       await queryClient.invalidateQueries({ queryKey: ["dataset", dataset.id] });
     } catch (error) {
@@ -229,7 +230,7 @@ export function Funding({ dataset, onSent }: { dataset: Dataset; onSent: (funded
           chainId: chain.id,
         }),
       );
-      onSent(dataset.chain.funded + Number(value));
+      onSent(BigInt(dataset.chain.funded) + value);
       setAmount("");
       await permit.refetch();
       await queryClient.invalidateQueries({ queryKey: ["dataset", dataset.id] });

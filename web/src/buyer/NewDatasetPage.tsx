@@ -38,15 +38,14 @@ const SHOWN = new Set([
   "workforce",
 ]);
 
-/** "price_per_label: Input should be ...; verification.overlap: ..." as messages by field. */
+/** The API's field errors (its envelope's `fields`) as messages by field; an item of a list
+ * ("label_classes.2") is shown at its list. */
 export function fieldErrors(error: unknown): Record<string, string> {
   if (!(error instanceof ApiError) || error.code !== "invalid_input") return {};
   const found: Record<string, string> = {};
-  for (const part of error.message.split("; ")) {
-    const colon = part.indexOf(": ");
-    if (colon < 0) continue;
-    const field = part.slice(0, colon).replace(/\.\d+$/, "");
-    found[field] = found[field] ? `${found[field]}; ${part.slice(colon + 2)}` : part.slice(colon + 2);
+  for (const { loc, message } of error.fields) {
+    const field = loc.replace(/\.\d+$/, "");
+    found[field] = found[field] ? `${found[field]}; ${message}` : message;
   }
   return found;
 }
@@ -93,11 +92,14 @@ function TokenOption({ token }: { token: Address }) {
   return <option value={token}>{facts ? `${facts.symbol} (${token})` : token}</option>;
 }
 
-/** Token units typed by a person as base units, or null when they are not a number. */
-function baseUnits(text: string, decimals: number | undefined): number | null {
-  if (decimals === undefined || !/^\s*[0-9]+(\.[0-9]+)?\s*$/.test(text)) return null;
+/** Token units typed by a person as base units (exactly: sent as the integer they are, however
+ * large), or null when they are not a number. */
+function baseUnits(text: string, decimals: number | undefined): bigint | null {
+  const typed = /^\s*[0-9]+(?:\.([0-9]+))?\s*$/.exec(text);
+  // more decimals than the token has would be rounded away: refused, not changed
+  if (decimals === undefined || typed === null || (typed[1]?.length ?? 0) > decimals) return null;
   try {
-    return Number(parseUnits(text.trim(), decimals));
+    return parseUnits(text.trim(), decimals);
   } catch {
     return null;
   }
@@ -148,8 +150,13 @@ function NewDatasetForm() {
     const mine: Record<string, string> = {};
     const pricePerLabel = baseUnits(price, paymentFacts?.decimals);
     const rewardPerLabel = baseUnits(reward, labelFacts?.decimals);
-    if (pricePerLabel === null) mine["price_per_label"] = "Type the price as a number of tokens, e.g. 0.25.";
-    if (rewardPerLabel === null) mine["reward_per_label"] = "Type the reward as a number of LABEL, e.g. 1 (or 0).";
+    const places = (decimals: number | undefined) => (decimals === undefined ? "" : ` with at most ${decimals} decimals`);
+    if (pricePerLabel === null) {
+      mine["price_per_label"] = `Type the price as a number of tokens${places(paymentFacts?.decimals)}, e.g. 0.25.`;
+    }
+    if (rewardPerLabel === null) {
+      mine["reward_per_label"] = `Type the reward as a number of LABEL${places(labelFacts?.decimals)}, e.g. 1 (or 0).`;
+    }
     setLocal(mine);
     if (pricePerLabel === null || rewardPerLabel === null) return;
     const verification: Record<string, unknown> = {
@@ -198,11 +205,11 @@ function NewDatasetForm() {
         {(["classes", "boxes", "spans"] as const).map((type) => (
           <label key={type} className="buyer-choice">
             <input type="radio" name="label_type" value={type} checked={labelType === type}
-              onChange={() => setLabelType(type)} />{" "}
+              onChange={() => setLabelType(type)} aria-describedby={described("label_type", false, err("label_type"))} />{" "}
             {type === "classes" ? "A class from a list" : type === "boxes" ? "Boxes drawn on a picture" : "Spans of a text"}
           </label>
         ))}
-        {err("label_type") && <p className="buyer-field-error">{err("label_type")}</p>}
+        {err("label_type") && <p id="label_type-error" className="buyer-field-error">{err("label_type")}</p>}
       </fieldset>
       {labelType === "classes" && (
         <Field id="label_classes" label="Classes" hint="One per line (or separated by commas), in the order of keys 1 to 9."
@@ -256,7 +263,8 @@ function NewDatasetForm() {
                 aria-describedby={described("consensus_max_k", false, err("verification.consensus_max_k"))} />
             </Field>
             <Field id="aggregator" label="How agreement is found" error={err("verification.consensus_aggregator")}>
-              <select id="aggregator" value={aggregator} onChange={(e) => setAggregator(e.target.value as Aggregator)}>
+              <select id="aggregator" value={aggregator} onChange={(e) => setAggregator(e.target.value as Aggregator)}
+                aria-describedby={described("aggregator", false, err("verification.consensus_aggregator"))}>
                 <option value="majority">The item's majority</option>
                 <option value="wawa">WAWA (weighs annotators by agreement)</option>
                 <option value="dawid_skene">Dawid-Skene (weighs annotators by estimated skill)</option>

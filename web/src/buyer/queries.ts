@@ -17,7 +17,7 @@ export function useMyDatasets(address: string) {
 
 /** One dataset; polled every second until the chain mirror has seen `funded` base units
  * deposited in all (the amount a deposit just sent brings it to), when one is awaited. */
-export function useBuyerDataset(datasetId: number, funded: number | null = null) {
+export function useBuyerDataset(datasetId: number, funded: bigint | null = null) {
   return useQuery({
     queryKey: ["dataset", datasetId],
     queryFn: () =>
