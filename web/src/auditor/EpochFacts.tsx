@@ -1,13 +1,8 @@
 // One epoch as an auditor reads it: its state, roots, content hash, counts and the files that
 // let anyone recompute it (the public publication, the same bytes as the epoch routes).
-import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
-import { useReadContract } from "wagmi";
 
 import { Amount } from "../chain/Amount";
-import { useService } from "../chain/service";
-import { ErrorNotice } from "../ui/ErrorNotice";
-import { ledgerEpochViews } from "./chainRoots";
 import type { Epoch } from "./queries";
 
 function when(unix: number): string {
@@ -87,74 +82,51 @@ export function EpochFacts({ epoch, heading }: { epoch: Epoch; heading: "h2" | "
   );
 }
 
-interface ManifestDebit {
-  datasetId: string;
-  /** the token's index on the ledger's allowlist */
-  token: number;
-  debit: string;
-  fee: string;
-  labels: number;
-}
+type Debit = Epoch["debits"][number];
 
-/** One dataset's debit, in the token the ledger lists at the manifest's index (read from the chain). */
-function DebitRow({ debit }: { debit: ManifestDebit }) {
-  const { ledger, chain } = useService();
-  const token = useReadContract({
-    address: ledger,
-    abi: ledgerEpochViews,
-    functionName: "tokenAt",
-    args: [debit.token],
-    chainId: chain.id,
-    query: { staleTime: Infinity },
-  });
-  const amount = (value: string) =>
-    token.data === undefined ? (
-      <span className="amount">{token.error ? `${value} base units of token ${debit.token}` : "…"}</span>
-    ) : (
-      <Amount token={token.data} value={value} />
-    );
+/** One dataset's debit and fee, in its token's units with the token's symbol (the epoch route
+ * names the token's address beside its allowlist index). */
+function DebitRow({ debit }: { debit: Debit }) {
   return (
     <tr>
       <td>
-        <code className="hash">{debit.datasetId}</code>
+        <code className="hash">{debit.dataset_id}</code>
       </td>
       <td>{debit.labels}</td>
-      <td>{amount(debit.debit)}</td>
-      <td>{amount(debit.fee)}</td>
+      <td>
+        <Amount token={debit.token} value={debit.debit} />
+      </td>
+      <td>
+        <Amount token={debit.token} value={debit.fee} />
+      </td>
+      <td>
+        <code className="hash">{debit.token}</code>
+        {debit.token_index !== null && <span className="muted"> (index {debit.token_index})</span>}
+      </td>
     </tr>
   );
 }
 
-/** Per-dataset debits and fees of one epoch, in token units: from its published manifest, which
- * names each debit's token (the epoch route does not). */
+/** Per-dataset debits and fees of one epoch, in token units (the published manifest, linked
+ * above, lists the same debits with the token's index). */
 export function EpochDebits({ epoch }: { epoch: Epoch }) {
-  const manifest = useQuery({
-    queryKey: ["manifest", epoch.number],
-    queryFn: async () => {
-      const response = await fetch(`/v1/published/epochs/${epoch.number}/manifest.json`);
-      if (!response.ok) throw new Error(`The manifest of epoch ${epoch.number} is not published (${response.status}).`);
-      return (await response.json()) as { datasets: ManifestDebit[] };
-    },
-    staleTime: Infinity,
-  });
-  if (manifest.error) return <ErrorNotice error={manifest.error} />;
-  if (!manifest.data) return <p className="muted">Loading the manifest…</p>;
-  if (manifest.data.datasets.length === 0) return <p>This epoch debited no dataset.</p>;
+  if (epoch.debits.length === 0) return <p>This epoch debited no dataset.</p>;
   return (
     <div className="table-scroll">
       <table>
-        <caption>What epoch {epoch.number} debited, per dataset (from its manifest)</caption>
+        <caption>What epoch {epoch.number} debited, per dataset</caption>
         <thead>
           <tr>
             <th scope="col">Dataset on the ledger</th>
             <th scope="col">Labels</th>
             <th scope="col">Paid to annotators</th>
             <th scope="col">Fee</th>
+            <th scope="col">Token</th>
           </tr>
         </thead>
         <tbody>
-          {manifest.data.datasets.map((d) => (
-            <DebitRow key={d.datasetId} debit={d} />
+          {epoch.debits.map((d) => (
+            <DebitRow key={d.dataset_id} debit={d} />
           ))}
         </tbody>
       </table>
