@@ -128,9 +128,10 @@ export async function startLabelStudio(say) {
   try {
     for (;;) {
       if (exited) {
+        const lines = printed.trim().split('\n').filter(Boolean);
         throw new Error(
-          `label-studio start exited (code ${exitCode}) before answering; its last lines:\n` +
-            printed.split('\n').slice(-25).join('\n'),
+          `label-studio start exited (code ${exitCode}) before answering: ${lines[lines.length - 1] ?? 'it printed nothing'}. ` +
+            `Its whole output is in tests/browser/artifacts/label-studio.log; its last lines:\n${lines.slice(-12).join('\n')}`,
         );
       }
       try {
@@ -142,7 +143,8 @@ export async function startLabelStudio(say) {
       const waited = (Date.now() - started) / 1000;
       if (waited > STARTUP_SECONDS) {
         throw new Error(
-          `label-studio did not answer ${url}/health in ${STARTUP_SECONDS}s; its last lines:\n` +
+          `label-studio did not answer ${url}/health in ${STARTUP_SECONDS}s (its whole output is in ` +
+            `tests/browser/artifacts/label-studio.log); its last lines:\n` +
             printed.split('\n').slice(-25).join('\n'),
         );
       }

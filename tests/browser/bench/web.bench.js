@@ -31,11 +31,15 @@ const USAGE = `Usage: scripts/bench-web [--json] [--items N] [--labels N] [--loa
                         [--skip-label-studio]
 
   --items N              texts in the dataset and the Label Studio project (default 240)
-  --labels N             labels by key press in our workspace (default 200)
+  --labels N             labels by key in each app, one at a time (default 200)
   --loads N              cold loads of each app's labelling page, interleaved (default 3)
   --quiet-ms MS          the quiet window that ends a load: no long task for MS (default 2000)
   --skip-label-studio    measure ours only
-  --json                 every figure as JSON on stdout (the table goes to stderr)`;
+  --json                 every figure as JSON on stdout (the table goes to stderr)
+
+Exit status: 0 when both goals are met, 1 when one is missed, 2 on bad arguments, 3 when the
+benchmark could not run (the message says why). Label Studio failing to install or start is not
+a failure: our figures are reported with the reason.`;
 
 /** Label Studio's labelling page: the task's text, and its choices (checkboxes with hints). */
 const LS_PROBE = Object.freeze({
