@@ -218,6 +218,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/datasets/{dataset_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Progress
+         * @description How the work goes: items labelled, labels pending, verified, rejected and paid, the
+         *     epochs that paid them. For the buyer only: the counts include verdicts on gold items still
+         *     sealed from their annotators, so watching them would tell which items are gold.
+         */
+        get: operations["progress_v1_datasets__dataset_id__progress_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/datasets/{dataset_id}/reviewers": {
         parameters: {
             query?: never;
@@ -225,7 +247,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Reviewers
+         * @description The reviewers you appointed to your dataset, first appointed first.
+         */
+        get: operations["list_reviewers_v1_datasets__dataset_id__reviewers_get"];
         put?: never;
         /** Appoint Reviewer */
         post: operations["appoint_reviewer_v1_datasets__dataset_id__reviewers_post"];
@@ -1281,6 +1307,75 @@ export interface components {
              */
             skip_limit: number;
         };
+        /**
+         * DatasetProgress
+         * @description How the work on a dataset goes, as its buyer sees it: every verdict as it stands, gold
+         *     verdicts still sealed from their annotators included. Warm-up labels (graded, never paid)
+         *     are counted apart from the rest.
+         */
+        DatasetProgress: {
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Items
+             * @description items uploaded
+             */
+            items: number;
+            /** Gold Items */
+            gold_items: number;
+            /**
+             * Items Labelled
+             * @description items with at least one label (warm-ups aside)
+             */
+            items_labelled: number;
+            /**
+             * Items Set Aside
+             * @description skipped too often: no longer served
+             */
+            items_set_aside: number;
+            /**
+             * Labels
+             * @description labels submitted, warm-ups aside
+             */
+            labels: number;
+            /**
+             * Pending
+             * @description awaiting a verdict
+             */
+            pending: number;
+            /**
+             * Verified
+             * @description accepted: paid now or by the next epoch
+             */
+            verified: number;
+            /** Rejected */
+            rejected: number;
+            /**
+             * Paid
+             * @description verified labels an epoch has paid
+             */
+            paid: number;
+            /**
+             * Unpaid
+             * @description verified labels no epoch has paid yet
+             */
+            unpaid: number;
+            /**
+             * Warmup Labels
+             * @description qualification warm-up answers: graded, never paid
+             */
+            warmup_labels: number;
+            /**
+             * Epochs
+             * @description epochs that paid some of its labels
+             */
+            epochs: number;
+            /**
+             * Latest Epoch
+             * @description the latest of them
+             */
+            latest_epoch: number | null;
+        };
         /** DatasetPublic */
         DatasetPublic: {
             /** Id */
@@ -1483,6 +1578,16 @@ export interface components {
         EpochDebitPublic: {
             /** Dataset Id */
             dataset_id: string;
+            /**
+             * Token Index
+             * @description the payment token's index on the ledger's allowlist, as the manifest names it (null only while the chain mirror has not seen the dataset)
+             */
+            token_index: number | null;
+            /**
+             * Token
+             * @description the payment token's address: debit and fee are in it
+             */
+            token: string;
             /** Debit */
             debit: number;
             /** Fee */
@@ -1540,6 +1645,8 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+            /** Fields */
+            fields?: components["schemas"]["FieldError"][] | null;
         };
         /** ErrorResponse */
         ErrorResponse: {
@@ -1565,6 +1672,13 @@ export interface components {
              * @default
              */
             explanation: string;
+        };
+        /** FieldError */
+        FieldError: {
+            /** Loc */
+            loc: string;
+            /** Message */
+            message: string;
         };
         /** GoldAnswer */
         GoldAnswer: {
@@ -2052,6 +2166,16 @@ export interface components {
         ReviewerAppoint: {
             /** Address */
             address: string;
+        };
+        /** ReviewerPublic */
+        ReviewerPublic: {
+            /** Address */
+            address: string;
+            /**
+             * Appointed At
+             * Format: date-time
+             */
+            appointed_at: string;
         };
         /**
          * Role
@@ -3228,6 +3352,158 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InstructionsPublic"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    progress_v1_datasets__dataset_id__progress_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetProgress"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_reviewers_v1_datasets__dataset_id__reviewers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewerPublic"][];
                 };
             };
             /** @description Malformed request */
