@@ -7,6 +7,7 @@ import { Link, useParams } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { ApiError } from "../api/errors";
 import { Amount } from "../chain/Amount";
+import { EscrowLeft } from "../chain/EscrowLeft";
 import { useService } from "../chain/service";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { duration, percent, shortAddress } from "../ui/format";
@@ -189,9 +190,9 @@ function DatasetDetails({ datasetId }: { datasetId: number }) {
           <dd>{overlap(dataset)}</dd>
         </div>
         <div>
-          <dt>Escrow left</dt>
+          <dt>Escrow left (read from the chain)</dt>
           <dd>
-            <Amount token={dataset.payment_token} value={dataset.chain.available} />
+            <EscrowLeft dataset={dataset} />
           </dd>
         </div>
         <div>

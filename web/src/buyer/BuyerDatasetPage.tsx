@@ -1,6 +1,8 @@
 // One of the buyer's datasets: its terms hash, funding through the wallet, items uploaded from a
-// file, reviewers appointed, and how the work goes (labels, verified, paid, escrow left).
-import { useMutation } from "@tanstack/react-query";
+// file, reviewers appointed, its instructions and allowlist edited, how the work goes (labels,
+// verified, paid, escrow left as the chain holds it), the agreement report, the delivered labels
+// downloaded, and closing it for the refund.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useParams } from "react-router";
 import { isAddress } from "viem";
@@ -11,86 +13,32 @@ import { Amount } from "../chain/Amount";
 import { useService } from "../chain/service";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
+import { Agreement } from "./Agreement";
+import { Close } from "./Close";
+import { Download } from "./Download";
+import { InstructionsEditor, Workforce } from "./Edit";
 import { Funding } from "./Funding";
-import { COUNT_LIMIT, type Dataset, STATUS_WORDS, useBuyerDataset, useLabels } from "./queries";
+import { Progress } from "./Progress";
+import { STATUS_WORDS, useBuyerDataset, useReviewers } from "./queries";
 import { Upload } from "./Upload";
 
 function parseId(raw: string | undefined): number | null {
   return raw !== undefined && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : null;
 }
 
-function Count({ datasetId, status, paid }: { datasetId: number; status: "pending" | "verified" | "rejected"; paid?: boolean }) {
-  const { data, error } = useLabels(datasetId, status);
-  if (error) return <span title={error.message}>could not be counted</span>;
-  if (!data) return <span>…</span>;
-  const rows = paid ? data.filter((label) => label.epoch !== null) : data;
-  return <span>{data.length >= COUNT_LIMIT ? `${rows.length} or more` : rows.length}</span>;
-}
-
-function Progress({ dataset }: { dataset: Dataset }) {
-  const token = dataset.payment_token;
-  return (
-    <dl className="facts">
-      <div>
-        <dt>Items</dt>
-        <dd>{dataset.item_count}</dd>
-      </div>
-      <div>
-        <dt>Labels awaiting review</dt>
-        <dd>
-          <Count datasetId={dataset.id} status="pending" />
-        </dd>
-      </div>
-      <div>
-        <dt>Labels verified</dt>
-        <dd>
-          <Count datasetId={dataset.id} status="verified" />
-        </dd>
-      </div>
-      <div>
-        <dt>Labels rejected</dt>
-        <dd>
-          <Count datasetId={dataset.id} status="rejected" />
-        </dd>
-      </div>
-      <div>
-        <dt>Labels paid in an epoch</dt>
-        <dd>
-          <Count datasetId={dataset.id} status="verified" paid />
-        </dd>
-      </div>
-      <div>
-        <dt>Funded</dt>
-        <dd>
-          <Amount token={token} value={dataset.chain.funded} />
-        </dd>
-      </div>
-      <div>
-        <dt>Paid out</dt>
-        <dd>
-          <Amount token={token} value={dataset.chain.debited} /> and <Amount token={token} value={dataset.chain.fees} /> in fees
-        </dd>
-      </div>
-      <div>
-        <dt>Escrow left</dt>
-        <dd>
-          <Amount token={token} value={dataset.chain.available} />
-        </dd>
-      </div>
-    </dl>
-  );
-}
-
 function Reviewers({ datasetId }: { datasetId: number }) {
   const [address, setAddress] = useState("");
   const [appointed, setAppointed] = useState<string[]>([]);
   const [local, setLocal] = useState<string | null>(null);
+  const queryClient = useQueryClient();
+  const reviewers = useReviewers(datasetId);
   const appoint = useMutation({
     mutationFn: (reviewer: string) =>
       call(api.POST("/v1/datasets/{dataset_id}/reviewers", { params: { path: { dataset_id: datasetId } }, body: { address: reviewer } })),
-    onSuccess: (_answer, reviewer) => {
+    onSuccess: async (_answer, reviewer) => {
       setAppointed((all) => [...all, reviewer]);
       setAddress("");
+      await queryClient.invalidateQueries({ queryKey: ["dataset-reviewers", datasetId] });
     },
   });
   function submit(event: FormEvent) {
@@ -106,6 +54,19 @@ function Reviewers({ datasetId }: { datasetId: number }) {
   return (
     <>
       <p>The address you appoint may accept, correct or reject this dataset's labels.</p>
+      {reviewers.error && <ErrorNotice error={reviewers.error} />}
+      {reviewers.data &&
+        (reviewers.data.length === 0 ? (
+          <p>No reviewer appointed yet.</p>
+        ) : (
+          <ul aria-label="Appointed reviewers">
+            {reviewers.data.map((reviewer) => (
+              <li key={reviewer.address}>
+                <code className="hash">{reviewer.address}</code>, appointed {new Date(reviewer.appointed_at).toLocaleString()}
+              </li>
+            ))}
+          </ul>
+        ))}
       <form className="buyer-inline" onSubmit={submit} noValidate>
         <label htmlFor="reviewer-address">Reviewer's address</label>
         <input
@@ -199,13 +160,31 @@ function BuyerDataset({ datasetId }: { datasetId: number }) {
       {mine && (
         <>
           <h2>Funding</h2>
-          <Funding dataset={dataset} onSent={setAwaited} />
+          {dataset.status === "awaiting_funds" || dataset.status === "open" ? (
+            <Funding dataset={dataset} onSent={setAwaited} />
+          ) : (
+            <p>This dataset is {STATUS_WORDS[dataset.status]}: the ledger takes no more funds for it.</p>
+          )}
           <h2>Items</h2>
           <Upload datasetId={dataset.id} />
           <h2>Reviewers</h2>
           <Reviewers datasetId={dataset.id} />
+          <h2>Instructions</h2>
+          <InstructionsEditor dataset={dataset} />
+          <h2>Who may label</h2>
+          <Workforce dataset={dataset} />
           <h2>Progress</h2>
           <Progress dataset={dataset} />
+          <h2>Agreement</h2>
+          <Agreement datasetId={dataset.id} labelType={dataset.label_type} />
+          <h2>Delivered labels</h2>
+          <Download datasetId={dataset.id} />
+          {dataset.status !== "awaiting_funds" && (
+            <>
+              <h2>Close and refund</h2>
+              <Close dataset={dataset} />
+            </>
+          )}
         </>
       )}
     </>

@@ -1,10 +1,9 @@
-// The buyer's server state: their datasets, one dataset, and the counts of its labels.
+// The buyer's server state: their datasets, one dataset, its progress counts and reviewers.
 import { useQuery } from "@tanstack/react-query";
 
 import { api, call, type Schemas } from "../api/client";
 
 export type Dataset = Schemas["DatasetPublic"];
-type LabelStatus = Schemas["LabelStatus"];
 
 /** The datasets the signed-in account buys (the list holds every dataset it may see). */
 export function useMyDatasets(address: string) {
@@ -30,19 +29,22 @@ export function useBuyerDataset(datasetId: number, funded: bigint | null = null)
   });
 }
 
-/** The most labels counted per status: the route lists at most this many in one answer. */
-export const COUNT_LIMIT = 10_000;
-
-/** The dataset's labels with `status` (at most COUNT_LIMIT of them). */
-export function useLabels(datasetId: number, status: LabelStatus) {
+/** How the work goes (GET /v1/datasets/{id}/progress): COUNT queries on the server. */
+export function useProgress(datasetId: number) {
   return useQuery({
-    queryKey: ["dataset-labels", datasetId, status],
+    queryKey: ["dataset-progress", datasetId],
     queryFn: () =>
-      call(
-        api.GET("/v1/datasets/{dataset_id}/labels", {
-          params: { path: { dataset_id: datasetId }, query: { status, limit: COUNT_LIMIT } },
-        }),
-      ),
+      call(api.GET("/v1/datasets/{dataset_id}/progress", { params: { path: { dataset_id: datasetId } } })),
+    refetchInterval: 15_000,
+  });
+}
+
+/** The reviewers the buyer appointed. */
+export function useReviewers(datasetId: number) {
+  return useQuery({
+    queryKey: ["dataset-reviewers", datasetId],
+    queryFn: () =>
+      call(api.GET("/v1/datasets/{dataset_id}/reviewers", { params: { path: { dataset_id: datasetId } } })),
   });
 }
 
