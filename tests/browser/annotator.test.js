@@ -356,6 +356,12 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       }
       await checkPage(page, 'annotator-my-labels-rejected');
 
+      // A form opened by mistake is cancelled, and the keyboard is back on its button.
+      const secondButton = rowOf(second).getByRole('button', { name: `Dispute label ${second.id}`, exact: true });
+      await secondButton.click();
+      await rowOf(second).getByRole('button', { name: 'Cancel' }).click();
+      assert.equal(await secondButton.evaluate((element) => element === document.activeElement), true);
+
       // Disputed from the labels page.
       await rowOf(first).getByRole('button', { name: `Dispute label ${first.id}`, exact: true }).click();
       const comment = page.getByRole('textbox', { name: 'Why your label is right' });
@@ -364,6 +370,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       await checkPage(page, 'annotator-dispute-form');
       await page.getByRole('button', { name: 'Open dispute', exact: true }).click();
       await rowOf(first).getByText(/Dispute open/).waitFor();
+      assert.match(await page.evaluate(() => document.activeElement?.textContent ?? ''), /^Dispute open/, 'focus on the dispute');
       assert.equal(await rowOf(first).getByRole('button', { name: /^Dispute label/ }).count(), 0, 'disputed once');
 
       // Disputed meanwhile elsewhere (here: the API), the page's button is stale: the refusal

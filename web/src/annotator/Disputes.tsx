@@ -3,7 +3,7 @@
 // how each dispute stands: open, upheld (the label is verified by appeal and paid next epoch) or
 // denied, with the decider's reason.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, type RefCallback, useEffect, useRef, useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
 import { ApiError } from "../api/errors";
@@ -51,10 +51,12 @@ function DisputeRefusal({ error }: { error: unknown }) {
 function DisputeForm({
   label,
   onCancel,
+  onOpened,
   onRefused,
 }: {
   label: Label;
   onCancel: () => void;
+  onOpened: () => void;
   onRefused: (error: unknown) => void;
 }) {
   const queryClient = useQueryClient();
@@ -70,6 +72,7 @@ function DisputeForm({
         }),
       ),
     onSuccess: (dispute) => {
+      onOpened();
       queryClient.setQueryData<Dispute[]>(MY_DISPUTES, (known) => [dispute, ...(known ?? [])]);
     },
     onError: (error) => {
@@ -118,10 +121,10 @@ function DisputeForm({
 }
 
 /** A decided or open dispute, as its label's row says it. */
-function DisputeState({ dispute }: { dispute: Dispute }) {
+function DisputeState({ dispute, focus }: { dispute: Dispute; focus: RefCallback<HTMLElement> }) {
   if (dispute.status === "open") {
     return (
-      <p className="dispute-state dispute-open">
+      <p className="dispute-state dispute-open" ref={focus} tabIndex={-1}>
         <strong>Dispute open</strong> since {new Date(dispute.created_at).toLocaleDateString()}: a reviewer other
         than the one who rejected it, or an operator, decides. Your comment: “{dispute.comment}”
       </p>
@@ -131,14 +134,14 @@ function DisputeState({ dispute }: { dispute: Dispute }) {
   const reason = dispute.decision_reason ?? "no reason given";
   if (dispute.status === "upheld") {
     return (
-      <p className="dispute-state dispute-won">
+      <p className="dispute-state dispute-won" ref={focus} tabIndex={-1}>
         <strong>Dispute won</strong>: upheld{by} (“{reason}”). The label is accepted now and the next epoch pays
         it.
       </p>
     );
   }
   return (
-    <p className="dispute-state dispute-lost">
+    <p className="dispute-state dispute-lost" ref={focus} tabIndex={-1}>
       <strong>Dispute lost</strong>: denied{by} (“{reason}”). The rejection stands; a label is disputed once.
     </p>
   );
@@ -158,6 +161,15 @@ export function DisputeCell({
 }) {
   const [open, setOpen] = useState(false);
   const [refusal, setRefusal] = useState<unknown>(null);
+  // Where the keyboard goes when the form closes: back to the button (cancelled), or to the
+  // dispute's state (opened, or found opened already).
+  const wantFocus = useRef(false);
+  const focus: RefCallback<HTMLElement> = (element) => {
+    if (element !== null && wantFocus.current) {
+      wantFocus.current = false;
+      element.focus();
+    }
+  };
   return (
     <>
       {refusal !== null && <DisputeRefusal error={refusal} />}
@@ -169,9 +181,14 @@ export function DisputeCell({
         open={open}
         setOpen={(to) => {
           setRefusal(null);
+          wantFocus.current = !to;
           setOpen(to);
         }}
-        onRefused={setRefusal}
+        focus={focus}
+        onRefused={(error) => {
+          wantFocus.current = true;
+          setRefusal(error);
+        }}
       />
     </>
   );
@@ -184,6 +201,7 @@ function DisputeAction({
   now,
   open,
   setOpen,
+  focus,
   onRefused,
 }: {
   label: Label;
@@ -192,9 +210,10 @@ function DisputeAction({
   now: number;
   open: boolean;
   setOpen: (open: boolean) => void;
+  focus: RefCallback<HTMLElement>;
   onRefused: (error: unknown) => void;
 }) {
-  if (dispute !== undefined) return <DisputeState dispute={dispute} />;
+  if (dispute !== undefined) return <DisputeState dispute={dispute} focus={focus} />;
   if (label.status !== "rejected") return null;
   const closes = disputeCloses(label, dataset);
   if (closes !== null && closes.getTime() < now) {
@@ -204,10 +223,19 @@ function DisputeAction({
       </p>
     );
   }
-  if (open) return <DisputeForm label={label} onCancel={() => setOpen(false)} onRefused={onRefused} />;
+  if (open) {
+    return (
+      <DisputeForm
+        label={label}
+        onCancel={() => setOpen(false)}
+        onOpened={() => setOpen(false)}
+        onRefused={onRefused}
+      />
+    );
+  }
   return (
     <>
-      <button type="button" aria-label={`Dispute label ${label.id}`} onClick={() => setOpen(true)}>
+      <button type="button" ref={focus} aria-label={`Dispute label ${label.id}`} onClick={() => setOpen(true)}>
         Dispute
       </button>
       {closes !== null && <p className="muted">until {closes.toLocaleString()}</p>}
