@@ -112,7 +112,8 @@ function DebitRow({ debit }: { debit: Debit }) {
 export function EpochDebits({ epoch }: { epoch: Epoch }) {
   if (epoch.debits.length === 0) return <p>This epoch debited no dataset.</p>;
   return (
-    <div className="table-scroll">
+    // focusable: on a phone the table scrolls sideways, and a keyboard must reach all of it
+    <div className="table-scroll" tabIndex={0} role="region" aria-label={`Debits of epoch ${epoch.number}`}>
       <table>
         <caption>What epoch {epoch.number} debited, per dataset</caption>
         <thead>
