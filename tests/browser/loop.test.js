@@ -21,12 +21,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createPublicClient, erc20Abi, formatUnits, http } from 'viem';
+import { createPublicClient, erc20Abi, formatUnits, http, parseUnits } from 'viem';
 import { devAccount, PARTS } from './support/accounts.js';
 import { checkPage, launchBrowser } from './support/pages.js';
 import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { abiOf, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
+import { abiOf, PET_SENTENCES, walletClientOf } from './support/seed.js';
 import {
   appointReviewer,
   as,
@@ -103,9 +103,6 @@ const REJECTION = 'A robin with a worm: the worm is the animal here';
 const DISPUTE = 'The sentence is about the robin, a bird; the worm is its food';
 const UPHELD = 'The instructions ask for the animal the sentence is about: the robin';
 
-/** Base units of a token typed in token units (both tokens have 6 decimals). */
-const units = (/** @type {string} */ amount) => BigInt(Math.round(Number(amount) * UNIT));
-
 describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
   /** @type {import('./support/product.js').Product} */
   let product;
@@ -118,10 +115,10 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
   let media;
   /** @type {Record<string, import('./support/steps.js').Actor>} */
   const actors = {};
-  /** @type {Record<string, number>} dataset ids by kind, as the buyer's pages gave them */
-  const ids = {};
   /** @type {Record<string, string>} the tokens' symbols, read from the chain */
   const symbol = {};
+  /** @type {Record<string, number>} and their decimals */
+  const decimals = {};
   /** Labels each annotator sent, by their part. @type {Record<string, number>} */
   const sent = {};
   /** Each label sent, by its item, as the reviewer's page should say it. @type {Map<string, string>} */
@@ -149,6 +146,7 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
     chain = /** @type {import('viem').PublicClient} */ (createPublicClient({ transport: http(product.rpcUrl) }));
     for (const token of [product.paymentToken, product.ledger]) {
       symbol[token] = await chain.readContract({ address: token, abi: erc20Abi, functionName: 'symbol' });
+      decimals[token] = await chain.readContract({ address: token, abi: erc20Abi, functionName: 'decimals' });
     }
     media = JSON.parse(
       execFileSync(
@@ -173,7 +171,7 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
       address: product.paymentToken,
       abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin'),
       functionName: 'mint',
-      args: [buyerKey.address, 10n * BigInt(UNIT)],
+      args: [buyerKey.address, parseUnits('10', decimals[product.paymentToken])],
     });
     assert.equal((await minter.waitForTransactionReceipt({ hash })).status, 'success');
     browser = await launchBrowser();
@@ -199,7 +197,9 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
     chain.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [who] });
   /** A balance as the pages show one: token units and the token's symbol. */
   const shown = (/** @type {`0x${string}`} */ token, /** @type {bigint} */ value) =>
-    `${formatUnits(value, 6)} ${symbol[token]}`;
+    `${formatUnits(value, decimals[token])} ${symbol[token]}`;
+  /** Base units of an amount typed in token units, as a person types it on the pages. */
+  const units = (/** @type {`0x${string}`} */ token, /** @type {string} */ amount) => parseUnits(amount, decimals[token]);
 
   test('the buyer creates the classes, boxes and spans datasets, funds each through the wallet, uploads its items from a file and appoints the reviewer', async () => {
     const buyer = await actor('buyer');
@@ -221,10 +221,9 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
       await checkPage(page, 'loop-home');
       await takeRole(page, 'buyer');
       for (const [kind, form] of Object.entries(DATASETS)) {
-        const id = await createDataset(page, form, async () => {
+        await createDataset(page, form, async () => {
           if (kind === 'classes') await checkPage(page, 'loop-buyer-new');
         });
-        ids[kind] = id;
         await page.getByRole('status').filter({ hasText: 'awaiting funds' }).waitFor();
         await fundFromWallet(page, form.fund);
         const file = path.join(ARTIFACTS, `loop-${kind}-items.jsonl`);
@@ -242,7 +241,7 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
       }
       await checkPage(page, 'loop-buyer');
     });
-    const funded = Object.values(DATASETS).reduce((sum, form) => sum + units(form.fund), 0n);
+    const funded = Object.values(DATASETS).reduce((sum, form) => sum + units(product.paymentToken, form.fund), 0n);
     assert.equal((await balanceOf(product.paymentToken, product.ledger)) - ledgerBefore, funded, 'the escrow holds what the buyer funded');
     assert.equal(walletBefore - (await balanceOf(product.paymentToken, buyer.dev.address)), funded, "the buyer's dUSD fell by it");
   });
@@ -441,8 +440,8 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
       const annotator = await actor(part);
       const form = DATASETS[kind];
       const labels = BigInt(verified[part]);
-      const payment = labels * units(form.price);
-      const reward = labels * units(form.reward);
+      const payment = labels * units(product.paymentToken, form.price);
+      const reward = labels * units(product.ledger, form.reward);
       const before = {
         payment: await balanceOf(product.paymentToken, annotator.dev.address),
         reward: await balanceOf(product.ledger, annotator.dev.address),
@@ -531,7 +530,7 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
       const verdict = page.getByRole('region', { name: /valid against the root on chain|failed/ });
       await verdict.getByRole('heading', { name: `All ${leaves} leaves are valid against the root on chain` }).waitFor();
       await verdict.getByText(root).waitFor();
-      const payment = BigInt(verified.classesAnnotator) * units(DATASETS.classes.price);
+      const payment = BigInt(verified.classesAnnotator) * units(product.paymentToken, DATASETS.classes.price);
       await verdict.getByText(shown(product.paymentToken, payment)).first().waitFor();
       await checkPage(page, 'loop-auditor-verify');
     });
