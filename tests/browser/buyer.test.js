@@ -5,18 +5,22 @@
  * the form, fund it through the wallet (approve and createAndFund, real transactions on Anvil; a
  * top-up signed as an ERC-2612 permit and sent as fundWithPermit),
  * upload a JSONL file of items, appoint a reviewer; then an annotator is served one of the items.
+ * A private dataset's instructions and allowlist edited. On a dataset two annotators worked on: the
+ * progress counts, the agreement charts, the delivered labels downloaded (JSONL and CSV), the
+ * instructions edited into a new version, then closed through the wallet (requestClose, the
+ * chain's clock moved past the grace period, finalizeClose) and the refund checked on chain.
  * Every page visited is checked with axe-core and photographed at desktop and phone sizes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { erc20Abi } from 'viem';
+import { erc20Abi, formatUnits } from 'viem';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, launchBrowser, openApp as openAppWith } from './support/pages.js';
+import { checkPage, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
 import { ARTIFACTS, REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { abiOf, ApiError, ApiUser, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
+import { abiOf, ApiError, ApiUser, PET_SENTENCES, seedClassesDataset, UNIT, walletClientOf } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Which pet, by the buyer';
@@ -24,6 +28,36 @@ const CLASSES = ['cat', 'dog', 'bird'];
 const ITEMS = PET_SENTENCES.slice(0, 4);
 /** A second buyer, among Anvil's dev accounts that support/accounts.js gives no part. */
 const SPANS_BUYER = 8;
+
+/** The escrow's fact, as the buyer's and the annotator's dataset pages name it. */
+const ESCROW = 'Escrow left (read from the chain)';
+
+/**
+ * The value shown beside a fact's name in the page's lists of facts.
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ */
+function factOf(page, name) {
+  const exact = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: exact }) }).getByRole('definition');
+}
+
+/**
+ * Anvil's JSON-RPC, for what no wallet sends (moving the chain's clock).
+ * @param {string} rpcUrl
+ * @param {string} method
+ * @param {unknown[]} params
+ */
+async function rpc(rpcUrl, method, params) {
+  const response = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const answer = await response.json();
+  if (answer.error) throw new Error(`${method}: ${answer.error.message}`);
+  return answer.result;
+}
 
 const noApp = existsSync(path.join(REPO_ROOT, 'web', 'package.json'))
   ? false
@@ -36,7 +70,8 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
   let browser;
 
   before(async () => {
-    product = await startProduct({ name: 'buyer' });
+    // No settlement job: the story that settles does it itself, when its counts are known.
+    product = await startProduct({ name: 'buyer', upArgs: ['--settle-every', '0'] });
     browser = await launchBrowser();
   });
 
@@ -161,10 +196,9 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       assert.equal(open.status, 'open');
       assert.equal(open.chain.funded, 3 * UNIT);
       /** The value shown beside a fact's name in the page's lists of facts. */
-      const fact = (/** @type {string} */ name) =>
-        page.locator('.facts > div').filter({ has: page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) }) }).getByRole('definition');
+      const fact = (/** @type {string} */ name) => factOf(page, name);
       await fact('Funded').filter({ hasText: /^3 dUSD$/ }).waitFor();
-      await fact('Escrow left').filter({ hasText: /^3 dUSD$/ }).waitFor();
+      await fact(ESCROW).filter({ hasText: /^3 dUSD$/ }).waitFor();
       await checkPage(page, 'buyer-dataset-funded');
 
       // A top-up: dUSD takes ERC-2612 permits, so the wallet signs one and sends one transaction.
@@ -246,7 +280,7 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       await fact('Labels awaiting review').filter({ hasText: /^1$/ }).waitFor();
       assert.equal(await fact('Items').textContent(), String(uploaded.size));
       assert.equal(await fact('Labels verified').textContent(), '0');
-      assert.equal(await fact('Escrow left').textContent(), '4 dUSD');
+      await fact(ESCROW).filter({ hasText: /^4 dUSD$/ }).waitFor();
       await checkPage(page, 'buyer-dataset');
 
       // The list: the dataset, open, with its escrow left.
@@ -314,6 +348,33 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
       assert.ok(JSON.stringify(workforce).toLowerCase().includes(annotator.toLowerCase()), `the workforce holds ${annotator}`);
       await page.getByText('consensus of 3 annotators (up to 5)').waitFor();
 
+      // Before funding, edited instructions rewrite the terms: the terms hash shown follows.
+      await page.getByLabel('Instructions (Markdown)').fill('Mark each person named in the text.');
+      await page.getByRole('button', { name: 'Save the instructions' }).click();
+      await page.getByRole('status').filter({ hasText: 'the terms hash above) changed with it' }).waitFor();
+      const resealed = await buyer.get(`/v1/datasets/${id}`);
+      assert.notEqual(resealed.chain.salt, stored.chain.salt, 'the salt follows the instructions');
+      await page.getByText(resealed.chain.salt).waitFor();
+      const instructions = await buyer.get(`/v1/datasets/${id}/instructions`);
+      assert.deepEqual([instructions.version, instructions.instructions], [1, 'Mark each person named in the text.']);
+
+      // The allowlist: one more annotator allowed, the first one removed.
+      const allowed = page.getByRole('list', { name: 'Allowed annotators' });
+      await allowed.getByText(annotator).waitFor();
+      const another = devAccount(PARTS.secondAnnotator).address;
+      await page.getByLabel("Annotator's address").fill('0x1234');
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.getByText('Type the annotator\'s address: 0x and 40 hexadecimal digits.').waitFor();
+      await page.getByLabel("Annotator's address").fill(another);
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.getByRole('status').filter({ hasText: `Added ${another}.` }).waitFor();
+      await allowed.getByText(another).waitFor();
+      await page.getByRole('button', { name: `Remove ${annotator}` }).click();
+      await page.getByRole('status').filter({ hasText: `Removed ${annotator}` }).waitFor();
+      await allowed.getByText(annotator).waitFor({ state: 'detached' });
+      assert.deepEqual((await buyer.get(`/v1/datasets/${id}/workforce`)).members, [another]);
+      await checkPage(page, 'buyer-allowlist');
+
       // Two texts uploaded: paying every label takes 2 items x 5 annotators x 0.5 dUSD.
       mkdirSync(ARTIFACTS, { recursive: true });
       const file = path.join(ARTIFACTS, 'buyer-spans.jsonl');
@@ -331,5 +392,187 @@ describe('a buyer with nothing but a wallet', { skip: noApp, timeout: 600_000 },
     } finally {
       await context.close();
     }
+  });
+
+  test('watches the work on a funded dataset (progress, agreement charts), downloads the labels, edits the instructions, then closes it and takes the refund', async () => {
+    const dev = devAccount(PARTS.buyer);
+    const truth = new Map([['pet-01', 'cat'], ['pet-02', 'dog'], ['pet-03', 'bird'], ['pet-04', 'cat'], ['pet-05', 'dog'], ['pet-06', 'bird']]);
+    const { buyer, dataset } = await seedClassesDataset(product, dev, {
+      name: 'Pets, two annotators each',
+      classes: CLASSES,
+      items: PET_SENTENCES,
+      instructions: 'Pick the animal the sentence is about.',
+      verification: { overlap: 2 },
+    });
+    const route = `/v1/datasets/${dataset.id}`;
+    const reviewerDev = devAccount(PARTS.reviewer);
+    await buyer.post(`${route}/reviewers`, { address: reviewerDev.address });
+    const reviewer = await new ApiUser(product.url, reviewerDev).signIn();
+    const first = await new ApiUser(product.url, devAccount(PARTS.annotator)).signIn('annotator');
+    const second = await new ApiUser(product.url, devAccount(PARTS.secondAnnotator)).signIn('annotator');
+    /** Four items each, one after the other: the second annotator gets the first one's items. */
+    const labelFour = async (/** @type {ApiUser} */ who, /** @type {(id: string) => string} */ answer) => {
+      /** @type {Map<string, any>} */
+      const made = new Map();
+      for (let n = 0; n < 4; n++) {
+        const item = await who.get(`${route}/next-item`);
+        made.set(item.external_id, await who.post('/v1/labels', { item_id: item.item_id, value: answer(item.external_id) }));
+      }
+      return made;
+    };
+    const right = await labelFour(first, (id) => truth.get(id) ?? '?');
+    const mixed = await labelFour(second, (id) => (id === 'pet-03' ? 'cat' : truth.get(id) ?? '?'));
+    assert.deepEqual([...mixed.keys()], [...right.keys()], 'both annotators labelled the same four items');
+    const [a, b, c, d] = [...mixed.keys()];
+    for (const made of right.values()) await reviewer.post(`/v1/labels/${made.id}/review`, { verdict: 'accept' });
+    for (const id of [a, b]) await reviewer.post(`/v1/labels/${mixed.get(id).id}/review`, { verdict: 'accept' });
+    assert.deepEqual([a, b, c, d], ['pet-01', 'pet-02', 'pet-03', 'pet-04'], 'items are served in the order they were uploaded');
+    // The robin called a cat is rejected; pet-04's second label stays pending.
+    await reviewer.post(`/v1/labels/${mixed.get(c).id}/review`, { verdict: 'reject', reason: 'a robin is a bird' });
+    // The operator settles: the six verified labels are paid.
+    const operator = await new ApiUser(product.url, devAccount(PARTS.operator)).signIn();
+    const settled = await operator.post('/v1/epochs');
+    assert.ok(settled.epoch, `an epoch was settled: ${settled.message}`);
+    const counts = await buyer.get(`${route}/progress`);
+    assert.deepEqual(
+      [counts.items, counts.items_labelled, counts.labels, counts.pending, counts.verified, counts.rejected, counts.paid, counts.epochs],
+      [6, 4, 8, 1, 6, 1, 6, 1],
+    );
+    const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+    const chain = walletClientOf(product, dev);
+    const onChain = async () =>
+      /** @type {{ available: bigint, status: number }} */ (
+        await chain.readContract({ ...ledger, functionName: 'dataset', args: [BigInt(dataset.chain.dataset_id)] })
+      );
+    const escrow = (await onChain()).available;
+    assert.equal(escrow, BigInt(6 * UNIT - 6 * (UNIT / 4)), 'six labels at 0.25 dUSD came out of 6 dUSD');
+    const shown = `${formatUnits(escrow, 6)} dUSD`;
+
+    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
+    const { context, page } = await openApp(wallet, 'buyer-work');
+    await story(context, page, 'buyer-work', async () => {
+      const banner = page.getByRole('banner');
+      await banner.getByRole('button', { name: 'Connect wallet' }).click();
+      await page.getByRole('button', { name: 'Connect Test Wallet' }).click();
+      await banner.getByRole('button', { name: 'Sign in' }).click();
+      await banner.getByRole('button', { name: 'Sign out' }).waitFor();
+      await page.getByRole('navigation').getByRole('link', { name: 'My datasets' }).click();
+      await page.getByRole('link', { name: 'Pets, two annotators each' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Pets, two annotators each' }).waitFor();
+      const fact = (/** @type {string} */ name) => factOf(page, name);
+
+      // Progress: the server's counts, and the escrow as the chain holds it.
+      await fact('Labels paid in an epoch').filter({ hasText: /^6$/ }).waitFor();
+      const progress = {
+        Items: '6',
+        'Items labelled': '4',
+        'Labels awaiting review': '1',
+        'Labels verified': '6',
+        'Labels rejected': '1',
+        'Verified, not paid yet': '0',
+        'Epochs that paid': `1 (latest: epoch ${counts.latest_epoch})`,
+      };
+      for (const [name, value] of Object.entries(progress)) assert.equal(await fact(name).textContent(), value, name);
+      await fact(ESCROW).filter({ hasText: new RegExp(`^${shown.replace('.', '\\.')}$`) }).waitFor();
+      await page.getByRole('list', { name: 'Appointed reviewers' }).getByText(reviewerDev.address).waitFor();
+      await checkPage(page, 'buyer-progress');
+
+      // The agreement report: one bar per annotator, the numbers in a table for screen readers,
+      // and the confusion matrix as a table, each as the API computes them.
+      const report = await buyer.get(`${route}/agreement`);
+      const chart = page.getByRole('img', { name: /Agreement of each annotator with the aggregate/ });
+      await chart.waitFor();
+      assert.equal(await chart.locator('rect.chart-bar').count(), report.annotators.length);
+      assert.equal(report.annotators.length, 2);
+      const perAnnotator = page.getByRole('table', { name: 'Per-annotator agreement, as a table' });
+      for (const row of report.annotators) {
+        const cells = await perAnnotator.getByRole('row').filter({ hasText: row.annotator }).getByRole('cell').allTextContents();
+        assert.equal(cells[0], String(row.labels));
+        assert.equal(cells[1], `${(row.agreement_with_aggregate * 100).toFixed(1)}%`);
+      }
+      const widths = await chart.locator('rect.chart-bar').evaluateAll((bars) => bars.map((bar) => Number(bar.getAttribute('width'))));
+      // A bar's length is its share of the axis from the 0% grid line to the 100% one.
+      const grid = await chart.locator('line.chart-grid').evaluateAll((lines) => lines.map((line) => Number(line.getAttribute('x1'))));
+      const axis = Math.max(...grid) - Math.min(...grid);
+      assert.deepEqual(widths, report.annotators.map((/** @type {any} */ row) => row.agreement_with_aggregate * axis));
+      const confusion = page.getByRole('table', { name: /^Confusion:/ });
+      for (const [t, name] of report.classes.entries()) {
+        const cells = await confusion.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) }).getByRole('cell').allTextContents();
+        assert.deepEqual(cells, report.confusion[t].map(String), `confusion row ${name}`);
+      }
+      await checkPage(page, 'buyer-agreement');
+
+      // The delivered labels, every page fetched, saved as JSONL and as CSV.
+      const delivered = await buyer.get(`${route}/labels`);
+      assert.equal(delivered.length, 6);
+      const [jsonl] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download the labels (JSONL)' }).click(),
+      ]);
+      assert.equal(jsonl.suggestedFilename(), `dataset-${dataset.id}-labels.jsonl`);
+      const lines = readFileSync(await jsonl.path(), 'utf8').split('\n');
+      assert.equal(lines.pop(), '', 'the file ends with a line break');
+      assert.deepEqual(lines.map((line) => JSON.parse(line)), delivered);
+      await page.getByRole('status').filter({ hasText: `Saved 6 verified labels as dataset-${dataset.id}-labels.jsonl.` }).waitFor();
+      const [csv] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download the labels (CSV)' }).click(),
+      ]);
+      const rows = readFileSync(await csv.path(), 'utf8').split('\r\n');
+      assert.equal(rows.pop(), '');
+      assert.equal(rows[0].split(',').slice(0, 2).join(','), 'external_id,label');
+      assert.deepEqual(
+        rows.slice(1).map((row) => row.split(',').slice(0, 2)),
+        delivered.map((/** @type {any} */ l) => [l.external_id, l.corrected_value ?? l.value]),
+      );
+      for (const row of rows.slice(1)) assert.equal(row.split(',')[1], truth.get(row.split(',')[0]), 'only right answers were verified');
+
+      // The instructions, edited after funding: a new version, which annotators are given.
+      const edited = '# Which animal?\n\nPick the animal the sentence is about. A robin is a bird.';
+      await page.getByLabel('Instructions (Markdown)').fill(edited);
+      await page.getByRole('button', { name: 'Save the instructions' }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved as version 2' }).waitFor();
+      const now = await first.get(`${route}/instructions`);
+      assert.deepEqual([now.version, now.instructions, now.committed], [2, edited, false]);
+      assert.equal((await first.get(`${route}/instructions?version=1`)).instructions, 'Pick the animal the sentence is about.');
+      await checkPage(page, 'buyer-instructions-edited');
+
+      // Close: requestClose from the wallet; after the grace period (the chain's clock moved on),
+      // finalizeClose; the refund is what the escrow held, and it is back in the buyer's wallet.
+      await page.getByRole('checkbox', { name: /Annotators get no new items/ }).check();
+      await page.getByRole('button', { name: 'Request the close' }).click();
+      const closeTxs = page.getByRole('list', { name: 'Close transactions' });
+      await closeTxs.getByRole('listitem').filter({ hasText: /^requestClose: confirmed 0x[0-9a-f]{64}$/ }).waitFor({ timeout: 30_000 });
+      await page.getByRole('status').filter({ hasText: /Status: closing/ }).waitFor({ timeout: 60_000 });
+      await page.getByRole('status').filter({ hasText: /^Closing: finalizeClose can be sent from .+, when the ledger's grace period ends\.$/ }).waitFor();
+      assert.equal((await onChain()).status, 2, 'the ledger holds it as closing');
+      await checkPage(page, 'buyer-closing');
+
+      await rpc(product.rpcUrl, 'evm_increaseTime', [7 * 24 * 3600 + 1]);
+      await rpc(product.rpcUrl, 'evm_mine', []);
+      const dusd = { address: product.paymentToken, abi: erc20Abi };
+      const before = await chain.readContract({ ...dusd, functionName: 'balanceOf', args: [dev.address] });
+      const held = (await onChain()).available;
+      await page.getByRole('button', { name: 'Finalize the close and take the refund' }).click({ timeout: 30_000 });
+      await closeTxs.getByRole('listitem').filter({ hasText: /^finalizeClose: confirmed 0x[0-9a-f]{64}$/ }).waitFor({ timeout: 30_000 });
+      await page.getByRole('status').filter({ hasText: `Refunded to your wallet: ${shown}.` }).waitFor();
+      const after = await chain.readContract({ ...dusd, functionName: 'balanceOf', args: [dev.address] });
+      assert.equal(held, escrow, 'nothing was paid out meanwhile');
+      assert.equal(after - before, held, "the buyer's dUSD rose by the refund");
+      assert.deepEqual([(await onChain()).status, (await onChain()).available], [3, 0n]);
+      await page.getByRole('status').filter({ hasText: /Status: closed/ }).waitFor({ timeout: 60_000 });
+      await fact(ESCROW).filter({ hasText: /^0 dUSD$/ }).waitFor();
+      await page.getByRole('status').filter({ hasText: `Closed: ${shown} was refunded.` }).waitFor();
+      await page.getByText('This dataset is closed: the ledger takes no more funds for it.').waitFor();
+      await fact('Refunded').filter({ hasText: new RegExp(`^${shown.replace('.', '\\.')}$`) }).waitFor();
+      assert.equal((await buyer.get(route)).chain.refunded, Number(held));
+      await checkPage(page, 'buyer-closed');
+
+      // The annotators' page of the dataset reads the same escrow from the chain.
+      await page.getByRole('link', { name: 'See the dataset as annotators do' }).click();
+      await page.waitForURL(new RegExp(`/datasets/${dataset.id}$`));
+      await fact(ESCROW).filter({ hasText: /^0 dUSD$/ }).waitFor();
+      await checkPage(page, 'buyer-closed-as-annotators-see-it');
+    });
   });
 });

@@ -143,7 +143,8 @@ export const PET_SENTENCES = Object.freeze([
  * @param {import('./product.js').Product} product
  * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} buyerDev
  * @param {{ name: string, classes: string[], items: readonly (readonly [string, string])[],
- *   instructions: string }} spec
+ *   instructions: string, verification?: Record<string, unknown> }} spec `verification` as the
+ *   API takes it (e.g. `{ overlap: 2 }`); the budget covers every item's places twice over
  */
 export async function seedClassesDataset(product, buyerDev, spec) {
   const buyer = await new ApiUser(product.url, buyerDev).signIn('buyer');
@@ -156,6 +157,7 @@ export async function seedClassesDataset(product, buyerDev, spec) {
     price_per_label: price,
     reward_per_label: reward,
     instructions: spec.instructions,
+    ...(spec.verification ? { verification: spec.verification } : {}),
   });
   const route = `/v1/datasets/${created.id}`;
   await buyer.post(
@@ -164,7 +166,8 @@ export async function seedClassesDataset(product, buyerDev, spec) {
   );
   // The salt commits to the terms as they stand: read it after the last change.
   const { chain: terms } = await buyer.get(route);
-  const budget = BigInt(price * spec.items.length * 2); // room for the fee on top of each debit
+  const places = Number(spec.verification?.overlap ?? 1);
+  const budget = BigInt(price * spec.items.length * places * 2); // room for the fee on top of each debit
   const wallet = walletClientOf(product, buyerDev);
   const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
   const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
