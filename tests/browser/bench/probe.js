@@ -138,7 +138,11 @@ export async function measureLoad(page, scripts, { quietMs, timeoutMs, what }) {
       polling: 100,
     });
   } catch (error) {
-    throw new Error(`${what} did not draw an item within ${timeoutMs / 1000}s: ${/** @type {Error} */ (error).message.split('\n')[0]}`);
+    const shown = await page.locator('body').innerText().catch(() => '?');
+    throw new Error(
+      `${what} did not draw an item within ${timeoutMs / 1000}s ` +
+        `(${/** @type {Error} */ (error).message.split('\n')[0]}); the page at ${page.url()} shows:\n${shown.slice(0, 800)}`,
+    );
   }
   const deadline = Date.now() + timeoutMs;
   /** @type {{ now: number, drawn: number, lastEnd: number, longTasks: number, longest: number }} */
