@@ -5,6 +5,7 @@ import { useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
 import { ErrorNotice } from "../ui/ErrorNotice";
+import { stringifyJson } from "../api/json";
 
 type Label = Schemas["LabelPublic"];
 
@@ -70,10 +71,7 @@ function toCsv(labels: Label[]): string {
 /** One label as a JSON line, an amount read as a bigint (beyond 2^53) written as its exact
  * integer, as the service sent it. */
 function jsonLine(label: Label): string {
-  const marked = JSON.stringify(label, (_key, value: unknown) =>
-    typeof value === "bigint" ? `\u0000bigint:${value.toString()}` : value,
-  );
-  return `${marked.replace(/"\\u0000bigint:(-?[0-9]+)"/g, "$1")}\n`;
+  return `${stringifyJson(label)}\n`;
 }
 
 function save(text: string, name: string, type: string) {
