@@ -5,6 +5,7 @@
  * with axe-core and photographed at desktop and phone sizes (artifacts/).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,13 +14,17 @@ import { checkPage, DESKTOP, launchBrowser, openApp as openAppWith, story } from
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import {
+  abiOf,
   ApiUser,
   appointedReviewer,
   labelThroughApi,
   PET_SENTENCES,
   seedClassesDataset,
   seedDatasetWithTerms,
+  UNIT,
+  walletClientOf,
 } from './support/seed.js';
+import { selectWithMouse } from './support/steps.js';
 import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Pets in a sentence';
@@ -28,6 +33,8 @@ const DISPUTING_ANNOTATOR = 9;
 const SECOND_REVIEWER = 8;
 const WARM_UP_ANNOTATOR = 1;
 const FAILED_WARM_UP_ANNOTATOR = 6;
+// Its only other story here never labels (a wallet on the wrong network).
+const SPANS_ANNOTATOR = PARTS.wrongChainAnnotator;
 const CLASSES = ['cat', 'dog', 'bird'];
 // Markdown, and a tag that would run script if the page put the buyer's text in as HTML.
 const INSTRUCTIONS =
@@ -481,4 +488,114 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       await checkPage(other, 'annotator-workspace-warm-up-failed');
     });
   });
+
+  test('a spans item that names a text on the server by its URL shows that text, and a word selected with the mouse is stored as offsets into that text', async () => {
+    const name = 'Places, by their text files';
+    // Which texts ledger/media.py serves at /media/texts/<n>.txt and where each one's place is
+    // (Python counts code points, as the service and the span tool do). Tromsø: not ASCII.
+    const numbers = [0, 5];
+    /** @type {{ text: string, place: string, span: [number, number] }[]} */
+    const texts = JSON.parse(
+      execFileSync(
+        path.join(REPO_ROOT, '.venv', 'bin', 'python'),
+        [
+          '-c',
+          'import json, sys\nfrom ledger.media import TEXTS\n' +
+            'print(json.dumps([{"text": TEXTS[int(n)].text, "place": TEXTS[int(n)].place, ' +
+            '"span": list(TEXTS[int(n)].place_span)} for n in sys.argv[1:]]))',
+          ...numbers.map(String),
+        ],
+        { cwd: REPO_ROOT, encoding: 'utf8' },
+      ),
+    );
+    // One item's data is the URL itself, the other's a `text_url` field.
+    const items = [
+      { id: 'by-url-0', data: `/media/texts/${numbers[0]}.txt` },
+      { id: 'by-url-5', data: { text_url: `/media/texts/${numbers[1]}.txt` } },
+    ];
+    const truth = new Map(items.map((item, i) => [item.id, texts[i]]));
+    const { dataset } = await seedSpansDataset(name, items);
+    const annotator = await new ApiUser(product.url, devAccount(SPANS_ANNOTATOR)).signIn('annotator');
+
+    const { context, page } = await signedIn(SPANS_ANNOTATOR, 'spans-by-url');
+    await story(context, page, 'spans-by-url', async () => {
+      await signIn(page);
+      await page.goto(`${product.url}/datasets/${dataset.id}/label`);
+      await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
+      /** @type {Map<string, [number, number]>} */
+      const selected = new Map();
+      for (let n = 1; n <= items.length; n += 1) {
+        const item = ((await page.locator('.item-id').textContent()) ?? '').replace(/^Item /, '').trim();
+        const expected = truth.get(item);
+        assert.ok(expected, `the workspace shows an item of the dataset, not ${item}`);
+        const paragraph = page.locator('.span-text');
+        await paragraph.filter({ hasText: expected.text }).waitFor();
+        assert.equal(((await paragraph.textContent()) ?? '').trim(), expected.text, "the text is the file's, not its URL");
+        assert.equal(await page.getByText('This item has no text to select in').count(), 0);
+        await selectWithMouse(page, expected.text, expected.place);
+        const [start, end] = expected.span;
+        await page.getByRole('status').filter({ hasText: `Selected characters ${start} to ${end}: “${expected.place}”` }).waitFor();
+        if (n === 1) await checkPage(page, 'annotator-workspace-spans-by-url');
+        await page.getByRole('button', { name: 'Submit the selection' }).click();
+        await page
+          .getByRole('status')
+          .filter({ hasText: `Labelled ${n} ${n === 1 ? 'item' : 'items'}` })
+          .waitFor();
+        selected.set(item, [start, end]);
+      }
+      await page.getByText('Nothing more to label in this dataset').waitFor();
+
+      // What the service stored, read from Node: offsets into each text, the place's own.
+      const stored = (await annotator.get('/v1/me/labels'))
+        .filter((/** @type {any} */ label) => label.dataset_id === dataset.id)
+        .map((/** @type {any} */ label) => [label.external_id, JSON.parse(label.value)])
+        .sort();
+      assert.deepEqual(stored, [...selected].sort());
+      for (const [item, [start, end]] of stored) {
+        const { text, place } = /** @type {{ text: string, place: string }} */ (truth.get(item));
+        assert.equal(Array.from(text).slice(start, end).join(''), place, `${item}'s span is the place in its text`);
+      }
+    });
+  });
+
+  /**
+   * A spans dataset of `items` (as the API takes them), funded from Node and seen open.
+   * @param {string} name
+   * @param {{ id: string, data: unknown }[]} items
+   */
+  async function seedSpansDataset(name, items) {
+    const buyerDev = devAccount(PARTS.buyer);
+    const buyer = await new ApiUser(product.url, buyerDev).signIn('buyer');
+    const price = UNIT / 4;
+    const created = await buyer.post('/v1/datasets', {
+      name,
+      label_type: 'spans',
+      payment_token: product.paymentToken,
+      price_per_label: price,
+      reward_per_label: UNIT,
+      instructions: 'Select the name of the place the sentence mentions.',
+    });
+    const route = `/v1/datasets/${created.id}`;
+    await buyer.post(`${route}/items`, items);
+    const { chain: terms } = await buyer.get(route);
+    const budget = BigInt(price * items.length * 2);
+    const wallet = walletClientOf(product, buyerDev);
+    const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
+    const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+    for (const call of [
+      { ...token, functionName: 'mint', args: [buyer.address, budget] },
+      { ...token, functionName: 'approve', args: [product.ledger, budget] },
+      { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
+    ]) {
+      const hash = await wallet.writeContract(call);
+      const receipt = await wallet.waitForTransactionReceipt({ hash });
+      assert.equal(receipt.status, 'success', `${call.functionName} reverted: ${hash}`);
+    }
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const dataset = await buyer.get(route);
+      if (dataset.status === 'open') return { buyer, dataset };
+      assert.ok(Date.now() < deadline, `dataset ${created.id} is still ${dataset.status} 60 s after funding`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 });

@@ -6,7 +6,7 @@ const IMAGE_URL = /^(https?:\/\/|\/)[^\s]+\.(png|jpe?g|gif|webp|avif|svg|bmp)(\?
 const IMAGE_KEYS = new Set(["image", "image_url", "img", "picture", "photo"]);
 
 /** A text the item names by URL on this server (the demo's /media/texts/3.txt). */
-function ownTextUrl(value: string): boolean {
+export function ownTextUrl(value: string): boolean {
   if (!/\.txt(\?\S*)?$/i.test(value)) return false;
   try {
     return new URL(value, window.location.origin).origin === window.location.origin;
@@ -15,16 +15,23 @@ function ownTextUrl(value: string): boolean {
   }
 }
 
-function TextFromUrl({ url }: { url: string }) {
-  const { data, error } = useQuery({
+/** The text at an item's own-server text URL, exactly as served (`null`: none to load). The span
+ * tool's offsets count characters of this text. */
+export function useTextAt(url: string | null) {
+  return useQuery({
     queryKey: ["item-text", url],
     queryFn: async () => {
-      const answer = await fetch(url);
+      const answer = await fetch(url ?? "");
       if (!answer.ok) throw new Error(`the item's text at ${url} answered ${answer.status}`);
       return answer.text();
     },
+    enabled: url !== null,
     staleTime: Infinity,
   });
+}
+
+function TextFromUrl({ url }: { url: string }) {
+  const { data, error } = useTextAt(url);
   if (error) return <p className="notice notice-error">{error.message}: skip it as "Does not load".</p>;
   return <p className="item-text">{data ?? "…"}</p>;
 }

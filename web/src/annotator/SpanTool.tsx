@@ -1,16 +1,33 @@
 // Spans: select a stretch of the item's text; the label is [start, end) as the JSON text of its
-// character offsets, counted in Unicode code points as the service counts them. Without onSubmit
-// it only shows a given span highlighted in the text (a reviewer judging a label).
+// character offsets, counted in Unicode code points as the service counts them. The text is the
+// item's own, or the one it points at on this server (`/media/texts/3.txt`, as a string or a
+// `text_url`), loaded as the item view loads it: offsets count characters of that text, never of
+// its URL. Without onSubmit it only shows a given span highlighted in the text (a reviewer
+// judging a label).
 import { useRef, useState } from "react";
 
-/** The item's text: its data when a string, else its `text` field or first text field. */
+import { ownTextUrl, useTextAt } from "./ItemView";
+
+/** A string that is a URL or a path, not words (no spaces). */
+const URL_LIKE = /^(https?:\/\/|\/)\S*$/i;
+
+/** Where the item's text is: its data when a string, else its `text` field, its `text_url`, its
+ * first field of words, or its first field naming a text on this server. A text on this server
+ * is named by its URL (SpanTool loads it); a URL elsewhere is no text to select in (null). */
 export function textOf(data: unknown): string | null {
-  if (typeof data === "string") return data;
-  if (data !== null && typeof data === "object") {
+  const usable = (value: unknown): value is string =>
+    typeof value === "string" && (!URL_LIKE.test(value) || ownTextUrl(value));
+  if (typeof data === "string") return usable(data) ? data : null;
+  if (data !== null && typeof data === "object" && !Array.isArray(data)) {
     const fields = data as Record<string, unknown>;
-    if (typeof fields["text"] === "string") return fields["text"];
-    const first = Object.values(fields).find((value) => typeof value === "string" && !/^(https?:)?\//.test(value));
-    if (typeof first === "string") return first;
+    for (const key of ["text", "text_url"]) {
+      if (usable(fields[key])) return fields[key];
+    }
+    const values = Object.values(fields);
+    const words = values.find((value) => typeof value === "string" && !URL_LIKE.test(value));
+    if (typeof words === "string") return words;
+    const linked = values.find((value) => typeof value === "string" && ownTextUrl(value));
+    if (typeof linked === "string") return linked;
   }
   return null;
 }
@@ -20,6 +37,8 @@ function codePoints(text: string, utf16Offset: number): number {
   return Array.from(text.slice(0, utf16Offset)).length;
 }
 
+/** The span tool over `text` as textOf gives it: the words themselves, or the URL on this server
+ * of the text, loaded first (the offsets are then offsets into the loaded text). */
 export function SpanTool({
   text,
   onSubmit,
@@ -29,6 +48,29 @@ export function SpanTool({
   /** Absent: read-only, the text with `shown` (code-point offsets) highlighted, nothing to select or send. */
   onSubmit?: (value: string) => void;
   shown?: [number, number] | null;
+}) {
+  const url = ownTextUrl(text) ? text : null;
+  const loaded = useTextAt(url);
+  if (url === null) return <Spans text={text} onSubmit={onSubmit} shown={shown} />;
+  if (loaded.error) {
+    return (
+      <p className="notice notice-error">
+        {loaded.error.message}: there is no text to select. Skip the item as "Does not load".
+      </p>
+    );
+  }
+  if (loaded.data === undefined) return <p className="muted">Loading the item's text…</p>;
+  return <Spans text={loaded.data} onSubmit={onSubmit} shown={shown} />;
+}
+
+function Spans({
+  text,
+  onSubmit,
+  shown,
+}: {
+  text: string;
+  onSubmit: ((value: string) => void) | undefined;
+  shown: [number, number] | null;
 }) {
   const paragraph = useRef<HTMLParagraphElement>(null);
   const [span, setSpan] = useState<[number, number] | null>(null);
