@@ -13,7 +13,8 @@
  * 4. --labels labels in our workspace, each by pressing a class key, timed from the keydown to
  *    the frame that draws the next item.
  *
- * Progress goes to stderr; the table (or with --json, every figure) to stdout.
+ * Progress goes to stderr; the table (or with --json, every figure) to stdout. These files are
+ * type-checked by `npx tsc -p bench` in tests/browser (bench/tsconfig.json).
  */
 import os from 'node:os';
 import path from 'node:path';
