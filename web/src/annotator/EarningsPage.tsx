@@ -1,7 +1,9 @@
 // What the annotator's labels earned, what is claimable on chain now, and the claim itself: the
-// wallet sends the ready `claim`/`claimMany` transaction of the proof bundle.
+// wallet sends the ready `claim`/`claimMany` transaction of the proof bundle. What is claimed is
+// also read from the ledger itself, so a claim the service's chain mirror has not seen yet is
+// neither offered again nor sent again; meanwhile the bundle is read again until the mirror has.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { Address, Hex } from "viem";
 import { useConfig, useSendTransaction } from "wagmi";
 import { waitForTransactionReceipt } from "wagmi/actions";
@@ -13,6 +15,7 @@ import { Amount } from "../chain/Amount";
 import { useService } from "../chain/service";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
+import { claimBundleQuery, type Claimed, useClaimedOnChain } from "./queries";
 
 type Bundle = Schemas["ClaimBundle"];
 
@@ -70,31 +73,116 @@ function Earnings() {
   );
 }
 
-function claimable(bundle: Bundle): boolean {
-  return bundle.entitlements.some((e) => e.claimable_payment > 0 || e.claimable_reward > 0);
+type Entitlement = Bundle["entitlements"][number];
+
+/** How long the page re-reads the claim bundle, once a second, for the service's chain mirror to
+ * see a claim the chain has paid. */
+const WAIT_FOR_SERVICE_MS = 60_000;
+
+const larger = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** The chain's claimed amounts by payment token index, from the reads (in the entitlements' order). */
+function byToken(bundle: Bundle, answer: readonly (readonly [bigint, bigint])[] | undefined): Map<number, Claimed> | null {
+  if (answer === undefined || answer.length !== bundle.entitlements.length) return null;
+  return new Map(
+    bundle.entitlements.map((e, i) => {
+      const [payment, reward] = answer[i] ?? [0n, 0n];
+      return [e.token_index, { payment, reward }];
+    }),
+  );
 }
+
+/** One entitlement as it stands: claimed is the larger of what the service's mirror has seen and
+ * what the chain says (the chain is never behind its own payments); claimable is the rest. */
+function standing(e: Entitlement, onChain: Claimed | undefined) {
+  const claimedPayment = larger(BigInt(e.claimed_payment), onChain?.payment ?? 0n);
+  const claimedReward = larger(BigInt(e.claimed_reward), onChain?.reward ?? 0n);
+  return {
+    claimedPayment,
+    claimedReward,
+    claimablePayment: larger(BigInt(e.cumulative_payment) - claimedPayment, 0n),
+    claimableReward: larger(BigInt(e.cumulative_reward) - claimedReward, 0n),
+  };
+}
+
+function anythingLeft(bundle: Bundle, onChain: Map<number, Claimed> | null): boolean {
+  return bundle.entitlements.some((e) => {
+    const now = standing(e, onChain?.get(e.token_index));
+    return now.claimablePayment > 0n || now.claimableReward > 0n;
+  });
+}
+
+/** Whether the chain has paid more than the service's mirror has seen yet. */
+function serviceBehind(bundle: Bundle, onChain: Map<number, Claimed> | null): boolean {
+  if (onChain === null) return false;
+  return bundle.entitlements.some((e) => {
+    const paid = onChain.get(e.token_index);
+    return paid !== undefined && (paid.payment > BigInt(e.claimed_payment) || paid.reward > BigInt(e.claimed_reward));
+  });
+}
+
+type Step = "idle" | "checking" | "signing" | "mining" | "done" | "nothing";
 
 function Claim() {
   const current = useSession();
-  const { labelToken } = useService();
+  const { labelToken, chain } = useService();
   const config = useConfig();
   const queryClient = useQueryClient();
-  const bundle = useQuery({ queryKey: ["claim"], queryFn: () => call(api.GET("/v1/me/claim")) });
+  const bundle = useQuery(claimBundleQuery);
+  const ready = bundle.data;
+  const onChain = useClaimedOnChain(
+    ready?.ledger as Address | undefined,
+    ready?.account as Address | undefined,
+    ready?.entitlements.map((e) => e.token_index) ?? [],
+  );
+  const paid = ready === undefined ? null : byToken(ready, onChain.data);
+  const behind = ready !== undefined && serviceBehind(ready, paid);
   const { sendTransactionAsync } = useSendTransaction();
-  const [step, setStep] = useState<"idle" | "signing" | "mining" | "done">("idle");
+  const [step, setStep] = useState<Step>("idle");
+  const [gaveUp, setGaveUp] = useState(false);
   const [failure, setFailure] = useState<unknown>(null);
-  const { chain } = useService();
+  const refetchBundle = bundle.refetch;
+  const refetchOnChain = onChain.refetch;
 
-  async function claim(ready: Bundle) {
+  // The chain has paid more than the service has seen (just now, or in an earlier visit): read
+  // the bundle again every second until the mirror catches up, for a minute at most.
+  useEffect(() => {
+    if (!behind) return;
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (Date.now() - started > WAIT_FOR_SERVICE_MS) {
+        clearInterval(timer);
+        setGaveUp(true);
+        return;
+      }
+      void refetchBundle();
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [behind, refetchBundle]);
+
+  async function claim(offered: Bundle) {
     setFailure(null);
+    setGaveUp(false);
     try {
+      // What the chain has paid already is never sent for again: a press on a stale page (the
+      // claim made in another tab, or by anyone for us) costs no gas.
+      setStep("checking");
+      const fresh = await refetchOnChain();
+      if (fresh.data !== undefined && !anythingLeft(offered, byToken(offered, fresh.data))) {
+        setStep("nothing");
+        return;
+      }
       setStep("signing");
-      const hash = await sendTransactionAsync({ to: ready.to as Address, data: ready.data as Hex, chainId: chain.id });
+      const hash = await sendTransactionAsync({ to: offered.to as Address, data: offered.data as Hex, chainId: chain.id });
       setStep("mining");
       const receipt = await waitForTransactionReceipt(config, { hash, chainId: chain.id });
-      if (receipt.status !== "success") throw new Error(`the claim transaction ${hash} reverted`);
+      if (receipt.status !== "success") {
+        throw new Error(`The claim transaction ${hash} reverted on chain: nothing was paid. Reload the page and try again.`);
+      }
+      await refetchOnChain();
       setStep("done");
-      await queryClient.invalidateQueries();
+      void queryClient.invalidateQueries({ queryKey: ["earnings"] });
+      void refetchBundle();
     } catch (error) {
       setFailure(error);
       setStep("idle");
@@ -105,35 +193,45 @@ function Claim() {
   if (bundle.error instanceof ApiError && bundle.error.code === "nothing_to_claim") {
     return <p>Nothing to claim yet: {bundle.error.message}.</p>;
   }
-  if (bundle.error) return <ErrorNotice error={bundle.error} />;
-  if (!bundle.data) return <p className="muted">Loading…</p>;
-  const ready = bundle.data;
+  if (bundle.error && !ready) return <ErrorNotice error={bundle.error} />;
+  if (!ready) return <p className="muted">Loading…</p>;
+  const busy = step === "checking" || step === "signing" || step === "mining";
+  const waiting = gaveUp
+    ? "The chain has paid your claim, but the service has not seen it after a minute: its record of the chain is behind. The tokens are in your wallet; reload this page later to see the service catch up."
+    : "The chain has paid your claim; waiting for the service to see your claim…";
+  let said: string | null = null;
+  if (step === "checking") said = "Checking on chain what is left to claim…";
+  else if (step === "signing") said = "Confirm the transaction in your wallet…";
+  else if (step === "mining") said = "Sent; waiting for the chain to include it…";
+  else if (step === "nothing") {
+    said = `Nothing left to claim: the chain has paid everything this epoch owes you already, so no transaction was sent.${behind ? ` ${waiting}` : ""}`;
+  } else if (behind) said = waiting;
+  else if (step === "done") said = "Claimed: the tokens are in your wallet.";
   return (
     <>
       <p>
         Epoch {ready.epoch} (accepted on chain){ready.pending && `; epoch ${ready.pending.epoch} is proposed and not claimable yet`}.
       </p>
       <ul>
-        {ready.entitlements.map((e) => (
-          <li key={e.token}>
-            Claimable now: <Amount token={e.token} value={e.claimable_payment} /> and{" "}
-            <Amount token={labelToken} value={e.claimable_reward} /> (claimed so far:{" "}
-            <Amount token={e.token} value={e.claimed_payment} /> and <Amount token={labelToken} value={e.claimed_reward} />)
-          </li>
-        ))}
+        {ready.entitlements.map((e) => {
+          const now = standing(e, paid?.get(e.token_index));
+          return (
+            <li key={e.token}>
+              Claimable now: <Amount token={e.token} value={now.claimablePayment} /> and{" "}
+              <Amount token={labelToken} value={now.claimableReward} /> (claimed so far:{" "}
+              <Amount token={e.token} value={now.claimedPayment} /> and <Amount token={labelToken} value={now.claimedReward} />)
+            </li>
+          );
+        })}
       </ul>
-      {step === "done" ? null : claimable(ready) ? (
-        <button type="button" className="primary" disabled={step === "signing" || step === "mining"} onClick={() => void claim(ready)}>
+      {busy || anythingLeft(ready, paid) ? (
+        <button type="button" className="primary" disabled={busy} onClick={() => void claim(ready)}>
           Claim
         </button>
       ) : (
         <p>Nothing left to claim: everything this epoch owes you is paid.</p>
       )}
-      <p role="status">
-        {step === "signing" && "Confirm the transaction in your wallet…"}
-        {step === "mining" && "Sent; waiting for the chain to include it…"}
-        {step === "done" && "Claimed: the tokens are in your wallet."}
-      </p>
+      <p role="status">{said}</p>
       {failure !== null && <ErrorNotice error={failure} />}
       {proofs && (
         <p>
