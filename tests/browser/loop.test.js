@@ -12,8 +12,10 @@
  *
  * Node does only what no person would do on the pages: it reads the chain (balanceOf,
  * the ledger's roots), mints dUSD to the buyer's wallet (the dev token has no faucet page), moves
- * Anvil's clock past the epoch timelock should the ledger have one, and reads, as the people's
- * eyes, where the generated pictures' animals and the texts' places are (ledger/media.py).
+ * Anvil's clock past the epoch timelock should the ledger have one, reads, as the people's
+ * eyes, where the generated pictures' animals and the texts' places are (ledger/media.py), and
+ * pushes annotator C's claim from another wallet with C's public proof bundle while C's page still
+ * offers it (as anyone may, without the service's pages).
  * Every page visited is checked with axe-core and photographed (artifacts/loop-*).
  */
 import assert from 'node:assert/strict';
@@ -435,7 +437,11 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
     ['boxesAnnotator', 'boxes'],
     ['spansAnnotator', 'spans'],
   ])) {
-    test(`${part} claims on Earnings through the wallet, and the chain pays what the page said`, async () => {
+    const title =
+      part === 'spansAnnotator'
+        ? `${part} presses Claim after someone else pushed the claim, is told nothing is left, and sends nothing; the chain paid what the page said`
+        : `${part} claims on Earnings through the wallet, and the chain pays what the page said`;
+    test(title, async () => {
       assert.ok(epoch, 'runs after the operator settled');
       const annotator = await actor(part);
       const form = DATASETS[kind];
@@ -467,7 +473,20 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
         if (part === 'classesAnnotator') await checkPage(page, 'loop-annotator-earnings');
         const sentBefore = annotator.wallet.sent.length;
         const visit = await page.evaluate(() => performance.timeOrigin);
+        // C's claim is pushed by someone else while C's page still offers it: the auditor sends
+        // the ready transaction of C's public proof bundle from a script ("anyone can claim for
+        // you from any wallet"). C's press then finds nothing left on chain and sends nothing.
+        const pushedByOther = part === 'spansAnnotator';
+        if (pushedByOther) {
+          const bundle = await (await fetch(`${product.url}/v1/proofs/${annotator.dev.address}`)).json();
+          const friend = walletClientOf(product, devAccount(WHO.auditor));
+          const hash = await friend.sendTransaction({ to: bundle.to, data: bundle.data });
+          assert.equal((await friend.waitForTransactionReceipt({ hash })).status, 'success', 'the pushed claim');
+        }
         await claim.click();
+        if (pushedByOther) {
+          await page.getByRole('status').filter({ hasText: /^Nothing left to claim: the chain has paid everything this epoch owes you already, so no transaction was sent\./ }).waitFor();
+        }
         // Right after the claim, on the same page (no reload): the chain's paid amounts as
         // claimed, nothing claimable, no Claim button; then the service's own record catches up.
         const paid = page.getByRole('listitem').filter({
@@ -477,11 +496,14 @@ describe('the whole loop, through the pages only', { timeout: 600_000 }, () => {
         await page.getByText('Nothing left to claim: everything this epoch owes you is paid.').waitFor({ timeout: 60_000 });
         await paid.waitFor();
         assert.equal(await claim.count(), 0, 'no Claim button once the chain has paid the claim');
-        await page.getByRole('status').filter({ hasText: 'Claimed: the tokens are in your wallet.' }).waitFor({ timeout: 60_000 });
+        const settled = pushedByOther
+          ? exactly('Nothing left to claim: the chain has paid everything this epoch owes you already, so no transaction was sent.')
+          : exactly('Claimed: the tokens are in your wallet.');
+        await page.getByRole('status').filter({ hasText: settled }).waitFor({ timeout: 60_000 });
         assert.equal(await claim.count(), 0, 'no Claim button once the service has seen the claim');
         await paid.waitFor();
         assert.equal(await page.evaluate(() => performance.timeOrigin), visit, 'the page was never reloaded');
-        assert.equal(annotator.wallet.sent.length - sentBefore, 1, 'the wallet sent one claim transaction');
+        assert.equal(annotator.wallet.sent.length - sentBefore, pushedByOther ? 0 : 1, 'the wallet sent one claim transaction, none for a claim paid already');
         if (part === 'classesAnnotator') await checkPage(page, 'loop-annotator-claimed');
         // Later, the page opened anew: what the service says, the claim paid.
         await page.reload();
