@@ -4,8 +4,8 @@
 // neither offered again nor sent again; meanwhile the bundle is read again until the mirror has.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import type { Address, Hex } from "viem";
-import { useConfig, useSendTransaction } from "wagmi";
+import { type Address, type Hex, parseAbi, zeroAddress } from "viem";
+import { useConfig, useReadContracts, useSendTransaction } from "wagmi";
 import { waitForTransactionReceipt } from "wagmi/actions";
 
 import { api, call, type Schemas } from "../api/client";
@@ -15,7 +15,7 @@ import { Amount } from "../chain/Amount";
 import { useService } from "../chain/service";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
-import { claimBundleQuery, type Claimed, useClaimedOnChain } from "./queries";
+import { claimBundleQuery } from "./queries";
 
 type Bundle = Schemas["ClaimBundle"];
 
@@ -71,6 +71,39 @@ function Earnings() {
       )}
     </>
   );
+}
+
+/** The ledger's record of what an account has claimed (contracts/interfaces/ILabelLedger.sol). */
+const ledgerClaimedView = parseAbi([
+  "function claimed(address account, uint16 token) view returns (uint256 payment, uint256 reward)",
+]);
+
+/** What the chain says `account` has claimed so far, per payment token index, read through
+ * wagmi's public client (never the API's mirror, which may lag the chain). Here, not in
+ * ./queries.ts: the workspace imports that module, and needs none of wagmi's reads. */
+function useClaimedOnChain(ledger: Address | undefined, account: Address | undefined, tokenIndexes: number[]) {
+  const { chain } = useService();
+  const read = useReadContracts({
+    allowFailure: false,
+    contracts: tokenIndexes.map(
+      (token) =>
+        ({
+          address: ledger ?? zeroAddress,
+          abi: ledgerClaimedView,
+          functionName: "claimed",
+          args: [account ?? zeroAddress, token],
+          chainId: chain.id,
+        }) as const,
+    ),
+    query: { enabled: ledger !== undefined && account !== undefined && tokenIndexes.length > 0, retry: 1 },
+  });
+  return read;
+}
+
+/** What an account has claimed of one payment token, in base units. */
+interface Claimed {
+  payment: bigint;
+  reward: bigint;
 }
 
 type Entitlement = Bundle["entitlements"][number];

@@ -1,10 +1,7 @@
 // The annotator's server state, keyed by domain.
 import { useQuery } from "@tanstack/react-query";
-import { type Address, parseAbi, zeroAddress } from "viem";
-import { useReadContracts } from "wagmi";
 
 import { api, call } from "../api/client";
-import { useService } from "../chain/service";
 
 export function useDatasets() {
   return useQuery({ queryKey: ["datasets"], queryFn: () => call(api.GET("/v1/datasets")) });
@@ -54,35 +51,3 @@ export const claimBundleQuery = {
   queryKey: ["claim"],
   queryFn: () => call(api.GET("/v1/me/claim")),
 };
-
-/** The ledger's record of what an account has claimed (contracts/interfaces/ILabelLedger.sol). */
-export const ledgerClaimedView = parseAbi([
-  "function claimed(address account, uint16 token) view returns (uint256 payment, uint256 reward)",
-]);
-
-/** What the chain says `account` has claimed so far, per payment token index, read through
- * wagmi's public client (never the API's mirror, which may lag the chain). */
-export function useClaimedOnChain(ledger: Address | undefined, account: Address | undefined, tokenIndexes: number[]) {
-  const { chain } = useService();
-  const read = useReadContracts({
-    allowFailure: false,
-    contracts: tokenIndexes.map(
-      (token) =>
-        ({
-          address: ledger ?? zeroAddress,
-          abi: ledgerClaimedView,
-          functionName: "claimed",
-          args: [account ?? zeroAddress, token],
-          chainId: chain.id,
-        }) as const,
-    ),
-    query: { enabled: ledger !== undefined && account !== undefined && tokenIndexes.length > 0, retry: 1 },
-  });
-  return read;
-}
-
-/** What an account has claimed of one payment token, in base units. */
-export interface Claimed {
-  payment: bigint;
-  reward: bigint;
-}
