@@ -68,22 +68,32 @@ function Roles() {
       )}
       <h2>Roles you may take</h2>
       <ul className="role-list">
-        {ROLES.filter(({ role }) => !held.has(role)).map(({ role, does }) => (
-          <li key={role}>
-            <button
-              type="button"
-              disabled={take.isPending}
-              onClick={() => take.mutate(role)}
-              aria-describedby={`role-${role}`}
-            >
-              Take the {role} role
-            </button>{" "}
-            <span id={`role-${role}`} className="muted">
-              to {does}
-              {role === "reviewer" && " (a dataset's buyer appoints its reviewers)"}.
-            </span>
-          </li>
-        ))}
+        {ROLES.filter(({ role }) => !held.has(role)).map(({ role, does }) =>
+          role === "reviewer" ? (
+            // not self-service: the API refuses it (role_not_self_service), so no button offers it
+            <li key={role}>
+              <strong>Reviewer</strong>{" "}
+              <span className="muted">
+                (to {does}): a dataset's buyer appoints its reviewers. Give the buyer your address
+                above; once appointed, the role is yours and Review appears in the menu.
+              </span>
+            </li>
+          ) : (
+            <li key={role}>
+              <button
+                type="button"
+                disabled={take.isPending}
+                onClick={() => take.mutate(role)}
+                aria-describedby={`role-${role}`}
+              >
+                Take the {role} role
+              </button>{" "}
+              <span id={`role-${role}`} className="muted">
+                to {does}.
+              </span>
+            </li>
+          ),
+        )}
       </ul>
       {take.error && <ErrorNotice error={take.error} />}
       <h2>Balances on chain</h2>

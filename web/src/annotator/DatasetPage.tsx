@@ -69,7 +69,7 @@ function Instructions({ datasetId }: { datasetId: number }) {
     <>
       <p className="muted">
         Version {data.version}
-        {data.committed ? ", the one the terms commit to" : ""}; hash <code>{data.hash}</code>
+        {data.committed ? ", the one the terms commit to" : ""}; hash <code className="hash">{data.hash}</code>
       </p>
       {data.instructions ? (
         <Suspense fallback={<p className="muted">Loading…</p>}>
