@@ -44,9 +44,37 @@ export async function checkPage(page, name) {
       const where = violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join('; ');
       grave.push(`${size}: ${violation.id} (${violation.impact}) ${violation.help} at ${where}`);
     }
+    const wider = await widerThanViewport(page);
+    if (wider) grave.push(`${size}: the page scrolls sideways (${wider})`);
   }
   await page.setViewportSize(DESKTOP);
-  assert.deepEqual(grave, [], `axe-core found serious or critical violations on ${page.url()}`);
+  assert.deepEqual(grave, [], `axe-core or the layout check found problems on ${page.url()}`);
+}
+
+/**
+ * Whether the page is wider than its viewport (a phone would scroll it sideways), and if so its
+ * width and the innermost elements that reach past the right edge; null when it fits. An element
+ * inside its own scrolling box (a wide table in `.table-scroll`) does not widen the page.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<string | null>}
+ */
+async function widerThanViewport(page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const scroll = document.documentElement.scrollWidth;
+    if (scroll <= width + 1) return null;
+    const culprits = Array.from(document.body.querySelectorAll('*'))
+      .filter((el) => el.getBoundingClientRect().right > width + 1)
+      .filter((el) => !Array.from(el.children).some((c) => c.getBoundingClientRect().right > width + 1))
+      .slice(0, 3)
+      .map((el) => {
+        const id = el.id ? `#${el.id}` : '';
+        const cls = el.classList.length ? `.${Array.from(el.classList).join('.')}` : '';
+        const text = (el.textContent ?? '').trim().slice(0, 40);
+        return `<${el.tagName.toLowerCase()}${id}${cls}> "${text}"`;
+      });
+    return `${scroll}px in a ${width}px viewport; past the edge: ${culprits.join(', ')}`;
+  });
 }
 
 /**

@@ -79,29 +79,32 @@ function AgreementBars({ report }: { report: Report }) {
           );
         })}
       </svg>
-      <table className="visually-hidden">
-        <caption>Per-annotator agreement, as a table</caption>
-        <thead>
-          <tr>
-            <th scope="col">Annotator</th>
-            <th scope="col">Labels</th>
-            <th scope="col">Agreement with the aggregate</th>
-            <th scope="col">Gold accuracy</th>
-            <th scope="col">Estimated skill</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <tr key={row.annotator}>
-              <th scope="row">{row.annotator}</th>
-              <td>{row.labels}</td>
-              <td>{percent(row.agreement_with_aggregate)}</td>
-              <td>{row.gold_answered === 0 ? "no gold answered" : `${percent(row.gold_accuracy)} of ${row.gold_answered}`}</td>
-              <td>{percent(row.estimated_skill)}</td>
+      {/* the wrapper hides it: a table ignores the 1px width and would widen the page */}
+      <div className="visually-hidden">
+        <table>
+          <caption>Per-annotator agreement, as a table</caption>
+          <thead>
+            <tr>
+              <th scope="col">Annotator</th>
+              <th scope="col">Labels</th>
+              <th scope="col">Agreement with the aggregate</th>
+              <th scope="col">Gold accuracy</th>
+              <th scope="col">Estimated skill</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.annotator}>
+                <th scope="row">{row.annotator}</th>
+                <td>{row.labels}</td>
+                <td>{percent(row.agreement_with_aggregate)}</td>
+                <td>{row.gold_answered === 0 ? "no gold answered" : `${percent(row.gold_accuracy)} of ${row.gold_answered}`}</td>
+                <td>{percent(row.estimated_skill)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }

@@ -88,7 +88,7 @@ function Reviewers({ datasetId }: { datasetId: number }) {
         </p>
       )}
       {appoint.error && <ErrorNotice error={appoint.error} />}
-      <p role="status">
+      <p role="status" className="address-full">
         {appointed.length > 0 && `Appointed in this visit: ${appointed.join(", ")}.`}
       </p>
     </>
