@@ -168,27 +168,8 @@ export async function seedClassesDataset(product, buyerDev, spec) {
   const { chain: terms } = await buyer.get(route);
   const places = Number(spec.verification?.overlap ?? 1);
   const budget = BigInt(price * spec.items.length * places * 2); // room for the fee on top of each debit
-  const wallet = walletClientOf(product, buyerDev);
-  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
-  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
-  for (const call of [
-    { ...token, functionName: 'mint', args: [buyer.address, budget] },
-    { ...token, functionName: 'approve', args: [product.ledger, budget] },
-    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
-  ]) {
-    const hash = await wallet.writeContract(call);
-    const receipt = await wallet.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted: ${hash}`);
-  }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const dataset = await buyer.get(route);
-    if (dataset.status === 'open') return { buyer, dataset, price, reward };
-    if (Date.now() > deadline) {
-      throw new Error(`dataset ${created.id} is still ${dataset.status} 60s after funding: is the mirror running?`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const dataset = await fundUntilOpen(product, buyerDev, buyer, route, terms, budget);
+  return { buyer, dataset, price, reward };
 }
 
 /**
@@ -222,27 +203,8 @@ export async function seedDatasetWithTerms(product, buyerDev, spec) {
   // gold items take up to gold_overlap labels each: room for all of them, and the fee
   const labels = spec.items.length * Number(spec.verification?.gold_overlap ?? 10);
   const budget = BigInt(price * labels * 2);
-  const wallet = walletClientOf(product, buyerDev);
-  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
-  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
-  for (const call of [
-    { ...token, functionName: 'mint', args: [buyer.address, budget] },
-    { ...token, functionName: 'approve', args: [product.ledger, budget] },
-    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
-  ]) {
-    const hash = await wallet.writeContract(call);
-    const receipt = await wallet.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted: ${hash}`);
-  }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const dataset = await buyer.get(route);
-    if (dataset.status === 'open') return { buyer, dataset, price, reward };
-    if (Date.now() > deadline) {
-      throw new Error(`dataset ${created.id} is still ${dataset.status} 60s after funding: is the mirror running?`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const dataset = await fundUntilOpen(product, buyerDev, buyer, route, terms, budget);
+  return { buyer, dataset, price, reward };
 }
 
 /**
@@ -273,4 +235,38 @@ export async function labelThroughApi(annotator, datasetId, count, valueOf) {
     made.push(await annotator.post('/v1/labels', { item_id: item.item_id, value: valueOf(item) }));
   }
   return made;
+}
+
+/**
+ * The buyer's chain part of seeding: mint `budget` dUSD, approve the ledger, `createAndFund` the
+ * dataset at `route` with its terms' salt, then wait until the service has seen it open.
+ * @param {import('./product.js').Product} product
+ * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} buyerDev
+ * @param {ApiUser} buyer signed in as the buyer
+ * @param {string} route the dataset's API route
+ * @param {{ salt: string, token_index: number }} terms the dataset's `chain` part, read last
+ * @param {bigint} budget base units of dUSD to lock
+ */
+async function fundUntilOpen(product, buyerDev, buyer, route, terms, budget) {
+  const wallet = walletClientOf(product, buyerDev);
+  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
+  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
+  for (const call of [
+    { ...token, functionName: 'mint', args: [buyer.address, budget] },
+    { ...token, functionName: 'approve', args: [product.ledger, budget] },
+    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
+  ]) {
+    const hash = await wallet.writeContract(call);
+    const receipt = await wallet.waitForTransactionReceipt({ hash });
+    if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted: ${hash}`);
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const dataset = await buyer.get(route);
+    if (dataset.status === 'open') return dataset;
+    if (Date.now() > deadline) {
+      throw new Error(`${route} is still ${dataset.status} 60s after funding: is the mirror running?`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
