@@ -14,15 +14,14 @@ import { checkPage, DESKTOP, launchBrowser, openApp as openAppWith, story } from
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import {
-  abiOf,
   ApiUser,
   appointedReviewer,
+  fundUntilOpen,
   labelThroughApi,
   PET_SENTENCES,
   seedClassesDataset,
   seedDatasetWithTerms,
   UNIT,
-  walletClientOf,
 } from './support/seed.js';
 import { selectWithMouse } from './support/steps.js';
 import { TestWallet } from './support/wallet.js';
@@ -579,23 +578,7 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
     await buyer.post(`${route}/items`, items);
     const { chain: terms } = await buyer.get(route);
     const budget = BigInt(price * items.length * 2);
-    const wallet = walletClientOf(product, buyerDev);
-    const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
-    const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
-    for (const call of [
-      { ...token, functionName: 'mint', args: [buyer.address, budget] },
-      { ...token, functionName: 'approve', args: [product.ledger, budget] },
-      { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
-    ]) {
-      const hash = await wallet.writeContract(call);
-      const receipt = await wallet.waitForTransactionReceipt({ hash });
-      assert.equal(receipt.status, 'success', `${call.functionName} reverted: ${hash}`);
-    }
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const dataset = await buyer.get(route);
-      if (dataset.status === 'open') return { buyer, dataset };
-      assert.ok(Date.now() < deadline, `dataset ${created.id} is still ${dataset.status} 60 s after funding`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const dataset = await fundUntilOpen(product, buyerDev, buyer, route, terms, budget);
+    return { buyer, dataset };
   }
 });

@@ -247,7 +247,7 @@ export async function labelThroughApi(annotator, datasetId, count, valueOf) {
  * @param {{ salt: string, token_index: number }} terms the dataset's `chain` part, read last
  * @param {bigint} budget base units of dUSD to lock
  */
-async function fundUntilOpen(product, buyerDev, buyer, route, terms, budget) {
+export async function fundUntilOpen(product, buyerDev, buyer, route, terms, budget) {
   const wallet = walletClientOf(product, buyerDev);
   const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
   const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
