@@ -25,7 +25,7 @@ from rich.table import Table
 from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all
-from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken
 from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
 from ledger.jobs import build_mirror, settle_and_publish, start_background
@@ -78,6 +78,23 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def start_local_chain(state: Path, preferred_port: int = DEFAULT_CHAIN_PORT) -> Anvil:
+    """Anvil on the usual port when it is free, else on a free one, its log and state in `state`.
+    The usual port can be taken between the look and Anvil's bind (two `up`s started at once on
+    one machine): Anvil then reports it, and this one takes a free port rather than share, and
+    race nonces on, the other's chain."""
+
+    def anvil(port: int | None) -> Anvil:
+        return Anvil(port=port, log_path=state / "anvil.log", state_path=state / "anvil-state.json")
+
+    if _port_free(preferred_port):
+        try:
+            return anvil(preferred_port).start()
+        except AnvilPortTaken:
+            pass
+    return anvil(None).start()
+
+
 def _can_listen(host: str, port: int) -> bool:
     """Whether a server may listen on host:port now (bound the way uvicorn binds it)."""
     try:
@@ -114,12 +131,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     # First, where a person goes: the web app, served by the API below.
     console.print(f"[green]app[/]     {url}/")
 
-    chain_port = DEFAULT_CHAIN_PORT if _port_free(DEFAULT_CHAIN_PORT) else free_port()
-    anvil = Anvil(
-        port=chain_port, log_path=state / "anvil.log", state_path=state / "anvil-state.json"
-    )
     with console.status("starting a local Anvil chain..."):
-        anvil.start()
+        anvil = start_local_chain(state)
     console.print(f"[green]chain[/]   Anvil at {anvil.rpc_url} (state in {state}/anvil-state.json)")
     # uvicorn stops gracefully on SIGTERM and then raises it again: exiting through the
     # `finally`s below instead stops Anvil and removes up.json.

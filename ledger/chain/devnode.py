@@ -7,7 +7,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import uuid
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +27,12 @@ DEV_KEYS = (
 
 class AnvilMissing(LedgerError, FileNotFoundError):
     code = "anvil_missing"
+
+
+class AnvilPortTaken(LedgerError):
+    """Another process listens on the port this Anvil was to listen on."""
+
+    code = "anvil_port_taken"
 
 
 def find_anvil() -> str:
@@ -64,6 +72,8 @@ class Anvil:
         log_path: Path | None = None,
         state_path: Path | None = None,
     ) -> None:
+        # A port of our choosing is chosen again when someone takes it before Anvil binds it.
+        self._port_chosen_here = port is None
         self.port = port or free_port()
         self.state_path = state_path
         self.block_time = block_time
@@ -76,6 +86,22 @@ class Anvil:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Anvil:
+        attempts = 3 if self._port_chosen_here else 1
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except AnvilPortTaken:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> Anvil:
+        # Anvil writes --config-out only once it has bound its port; one that finds the port taken
+        # exits without writing it. An answer on the port alone proves nothing: when two Anvils are
+        # started on one port at once, the loser may not have exited yet while the winner answers,
+        # and the loser's owner would then deploy onto (and race nonces with) a chain not its own.
+        config_out = Path(tempfile.gettempdir()) / f"label-ledger-anvil-{uuid.uuid4().hex}.json"
         args = [
             find_anvil(),
             "--host",
@@ -85,6 +111,8 @@ class Anvil:
             "--chain-id",
             str(self.chain_id),
             "--silent",
+            "--config-out",
+            str(config_out),
         ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
@@ -93,21 +121,35 @@ class Anvil:
             args += ["--state", str(self.state_path), "--state-interval", "5"]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AnvilMissing(f"anvil exited with code {self.process.returncode} at start")
-            try:
-                httpx.post(
-                    self.rpc_url,
-                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                    timeout=1,
-                )
-                return self
-            except httpx.HTTPError:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    with socket.socket() as probe:
+                        taken = probe.connect_ex(("127.0.0.1", self.port)) == 0
+                    if taken:
+                        raise AnvilPortTaken(
+                            f"port {self.port} is taken by another process: anvil could not listen"
+                        )
+                    raise AnvilMissing(f"anvil exited with code {self.process.returncode} at start")
+                if config_out.exists() and self._answers():
+                    return self
                 time.sleep(0.05)
-        self.stop()
-        raise AnvilMissing(f"anvil did not answer on {self.rpc_url} within 20s")
+            self.stop()
+            raise AnvilMissing(f"anvil did not answer on {self.rpc_url} within 20s")
+        finally:
+            config_out.unlink(missing_ok=True)
+
+    def _answers(self) -> bool:
+        try:
+            httpx.post(
+                self.rpc_url,
+                json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                timeout=1,
+            )
+        except httpx.HTTPError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
