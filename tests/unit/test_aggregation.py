@@ -196,6 +196,54 @@ def test_dawid_skene_skills_expose_spammers_and_the_adversary() -> None:
             assert abs(skills[annotator.name] - annotator.accuracy) <= 0.05
 
 
+def skewed_crowd(seed: int) -> Crowd:
+    """95% of items in one class of four, three labels per item: the crowds on which plain EM
+    crept towards its fixed point (a few % of the way per round) and stopped at 200 rounds."""
+    annotators = [honest(f"h{i}", a) for i, a in enumerate((0.55, 0.6, 0.7, 0.8, 0.9, 0.95))]
+    if seed % 2:
+        annotators += [spammer("s0"), adversary("adv", fixed_class=1)]
+    return simulate_crowd(
+        seed=seed,
+        n_items=1000,
+        n_classes=4,
+        annotators=annotators,
+        labels_per_item=3,
+        class_weights=[0.95, 0.05 / 3, 0.05 / 3, 0.05 / 3],
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dawid_skene_converges_on_skewed_crowds_to_plain_ems_fixed_point(seed: int) -> None:
+    crowd = skewed_crowd(seed)
+    matrix = encode_labels(crowd.labels, crowd.classes)
+    plain_capped = dawid_skene(matrix, accelerate=False)
+    plain = dawid_skene(matrix, accelerate=False, max_iterations=5000)
+    accelerated = dawid_skene(matrix)
+    # the problem: plain EM runs out of rounds here, though it gets there in the end
+    assert not plain_capped.converged
+    assert plain.converged
+    assert plain.iterations > 200
+    # the fix: within the default rounds, at the same fixed point
+    assert accelerated.converged
+    assert accelerated.iterations <= 200
+    assert np.array_equal(accelerated.label_codes, plain.label_codes)
+    # Both stop once a round moves no posterior by more than 1e-6; at plain EM's slow rate that
+    # leaves it up to ~1e-6 / (1 - rate), some 1e-5, short of the fixed point itself.
+    assert np.abs(accelerated.posteriors - plain.posteriors).max() <= 1e-3
+    assert np.abs(accelerated.skills - plain.skills).max() <= 1e-4
+    assert np.abs(accelerated.priors - plain.priors).max() <= 1e-4
+
+
+def test_dawid_skene_accelerated_or_not_agrees_on_the_hostile_crowd() -> None:
+    matrix = encode_labels(hostile_crowd().labels)
+    plain, accelerated = dawid_skene(matrix, accelerate=False), dawid_skene(matrix)
+    assert plain.converged
+    assert accelerated.converged
+    assert accelerated.iterations < plain.iterations
+    assert np.array_equal(accelerated.label_codes, plain.label_codes)
+    assert np.abs(accelerated.posteriors - plain.posteriors).max() <= 1e-4
+
+
 def test_paying_only_labels_that_match_the_aggregate_pays_spammers_by_chance_only() -> None:
     """Spammers' paid share stays within 0.06 of chance (1/4), the adversary's too, while every
     honest annotator is paid for at least their accuracy minus 0.05 of their labels."""
