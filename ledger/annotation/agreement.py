@@ -42,9 +42,10 @@ AGGREGATORS: dict[Aggregator, Callable[[LabelMatrix], Aggregation]] = {
 
 def aggregated_label(
     session: Session, *, dataset: Dataset, item_id: int, aggregator: Aggregator
-) -> tuple[str, float]:
+) -> tuple[str | None, float]:
     """An item's label and the aggregator's confidence in it, estimated from every label of the
-    dataset (Wawa and Dawid-Skene learn each annotator's skill from all their work)."""
+    dataset (Wawa and Dawid-Skene learn each annotator's skill from all their work); None for
+    the label when the item's top classes tie."""
     rows = session.execute(
         select(Label.item_id, Label.annotator, Label.value)
         .where(Label.dataset_id == dataset.id)
@@ -52,7 +53,7 @@ def aggregated_label(
     ).all()
     matrix = encode_labels([(i, a, v) for i, a, v in rows], classes=datasets.label_classes(dataset))
     result = AGGREGATORS[aggregator](matrix).labels()[item_id]
-    return str(result.label), result.confidence
+    return (None if result.label is None else str(result.label)), result.confidence
 
 
 def dataset_agreement(
@@ -82,6 +83,7 @@ def dataset_agreement(
         aggregator=aggregator,
         classes=classes,
         items=0,
+        undecided_items=0,
         labels=0,
         fleiss_kappa=None,
         krippendorff_alpha=None,
@@ -97,6 +99,7 @@ def dataset_agreement(
     return empty.model_copy(
         update={
             "items": report.items,
+            "undecided_items": report.undecided_items,
             "labels": report.labels,
             "fleiss_kappa": report.fleiss_kappa,
             "krippendorff_alpha": report.krippendorff_alpha,

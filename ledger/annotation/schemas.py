@@ -153,6 +153,10 @@ class AgreementReportPublic(BaseModel):
     aggregator: Aggregator
     classes: list[str]
     items: int
+    undecided_items: int = Field(
+        description="items whose top classes tie under the aggregator: no aggregate label, "
+        "counted neither in the confusion nor in anybody's agreement"
+    )
     labels: int
     fleiss_kappa: float | None
     krippendorff_alpha: float | None

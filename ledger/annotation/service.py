@@ -673,11 +673,15 @@ def _decide_by_consensus(
     total = len(labels)
     classes = datasets.label_type_of(dataset) is LabelType.classes
     if classes and spec.consensus_aggregator is not Aggregator.majority:
-        winner, confidence = aggregated_label(
+        aggregated, confidence = aggregated_label(
             session, dataset=dataset, item_id=item_id, aggregator=spec.consensus_aggregator
         )
-        votes = sum(1 for label in labels if label.value == winner)
-        settled = confidence > 0.5 and votes > 0
+        if aggregated is None:  # a tie: never decided by class order
+            settled, votes = False, 0
+        else:
+            winner = aggregated
+            votes = sum(1 for label in labels if label.value == winner)
+            settled = confidence > 0.5 and votes > 0
     else:
         agreed = datasets.agreed_answer(dataset, [label.value for label in labels])
         winner, votes = labels[agreed.index].value, agreed.supporters

@@ -8,8 +8,10 @@ Three estimators of increasing strength, all pure numpy over integer codes and d
 - `dawid_skene`: expectation-maximisation over a confusion matrix per annotator (Dawid and Skene,
   1979), so spammers and an annotator who always answers the same class lose their influence.
 
-Ties are broken towards the class listed first in `LabelMatrix.classes`, because `argmax`
-returns the first maximum; pass the dataset's class list to make that order the buyer's.
+A tie is never decided by class order: an item whose top classes are equally likely is
+undecided (`Aggregation.decided`), has no aggregate label, and counts neither for nor against
+anybody's agreement. (Deciding it by `argmax`, the first class listed, favoured the common class
+on skewed data.) The ledger asks another annotator, or a reviewer, about such an item.
 """
 
 from __future__ import annotations
@@ -97,12 +99,17 @@ def encode_labels(
     )
 
 
+TIE_MARGIN = 1e-9
+"""Top classes closer than this in probability are a tie (floating-point noise, not evidence)."""
+
+
 @dataclass(frozen=True)
 class AggregatedLabel:
-    """One item's outcome: the chosen class and the estimator's probability that it is right."""
+    """One item's outcome: the chosen class and the estimator's probability that it is right;
+    `label` is None when the item is undecided (a tie), `confidence` then the tied probability."""
 
     item: Key
-    label: Key
+    label: Key | None
     confidence: float
 
 
@@ -119,20 +126,42 @@ class Aggregation:
     posteriors: FloatArray
     skills: FloatArray
 
+    @property
+    def decided(self) -> NDArray[np.bool_]:
+        """Per item: whether one class is more likely than every other (not a tie)."""
+        return decided_items(self.posteriors)
+
     def labels(self) -> dict[Key, AggregatedLabel]:
         classes = self.matrix.classes
         confidence = self.posteriors.max(axis=1, initial=0.0)
+        decided = self.decided
         return {
-            item: AggregatedLabel(item, classes[int(code)], float(confidence[i]))
+            item: AggregatedLabel(
+                item, classes[int(code)] if decided[i] else None, float(confidence[i])
+            )
             for i, (item, code) in enumerate(zip(self.matrix.items, self.label_codes, strict=True))
         }
 
     def skill_by_annotator(self) -> dict[Key, float]:
         return {a: float(s) for a, s in zip(self.matrix.annotators, self.skills, strict=True)}
 
+    def compared(self) -> NDArray[np.bool_]:
+        """Per label of the matrix: whether its item has an aggregate to compare it with."""
+        return np.asarray(self.decided[self.matrix.item_codes])
+
     def agrees(self) -> NDArray[np.bool_]:
-        """Per label of the matrix: whether it equals its item's aggregated class."""
-        return np.asarray(self.matrix.label_codes == self.label_codes[self.matrix.item_codes])
+        """Per label of the matrix: whether it equals its item's aggregated class (never on an
+        undecided item)."""
+        same = self.matrix.label_codes == self.label_codes[self.matrix.item_codes]
+        return np.asarray(same & self.compared())
+
+
+def decided_items(posteriors: FloatArray) -> NDArray[np.bool_]:
+    """Per row: whether the largest entry exceeds the runner-up by more than `TIE_MARGIN`."""
+    if posteriors.shape[1] < 2:
+        return np.ones(posteriors.shape[0], dtype=np.bool_)
+    top_two = np.sort(posteriors, axis=1)[:, -2:]
+    return np.asarray(top_two[:, 1] - top_two[:, 0] > TIE_MARGIN)
 
 
 def _sum_rows_by(groups: IntArray, rows: FloatArray, n_groups: int) -> FloatArray:
@@ -152,21 +181,26 @@ def _normalise_rows(table: FloatArray) -> FloatArray:
     return uniform
 
 
-def agreement_with(matrix: LabelMatrix, label_codes: IntArray) -> FloatArray:
-    """Per annotator, the share of their labels equal to the given per-item classes (0 for an
-    annotator with no labels)."""
-    agrees = (matrix.label_codes == label_codes[matrix.item_codes]).astype(np.float64)
+def agreement_with(
+    matrix: LabelMatrix, label_codes: IntArray, decided: NDArray[np.bool_]
+) -> FloatArray:
+    """Per annotator, the share of their labels on decided items equal to those items' classes
+    (0 for an annotator with no label on a decided item)."""
+    compared = decided[matrix.item_codes]
+    agrees = (compared & (matrix.label_codes == label_codes[matrix.item_codes])).astype(np.float64)
     hits = np.bincount(matrix.annotator_codes, weights=agrees, minlength=matrix.n_annotators)
-    total = np.bincount(matrix.annotator_codes, minlength=matrix.n_annotators)
+    total = np.bincount(matrix.annotator_codes, weights=compared, minlength=matrix.n_annotators)
     return np.divide(hits, total, out=np.zeros(matrix.n_annotators), where=total > 0)
 
 
 def majority_vote(matrix: LabelMatrix) -> Aggregation:
-    """The most frequent class per item (ties to the first class in `matrix.classes`); skill is
-    an annotator's rate of agreement with the vote, which includes items they labelled alone."""
+    """The most frequent class per item (a tie leaves the item undecided); skill is an
+    annotator's rate of agreement with the vote on decided items, which include items they
+    labelled alone."""
     posteriors = _normalise_rows(matrix.vote_counts())
     labels = posteriors.argmax(axis=1)
-    return Aggregation(matrix, labels, posteriors, agreement_with(matrix, labels))
+    skills = agreement_with(matrix, labels, decided_items(posteriors))
+    return Aggregation(matrix, labels, posteriors, skills)
 
 
 def wawa(matrix: LabelMatrix) -> Aggregation:

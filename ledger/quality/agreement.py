@@ -174,6 +174,7 @@ class AnnotatorAgreement:
 
     annotator: Key
     labels: int
+    compared: int  # labels on items with an aggregate (not tied)
     agreed: int
     agreement_with_aggregate: float | None
     gold_answered: int
@@ -186,10 +187,12 @@ class AgreementReport:
     """A dataset's agreement, in plain types so the API can return it as is.
 
     `confusion[t][o]` counts labels answering class `o` on items whose aggregate is class `t`,
-    both indexing `classes`."""
+    both indexing `classes`; `undecided_items` (ties: no aggregate) are in neither it nor anybody's
+    agreement."""
 
     classes: list[Key]
     items: int
+    undecided_items: int
     labels: int
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
@@ -201,6 +204,7 @@ def _annotator_agreement(
     matrix: LabelMatrix, aggregate: Aggregation, gold: Mapping[Key, Key]
 ) -> list[AnnotatorAgreement]:
     agrees = aggregate.agrees().astype(np.int64)
+    compared_labels = aggregate.compared().astype(np.int64)
     class_codes = {c: i for i, c in enumerate(matrix.classes)}
     gold_codes = np.array(
         [class_codes.get(gold[item], -1) if item in gold else -2 for item in matrix.items],
@@ -212,14 +216,16 @@ def _annotator_agreement(
     n = matrix.n_annotators
     labels = np.bincount(matrix.annotator_codes, minlength=n)
     agreed = np.bincount(matrix.annotator_codes, weights=agrees, minlength=n)
+    compared = np.bincount(matrix.annotator_codes, weights=compared_labels, minlength=n)
     answered = np.bincount(matrix.annotator_codes, weights=on_gold, minlength=n)
     right = np.bincount(matrix.annotator_codes, weights=correct, minlength=n)
     return [
         AnnotatorAgreement(
             annotator=annotator,
             labels=int(labels[a]),
+            compared=int(compared[a]),
             agreed=int(agreed[a]),
-            agreement_with_aggregate=_rate(int(agreed[a]), int(labels[a])),
+            agreement_with_aggregate=_rate(int(agreed[a]), int(compared[a])),
             gold_answered=int(answered[a]),
             gold_correct=int(right[a]),
             gold_accuracy=_rate(int(right[a]), int(answered[a])),
@@ -242,10 +248,16 @@ def agreement_report(
     counts = matrix.vote_counts()
     k = matrix.n_classes
     confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (aggregate.label_codes[matrix.item_codes], matrix.label_codes), 1)
+    compared = aggregate.compared()
+    np.add.at(
+        confusion,
+        (aggregate.label_codes[matrix.item_codes[compared]], matrix.label_codes[compared]),
+        1,
+    )
     return AgreementReport(
         classes=list(matrix.classes),
         items=matrix.n_items,
+        undecided_items=int((~aggregate.decided).sum()),
         labels=len(matrix.label_codes),
         fleiss_kappa=fleiss_kappa(counts),
         krippendorff_alpha=krippendorff_alpha_nominal(counts),

@@ -56,11 +56,11 @@ def evidence_from_agreement(
     agreement: AnnotatorAgreement, *, decided: int, accepted: int
 ) -> ReputationEvidence:
     """Evidence from an agreement report's counts plus the verification's decisions, which the
-    report cannot know (under consensus verification they are `labels` and `agreed`)."""
+    report cannot know (under consensus verification they are `compared` and `agreed`)."""
     return ReputationEvidence(
         gold_answered=agreement.gold_answered,
         gold_correct=agreement.gold_correct,
-        compared=agreement.labels,
+        compared=agreement.compared,
         agreed=agreement.agreed,
         decided=decided,
         accepted=accepted,

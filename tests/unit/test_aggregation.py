@@ -80,11 +80,20 @@ def test_encode_labels_accepts_no_labels() -> None:
 # --- majority vote and wawa ---
 
 
-def test_majority_vote_breaks_ties_towards_the_first_class() -> None:
-    matrix = encode_labels([("i1", "a", "bird"), ("i1", "b", "dog")], CLASSES)
-    result = majority_vote(matrix).labels()["i1"]
-    assert result.label == "dog"  # dog precedes bird in CLASSES
-    assert result.confidence == 0.5
+@pytest.mark.parametrize("classes", [CLASSES, tuple(reversed(CLASSES))])
+def test_majority_vote_leaves_a_tie_undecided_whatever_the_class_order(
+    classes: tuple[str, ...],
+) -> None:
+    labels = [("i1", "a", "bird"), ("i1", "b", "dog"), ("i2", "a", "cat"), ("i2", "b", "cat")]
+    result = majority_vote(encode_labels(labels, classes))
+    assert result.labels()["i1"].label is None
+    assert result.labels()["i1"].confidence == 0.5
+    assert result.labels()["i2"].label == "cat"
+    assert result.decided.tolist() == [False, True]
+    # a label on a tied item neither agrees nor disagrees: it is not compared
+    assert result.compared().tolist() == [False, False, True, True]
+    assert result.agrees().tolist() == [False, False, True, True]
+    assert result.skill_by_annotator() == {"a": 1.0, "b": 1.0}
 
 
 def test_majority_vote_counts_votes_and_skills() -> None:
@@ -102,7 +111,7 @@ def test_majority_vote_counts_votes_and_skills() -> None:
 
 
 def test_wawa_settles_a_tie_for_the_annotator_who_agrees_more() -> None:
-    # a and b agree elsewhere, x never does; on i4, a and x tie and the vote takes "dog"
+    # a and b agree elsewhere, x never does; on i4, a and x tie and the vote leaves it undecided
     labels = [
         *((f"i{n}", who, "cat") for n in (1, 2, 3) for who in ("a", "b")),
         *((f"i{n}", "x", "dog") for n in (1, 2, 3)),
@@ -110,11 +119,12 @@ def test_wawa_settles_a_tie_for_the_annotator_who_agrees_more() -> None:
         ("i4", "x", "dog"),
     ]
     matrix = encode_labels(labels, CLASSES)
-    assert majority_vote(matrix).labels()["i4"].label == "dog"
+    assert majority_vote(matrix).labels()["i4"].label is None
     weighted = wawa(matrix)
-    assert weighted.skill_by_annotator() == {"a": 3 / 4, "b": 1.0, "x": 1 / 4}
+    # skills count decided items only: i4 neither helps a nor hurts x
+    assert weighted.skill_by_annotator() == {"a": 1.0, "b": 1.0, "x": 0.0}
     assert weighted.labels()["i4"].label == "bird"
-    assert weighted.labels()["i4"].confidence == pytest.approx(0.75)
+    assert weighted.labels()["i4"].confidence == pytest.approx(1.0)
 
 
 def test_wawa_falls_back_to_the_vote_when_nobody_on_an_item_has_weight() -> None:

@@ -211,6 +211,22 @@ def test_agreement_report_counts_confusion_and_gold() -> None:
     dataclasses.asdict(report)  # plain data all the way down, for the API
 
 
+def test_a_tied_item_counts_in_no_confusion_and_nobodys_agreement() -> None:
+    """"cat" is listed first and most common; a cat/dog tie used to be taken as "cat", crediting
+    whoever said cat and marking whoever said dog as disagreeing."""
+    labels = [
+        *((f"c{n}", who, "cat") for n in range(3) for who in ("a", "b")),
+        ("tie", "a", "cat"),
+        ("tie", "b", "dog"),
+    ]
+    report = agreement_report(majority_vote(encode_labels(labels, ("cat", "dog"))))
+    assert (report.items, report.undecided_items, report.labels) == (4, 1, 8)
+    assert report.confusion == [[6, 0], [0, 0]]
+    for annotator in report.annotators:
+        assert (annotator.labels, annotator.compared, annotator.agreed) == (4, 3, 3)
+        assert annotator.agreement_with_aggregate == 1.0
+
+
 def test_agreement_report_without_gold_or_labels() -> None:
     report = agreement_report(majority_vote(encode_labels([], ("cat", "dog"))))
     assert report.fleiss_kappa is None

@@ -1057,6 +1057,11 @@ export interface components {
             classes: string[];
             /** Items */
             items: number;
+            /**
+             * Undecided Items
+             * @description items whose top classes tie under the aggregator: no aggregate label, counted neither in the confusion nor in anybody's agreement
+             */
+            undecided_items: number;
             /** Labels */
             labels: number;
             /** Fleiss Kappa */

@@ -205,6 +205,10 @@ export function Agreement({ datasetId, labelType }: { datasetId: number; labelTy
               <dd>{data.labels}</dd>
             </div>
             <div>
+              <dt>Tied items (no aggregate label)</dt>
+              <dd>{data.undecided_items}</dd>
+            </div>
+            <div>
               <dt>Fleiss' kappa</dt>
               <dd>{ratio(data.fleiss_kappa)}</dd>
             </div>
