@@ -16,7 +16,6 @@ from ledger.annotation.schemas import (
 )
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import LabelType
 from ledger.kit.errors import Unprocessable
 from ledger.quality.aggregation import (
     Aggregation,
@@ -59,7 +58,7 @@ def aggregated_label(
 def dataset_agreement(
     session: Session, *, dataset: Dataset, aggregator: Aggregator
 ) -> AgreementReportPublic:
-    if datasets.label_type_of(dataset) is not LabelType.classes:
+    if not datasets.label_kind_of(dataset).takes_classes:
         raise AgreementNeedsClasses(
             f"dataset {dataset.id} labels {datasets.label_type_of(dataset)}: kappa and alpha "
             "here are for class labels; its consensus verdicts carry each item's agreement"

@@ -48,7 +48,7 @@ from ledger.annotation.standing import (
 from ledger.dataset import repository as dataset_repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import DatasetStatus, LabelType, Method
+from ledger.dataset.schemas import DatasetStatus, Method
 from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ledger.publication import label_hash, random_nonce
@@ -671,7 +671,7 @@ def _decide_by_consensus(
         return
     spec = datasets.verification_of(dataset)
     total = len(labels)
-    classes = datasets.label_type_of(dataset) is LabelType.classes
+    classes = datasets.label_kind_of(dataset).takes_classes
     if classes and spec.consensus_aggregator is not Aggregator.majority:
         aggregated, confidence = aggregated_label(
             session, dataset=dataset, item_id=item_id, aggregator=spec.consensus_aggregator

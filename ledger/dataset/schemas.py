@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.annotation.schemas import Aggregator, BuyerRecord
+from ledger.kinds import kind_named
 from ledger.kit.db import UINT256_MAX
 from ledger.kit.types import Text, nfc
 from ledger.quality.reputation import DEFAULT_POLICY
@@ -280,9 +281,10 @@ class DatasetCreate(InstructionsIn):
 
     @model_validator(mode="after")
     def _classes_for_classes_only(self) -> DatasetCreate:
-        if self.label_type is LabelType.classes and not self.label_classes:
-            raise ValueError("a classes dataset needs label_classes")
-        if self.label_type is not LabelType.classes and self.label_classes:
+        takes_classes = kind_named(self.label_type).takes_classes
+        if takes_classes and not self.label_classes:
+            raise ValueError(f"a {self.label_type} dataset needs label_classes")
+        if not takes_classes and self.label_classes:
             raise ValueError(f"{self.label_type} datasets take no label_classes")
         if self.workforce and not self.private:
             raise ValueError("a workforce goes with a private dataset: set private")

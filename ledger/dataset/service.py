@@ -4,7 +4,6 @@ workforces; who may see a dataset at all."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +40,10 @@ from ledger.dataset.schemas import (
     VerificationSpec,
     WorkforcePublic,
 )
+from ledger.kinds import Answer, LabelKind, NotAnAnswer, kind_named
 from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
-from ledger.kit.types import bytes32_hex, checksum, nfc
+from ledger.kit.types import bytes32_hex, checksum
 from ledger.mirror import repository as mirror
 from ledger.mirror.models import ChainDataset
 from ledger.publication import (
@@ -54,7 +54,7 @@ from ledger.publication import (
     random_nonce,
     terms_document,
 )
-from ledger.quality.agreement import Answer, Consensus, LabelKind, consensus, labels_agree
+from ledger.quality.agreement import Consensus, consensus
 
 
 class DatasetNotFound(NotFound):
@@ -266,9 +266,9 @@ def spec_for(chain_dataset_id: str, verification: dict[str, Any]) -> Verificatio
 
 
 def normalized_value(dataset: Dataset, value: str) -> str:
-    """A label's value as it is stored and compared: class names in Unicode NFC, as the classes
-    themselves are, so "café" typed either way is the class "café"."""
-    return nfc(value) if label_type_of(dataset) is LabelType.classes else value
+    """A label's value as it is stored and compared (its kind's normal form: class names in
+    Unicode NFC, as the classes themselves are)."""
+    return label_kind_of(dataset).normalize(value)
 
 
 def label_classes(dataset: Dataset) -> list[str]:
@@ -280,48 +280,19 @@ def label_type_of(dataset: Dataset) -> LabelType:
     return LabelType(dataset.label_schema.get("type", LabelType.classes))
 
 
-_KINDS = {
-    LabelType.classes: LabelKind.classification,
-    LabelType.boxes: LabelKind.box,
-    LabelType.spans: LabelKind.span,
-}
+def label_kind_of(dataset: Dataset) -> LabelKind:
+    """The registered kind of the dataset's labels (ledger.kinds)."""
+    return kind_named(label_type_of(dataset))
 
 
 def parse_answer(dataset: Dataset, value: str) -> Answer:
-    """A label's value as the agreement functions take it; LabelOutsideSchema if it is not one."""
-    kind = label_type_of(dataset)
-    if kind is LabelType.classes:
-        if value not in label_classes(dataset):
-            raise LabelOutsideSchema(
-                f"{value!r} is not a class of dataset {dataset.id}; "
-                f"classes: {', '.join(label_classes(dataset))}"
-            )
-        return value
+    """A label's value as its kind compares it; LabelOutsideSchema if it is not one."""
     try:
-        numbers = json.loads(value)
-    except ValueError:
-        numbers = None
-    if kind is LabelType.boxes:
-        ok = (
-            isinstance(numbers, list)
-            and len(numbers) == 4
-            and all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
-            and numbers[0] <= numbers[2]
-            and numbers[1] <= numbers[3]
+        return label_kind_of(dataset).parse(
+            value, classes=label_classes(dataset), where=f"dataset {dataset.id}"
         )
-        shape = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
-    else:
-        ok = (
-            isinstance(numbers, list)
-            and len(numbers) == 2
-            and all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
-            and 0 <= numbers[0] <= numbers[1]
-        )
-        shape = "a span [start, end] of character offsets with 0 <= start <= end"
-    if not ok:
-        raise LabelOutsideSchema(f"{value!r} is not {shape} (dataset {dataset.id})")
-    answer: list[float] = numbers
-    return answer
+    except NotAnAnswer as wrong:
+        raise LabelOutsideSchema(str(wrong)) from None
 
 
 def check_label(dataset: Dataset, value: str) -> None:
@@ -329,17 +300,18 @@ def check_label(dataset: Dataset, value: str) -> None:
 
 
 def answers_agree(dataset: Dataset, a: str, b: str) -> bool:
-    """Equal classes, or boxes/spans overlapping at least the dataset's agreement threshold."""
+    """Whether two labels are alike enough by their kind's similarity: the dataset's agreement
+    threshold (equal classes, overlapping boxes or spans)."""
     threshold = verification_of(dataset).agreement_threshold
-    kind = _KINDS[label_type_of(dataset)]
-    return labels_agree(parse_answer(dataset, a), parse_answer(dataset, b), kind, threshold)
+    kind = label_kind_of(dataset)
+    return kind.similarity(parse_answer(dataset, a), parse_answer(dataset, b)) >= threshold
 
 
 def agreed_answer(dataset: Dataset, values: Sequence[str]) -> Consensus:
     """The answer most of `values` agree with (see ledger.quality.agreement.consensus)."""
     threshold = verification_of(dataset).agreement_threshold
     answers = [parse_answer(dataset, v) for v in values]
-    return consensus(answers, _KINDS[label_type_of(dataset)], threshold)
+    return consensus(answers, label_kind_of(dataset).similarity, threshold)
 
 
 def chain_record(session: Session, dataset: Dataset) -> ChainDataset | None:

@@ -1,18 +1,16 @@
-"""When two labels agree, which label an item's annotators agree on, and how much a dataset's
-annotators agree overall.
+"""Which label an item's annotators agree on, and how much a dataset's annotators agree overall.
 
-Classes agree when equal. Boxes `[x_min, y_min, x_max, y_max]` agree when their intersection over
-union reaches a threshold, and text spans `[start, end)` when the same ratio over character
-ranges does. For a dataset, the report gives chance-corrected agreement (Fleiss' kappa and
-Krippendorff's alpha, nominal), the confusion of all labels against the aggregate, and per
-annotator their agreement with the aggregate and their accuracy on gold items.
+How alike two labels are is their kind's to say (`ledger.kinds`); here `consensus` takes that
+similarity as a function. For a dataset, the report gives chance-corrected agreement (Fleiss'
+kappa and Krippendorff's alpha, nominal), the confusion of all labels against the aggregate, and
+per annotator their agreement with the aggregate and their accuracy on gold items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,68 +19,7 @@ from ledger.quality.aggregation import Aggregation, FloatArray, Key, LabelMatrix
 DEFAULT_OVERLAP_THRESHOLD = 0.5
 """IoU at which two boxes or spans count as the same answer: the PASCAL VOC convention."""
 
-
-class LabelKind(StrEnum):
-    classification = "classification"
-    box = "box"
-    span = "span"
-
-
-Box = Sequence[float]
-Span = Sequence[int]
-Answer = Key | Box | Span
-
-
-def _overlap_ratio(intersection: float, union: float, identical: bool) -> float:
-    """Intersection over union; a zero union (two empty shapes) is 1 when the shapes are equal
-    and 0 otherwise, so a degenerate answer still matches itself and nothing else."""
-    if union <= 0:
-        return 1.0 if identical else 0.0
-    return intersection / union
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Area of intersection over area of union. Touching boxes share no area: IoU 0."""
-    for box in (a, b):
-        if len(box) != 4 or box[2] < box[0] or box[3] < box[1]:
-            raise ValueError(f"not a box [x_min, y_min, x_max, y_max]: {list(box)}")
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    intersection = width * height
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return _overlap_ratio(intersection, area_a + area_b - intersection, list(a) == list(b))
-
-
-def span_overlap(a: Span, b: Span) -> float:
-    """Shared characters over characters in either half-open range `[start, end)`."""
-    for span in (a, b):
-        if len(span) != 2 or span[1] < span[0]:
-            raise ValueError(f"not a span [start, end): {list(span)}")
-    intersection = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = (a[1] - a[0]) + (b[1] - b[0]) - intersection
-    return _overlap_ratio(intersection, union, list(a) == list(b))
-
-
-def similarity(a: Answer, b: Answer, kind: LabelKind) -> float:
-    """How alike two answers are, in [0, 1]: equality for classes, IoU for boxes and spans."""
-    if kind is LabelKind.classification:
-        return 1.0 if a == b else 0.0
-    if isinstance(a, str | int) or isinstance(b, str | int):
-        raise TypeError(f"a {kind} answer is a sequence of coordinates")
-    if kind is LabelKind.box:
-        return box_iou(a, b)
-    offsets = [*a, *b]
-    if not all(isinstance(x, int) for x in offsets):
-        raise TypeError(f"span offsets are character positions, integers: {offsets}")
-    return span_overlap([int(x) for x in a], [int(x) for x in b])
-
-
-def labels_agree(
-    a: Answer, b: Answer, kind: LabelKind, threshold: float = DEFAULT_OVERLAP_THRESHOLD
-) -> bool:
-    """Whether two annotators gave the same answer: equal classes, or overlap >= `threshold`."""
-    return similarity(a, b, kind) >= threshold
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,7 +37,9 @@ class Consensus:
 
 
 def consensus(
-    answers: Sequence[Answer], kind: LabelKind, threshold: float = DEFAULT_OVERLAP_THRESHOLD
+    answers: Sequence[T],
+    similarity: Callable[[T, T], float],
+    threshold: float = DEFAULT_OVERLAP_THRESHOLD,
 ) -> Consensus:
     """The answer agreeing with the most others (for classes, the majority). Ties go to the
     answer with the highest summed similarity, so the box in the middle of a cluster beats one on
@@ -110,7 +49,7 @@ def consensus(
     if not answers:
         raise ValueError("no answers to agree on")
     n = len(answers)
-    scores = np.array([[similarity(a, b, kind) for b in answers] for a in answers])
+    scores = np.array([[similarity(a, b) for b in answers] for a in answers])
     supporters = (scores >= threshold).sum(axis=1)
     # lexsort's last key is primary; ties in both keep input order, as lexsort is stable
     order = np.lexsort((-scores.sum(axis=1), -supporters))

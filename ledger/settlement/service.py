@@ -46,8 +46,7 @@ from ledger.chain.client import (
     StaleTransaction,
 )
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.schemas import LabelType
-from ledger.dataset.service import chain_record, label_type_of
+from ledger.dataset.service import chain_record, label_kind_of
 from ledger.kit.db import Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, Conflict
 from ledger.publication import (
@@ -184,7 +183,7 @@ def paid_label(label: Label, dataset: Dataset, item: Item) -> PaidLabel:
     elif label.method is VerificationMethod.gold and item.gold_label is not None:
         evidence = graded_hash(dataset.gold_nonce, item_hash, item.gold_label)
         # a box or span matches its gold answer by overlap, not byte for byte: graded as it
-        exact = label_type_of(dataset) is LabelType.classes
+        exact = label_kind_of(dataset).exact
         graded = graded_hash(dataset.gold_nonce, item_hash, label.value) if exact else evidence
     return PaidLabel(
         dataset_id=dataset.chain_dataset_id,

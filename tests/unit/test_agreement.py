@@ -10,18 +10,27 @@ import numpy as np
 import pytest
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 
+from ledger.kinds import Answer, LabelKind, kind_named
+from ledger.kinds.boxes import box_iou
+from ledger.kinds.spans import span_overlap
 from ledger.quality.aggregation import dawid_skene, encode_labels, majority_vote
 from ledger.quality.agreement import (
-    LabelKind,
+    DEFAULT_OVERLAP_THRESHOLD,
     agreement_report,
-    box_iou,
     consensus,
     fleiss_kappa,
     krippendorff_alpha_nominal,
-    labels_agree,
-    span_overlap,
 )
 from tests.crowds import honest, simulate_crowd, spammer
+
+BOX, SPAN, CLASS = kind_named("boxes"), kind_named("spans"), kind_named("classes")
+
+
+def labels_agree(
+    a: Answer, b: Answer, kind: LabelKind, threshold: float = DEFAULT_OVERLAP_THRESHOLD
+) -> bool:
+    return kind.similarity(a, b) >= threshold
+
 
 # --- boxes ---
 
@@ -56,10 +65,10 @@ def test_box_iou_rejects_inverted_boxes() -> None:
 def test_boxes_agree_from_the_threshold_on() -> None:
     # intersection 60, union 140: IoU 3/7 ~ 0.43
     a, b = [0, 0, 10, 10], [4, 0, 14, 10]
-    assert not labels_agree(a, b, LabelKind.box)
-    assert labels_agree(a, b, LabelKind.box, threshold=0.4)
+    assert not labels_agree(a, b, BOX)
+    assert labels_agree(a, b, BOX, threshold=0.4)
     # intersection 100 / union 200 is exactly 0.5: agrees at the default threshold
-    assert labels_agree([0, 0, 10, 10], [0, 0, 20, 10], LabelKind.box)
+    assert labels_agree([0, 0, 10, 10], [0, 0, 20, 10], BOX)
 
 
 # --- spans ---
@@ -81,14 +90,14 @@ def test_span_overlap_of_empty_spans() -> None:
 
 
 def test_spans_and_classes_agree_by_their_own_rule() -> None:
-    assert labels_agree([0, 10], [0, 20], LabelKind.span)  # exactly 0.5
-    assert not labels_agree([0, 10], [0, 21], LabelKind.span)
-    assert labels_agree("cat", "cat", LabelKind.classification)
-    assert not labels_agree("cat", "dog", LabelKind.classification)
+    assert labels_agree([0, 10], [0, 20], SPAN)  # exactly 0.5
+    assert not labels_agree([0, 10], [0, 21], SPAN)
+    assert labels_agree("cat", "cat", CLASS)
+    assert not labels_agree("cat", "dog", CLASS)
     with pytest.raises(TypeError):
-        labels_agree("cat", [0, 1], LabelKind.span)
+        labels_agree("cat", [0, 1], SPAN)
     with pytest.raises(TypeError, match="integers"):
-        labels_agree([0.5, 3], [0, 1], LabelKind.span)
+        labels_agree([0.5, 3], [0, 1], SPAN)
 
 
 # --- consensus beyond classes ---
@@ -96,7 +105,7 @@ def test_spans_and_classes_agree_by_their_own_rule() -> None:
 
 def test_consensus_box_is_the_one_most_others_agree_with() -> None:
     boxes = [[50, 50, 60, 60], [0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 11]]
-    result = consensus(boxes, LabelKind.box)
+    result = consensus(boxes, BOX.similarity)
     # each of the three near the origin agrees with all three; [0, 0, 10, 11] overlaps the
     # other two most (IoU 10/11 and 3/4, against 10/11 and 81/119 for [0, 0, 10, 10])
     assert result.index == 3
@@ -107,15 +116,15 @@ def test_consensus_box_is_the_one_most_others_agree_with() -> None:
 def test_consensus_tie_goes_to_higher_overlap_then_to_the_first() -> None:
     # two clusters of two spans each; the second cluster overlaps more tightly
     spans = [[0, 10], [0, 16], [100, 110], [100, 111]]
-    assert consensus(spans, LabelKind.span).index == 2
-    assert consensus([[0, 10], [50, 60]], LabelKind.span).index == 0
+    assert consensus(spans, SPAN.similarity).index == 2
+    assert consensus([[0, 10], [50, 60]], SPAN.similarity).index == 0
 
 
 def test_consensus_of_classes_is_the_majority() -> None:
-    result = consensus(["dog", "cat", "cat"], LabelKind.classification)
+    result = consensus(["dog", "cat", "cat"], CLASS.similarity)
     assert (result.index, result.supporters) == (1, 2)
     with pytest.raises(ValueError, match="no answers"):
-        consensus([], LabelKind.classification)
+        consensus([], CLASS.similarity)
 
 
 # --- chance-corrected agreement against the reference implementations ---
@@ -212,7 +221,7 @@ def test_agreement_report_counts_confusion_and_gold() -> None:
 
 
 def test_a_tied_item_counts_in_no_confusion_and_nobodys_agreement() -> None:
-    """"cat" is listed first and most common; a cat/dog tie used to be taken as "cat", crediting
+    """ "cat" is listed first and most common; a cat/dog tie used to be taken as "cat", crediting
     whoever said cat and marking whoever said dog as disagreeing."""
     labels = [
         *((f"c{n}", who, "cat") for n in range(3) for who in ("a", "b")),

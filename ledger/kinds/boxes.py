@@ -1,0 +1,39 @@
+"""Boxes: a label is the JSON text `[x_min, y_min, x_max, y_max]`; two agree when their area of
+intersection over union reaches the dataset's threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ledger.kinds.base import Answer, LabelKind, NotAnAnswer, overlap_ratio
+from ledger.kinds.coordinates import json_numbers
+
+SHAPE = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Area of intersection over area of union. Touching boxes share no area: IoU 0."""
+    for box in (a, b):
+        if len(box) != 4 or box[2] < box[0] or box[3] < box[1]:
+            raise ValueError(f"not a box [x_min, y_min, x_max, y_max]: {list(box)}")
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    intersection = width * height
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return overlap_ratio(intersection, area_a + area_b - intersection, list(a) == list(b))
+
+
+class Boxes(LabelKind):
+    name = "boxes"
+
+    def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
+        numbers = json_numbers(value, 4, integers=False)
+        if numbers is None or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+            raise NotAnAnswer(f"{value!r} is not {SHAPE} ({where})")
+        return numbers
+
+    def similarity(self, a: Answer, b: Answer) -> float:
+        if isinstance(a, str) or isinstance(b, str):
+            raise TypeError("a box answer is a sequence of coordinates")
+        return box_iou(a, b)

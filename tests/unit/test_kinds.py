@@ -1,0 +1,78 @@
+"""The registry of label kinds: each kind reads, refuses, normalises and compares its own labels,
+and nothing outside `ledger/kinds/` needs to know which kind a dataset has."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.kinds import KINDS, NotAnAnswer, kind_named
+
+CLASSES = ("cat", "café")
+
+
+def parse(kind: str, value: str) -> object:
+    return kind_named(kind).parse(value, classes=CLASSES, where="dataset 7")
+
+
+def test_the_registry_holds_each_kind_under_its_name() -> None:
+    assert sorted(KINDS) == ["boxes", "classes", "spans"]
+    for name, kind in KINDS.items():
+        assert kind.name == name
+    with pytest.raises(KeyError):
+        kind_named("polygons")
+
+
+def test_only_classes_list_their_classes_and_agree_by_equality() -> None:
+    assert [(k.name, k.takes_classes, k.exact) for k in KINDS.values()] == [
+        ("classes", True, True),
+        ("boxes", False, False),
+        ("spans", False, False),
+    ]
+
+
+def test_classes_read_a_listed_class_in_nfc_and_refuse_the_rest() -> None:
+    classes = kind_named("classes")
+    decomposed = "cafe\u0301"
+    assert classes.normalize(decomposed) == "café"
+    assert parse("classes", classes.normalize(decomposed)) == "café"
+    with pytest.raises(NotAnAnswer, match=r"'dog' is not a class of dataset 7; classes: cat, café"):
+        parse("classes", "dog")
+    assert classes.similarity("cat", "cat") == 1.0
+    assert classes.similarity("cat", "café") == 0.0
+
+
+@pytest.mark.parametrize("value", ["[0, 0, 10, 10]", "[0.5, 1, 0.5, 2.25]", "[-3, -3, 0, 0]"])
+def test_boxes_read_json_corners_in_order(value: str) -> None:
+    box = parse("boxes", value)
+    assert isinstance(box, list)
+    assert len(box) == 4
+    assert kind_named("boxes").normalize(value) == value  # stored as given
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[10, 0, 0, 10]", "[0, 10, 10, 0]", "[0, 0, 10]", "[0, 0, 10, true]", "cat", '["0", 0, 1, 1]'],
+)
+def test_boxes_refuse_anything_else_and_say_what_a_box_is(value: str) -> None:
+    with pytest.raises(
+        NotAnAnswer, match=r"is not a box \[x_min, y_min, x_max, y_max\].*dataset 7"
+    ):
+        parse("boxes", value)
+
+
+@pytest.mark.parametrize("value", ["[0, 0]", "[3, 17]"])
+def test_spans_read_integer_offsets(value: str) -> None:
+    assert parse("spans", value) == [int(x) for x in value.strip("[]").split(",")]
+
+
+@pytest.mark.parametrize("value", ["[5, 4]", "[-1, 4]", "[0.5, 4]", "[0, 1, 2]", "[false, 1]"])
+def test_spans_refuse_anything_else_and_say_what_a_span_is(value: str) -> None:
+    with pytest.raises(NotAnAnswer, match=r"is not a span \[start, end\].*dataset 7"):
+        parse("spans", value)
+
+
+def test_each_kind_compares_by_its_own_measure() -> None:
+    assert kind_named("boxes").similarity([0, 0, 10, 10], [5, 0, 15, 10]) == pytest.approx(1 / 3)
+    assert kind_named("spans").similarity([0, 10], [5, 15]) == pytest.approx(5 / 15)
+    with pytest.raises(TypeError):
+        kind_named("boxes").similarity("cat", [0, 0, 1, 1])
