@@ -221,8 +221,8 @@ def test_agreement_report_counts_confusion_and_gold() -> None:
 
 
 def test_a_tied_item_counts_in_no_confusion_and_nobodys_agreement() -> None:
-    """ "cat" is listed first and most common; a cat/dog tie used to be taken as "cat", crediting
-    whoever said cat and marking whoever said dog as disagreeing."""
+    """The class listed first, cat, is also the common one; a cat/dog tie used to be taken as
+    cat, crediting whoever said cat and marking whoever said dog as disagreeing."""
     labels = [
         *((f"c{n}", who, "cat") for n in range(3) for who in ("a", "b")),
         ("tie", "a", "cat"),
