@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger.kinds.base import Answer, LabelKind, NotAnAnswer, overlap_ratio
-from ledger.kinds.coordinates import json_numbers
+from ledger.kinds.coordinates import canonical, json_numbers
 
 SHAPE = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
 
@@ -27,9 +27,12 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 class Boxes(LabelKind):
     name = "boxes"
 
+    def normalize(self, value: str) -> str:
+        return canonical(value, 4, integers=False)
+
     def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
         numbers = json_numbers(value, 4, integers=False)
-        if numbers is None or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        if numbers is None or not (numbers[0] <= numbers[2] and numbers[1] <= numbers[3]):
             raise NotAnAnswer(f"{value!r} is not {SHAPE} ({where})")
         return numbers
 

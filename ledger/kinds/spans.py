@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger.kinds.base import Answer, LabelKind, NotAnAnswer, overlap_ratio
-from ledger.kinds.coordinates import json_numbers
+from ledger.kinds.coordinates import canonical, json_numbers
 
 SHAPE = "a span [start, end] of character offsets with 0 <= start <= end"
 
@@ -24,6 +24,9 @@ def span_overlap(a: Sequence[int], b: Sequence[int]) -> float:
 
 class Spans(LabelKind):
     name = "spans"
+
+    def normalize(self, value: str) -> str:
+        return canonical(value, 2, integers=True)
 
     def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
         numbers = json_numbers(value, 2, integers=True)

@@ -391,8 +391,10 @@ def test_boxes_agree_by_overlap_under_consensus_and_on_gold_and_the_audit_passes
     given = ["[0, 0, 10, 10]", "[1, 1, 10, 10]", "[50, 50, 60, 60]"]  # IoU 0.81, then 0
     made = [label(w, items["photo"], box) for w, box in zip(workers, given, strict=True)]
     assert [stored(instance, m["id"]).status for m in made] == ["verified", "verified", "rejected"]
+    # stored, hashed and quoted in one spelling, whatever spaces the client wrote
+    assert [m["value"] for m in made] == ["[0,0,10,10]", "[1,1,10,10]", "[50,50,60,60]"]
     assert stored(instance, made[2]["id"]).reason == (
-        "disagrees with the consensus label '[0, 0, 10, 10]' (2/3 annotators)"
+        "disagrees with the consensus label '[0,0,10,10]' (2/3 annotators)"
     )
     close = label(workers[0], items["gold-box"], "[0, 0, 9, 10]")  # IoU 0.9 with the gold box
     far = label(workers[1], items["gold-box"], "[5, 5, 20, 20]")  # IoU 25/300

@@ -46,7 +46,6 @@ def test_boxes_read_json_corners_in_order(value: str) -> None:
     box = parse("boxes", value)
     assert isinstance(box, list)
     assert len(box) == 4
-    assert kind_named("boxes").normalize(value) == value  # stored as given
 
 
 @pytest.mark.parametrize(
@@ -57,6 +56,38 @@ def test_boxes_refuse_anything_else_and_say_what_a_box_is(value: str) -> None:
     with pytest.raises(
         NotAnAnswer, match=r"is not a box \[x_min, y_min, x_max, y_max\].*dataset 7"
     ):
+        parse("boxes", value)
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("[0, 0, 10, 10]", "[0,0,10,10]"),
+        ("[0.0, -0.0, 1e1, 10.00]", "[0,0,10,10]"),
+        ("[ 0.50 , 1, 5e-1, 2.250]", "[0.5,1,0.5,2.25]"),
+        ("[1e-7, 0, 1.5e20, 3]", "[1e-7,0,1.5e+20,3]"),
+        ("[0.1, 0.2, 0.30000000000000004, 1]", "[0.1,0.2,0.30000000000000004,1]"),
+    ],
+)
+def test_a_box_is_stored_in_one_spelling_whichever_client_wrote_it(
+    written: str, stored: str
+) -> None:
+    boxes = kind_named("boxes")
+    assert boxes.normalize(written) == stored
+    assert boxes.normalize(stored) == stored
+    assert parse("boxes", stored) == parse("boxes", written)
+
+
+def test_a_span_is_stored_in_one_spelling_and_a_non_answer_is_left_for_parse_to_refuse() -> None:
+    spans = kind_named("spans")
+    assert spans.normalize(" [ 4 ,  9 ] ") == "[4,9]"
+    for refused in ("[4.0, 9]", "cat", "[NaN, 1]"):
+        assert spans.normalize(refused) == refused
+
+
+@pytest.mark.parametrize("value", ["[NaN, 0, 1, 1]", "[0, 0, Infinity, 1]", "[-Infinity, 0, 1, 1]"])
+def test_boxes_refuse_numbers_that_are_not_finite(value: str) -> None:
+    with pytest.raises(NotAnAnswer, match="is not a box"):
         parse("boxes", value)
 
 
