@@ -4,9 +4,10 @@ intersection over union reaches the dataset's threshold."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ledger.kinds.base import Answer, LabelKind, NotAnAnswer, overlap_ratio
-from ledger.kinds.coordinates import canonical, json_numbers
+from ledger.kinds.base import Answer, overlap_ratio
+from ledger.kinds.coordinates import CoordinateKind
 
 SHAPE = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
 
@@ -24,17 +25,14 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return overlap_ratio(intersection, area_a + area_b - intersection, list(a) == list(b))
 
 
-class Boxes(LabelKind):
+class Boxes(CoordinateKind):
     name = "boxes"
+    count = 4
+    integers = False
+    shape = SHAPE
 
-    def normalize(self, value: str) -> str:
-        return canonical(value, 4, integers=False)
-
-    def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
-        numbers = json_numbers(value, 4, integers=False)
-        if numbers is None or not (numbers[0] <= numbers[2] and numbers[1] <= numbers[3]):
-            raise NotAnAnswer(f"{value!r} is not {SHAPE} ({where})")
-        return numbers
+    def in_order(self, numbers: list[Any]) -> bool:
+        return bool(numbers[0] <= numbers[2] and numbers[1] <= numbers[3])  # False for NaN too
 
     def similarity(self, a: Answer, b: Answer) -> float:
         if isinstance(a, str) or isinstance(b, str):

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, NoReturn
+
+from ledger.kinds.base import Answer, LabelKind, NotAnAnswer
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -50,3 +54,25 @@ def canonical(value: str, count: int, *, integers: bool) -> str:
     if numbers is None:
         return value
     return "[" + ",".join(_number(n) for n in numbers) + "]"
+
+
+class CoordinateKind(LabelKind):
+    """A kind whose label is the JSON text of `count` numbers (integers only when `integers`) in
+    the order `in_order` checks, described to a client as `shape`."""
+
+    count: ClassVar[int]
+    integers: ClassVar[bool]
+    shape: ClassVar[str]
+
+    @abstractmethod
+    def in_order(self, numbers: list[Any]) -> bool:
+        """Whether the numbers make a well-formed label (e.g. a box's min before its max)."""
+
+    def normalize(self, value: str) -> str:
+        return canonical(value, self.count, integers=self.integers)
+
+    def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
+        numbers = json_numbers(value, self.count, integers=self.integers)
+        if numbers is None or not self.in_order(numbers):
+            raise NotAnAnswer(f"{value!r} is not {self.shape} ({where})")
+        return numbers

@@ -5,9 +5,10 @@ threshold."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ledger.kinds.base import Answer, LabelKind, NotAnAnswer, overlap_ratio
-from ledger.kinds.coordinates import canonical, json_numbers
+from ledger.kinds.base import Answer, overlap_ratio
+from ledger.kinds.coordinates import CoordinateKind
 
 SHAPE = "a span [start, end] of character offsets with 0 <= start <= end"
 
@@ -22,17 +23,14 @@ def span_overlap(a: Sequence[int], b: Sequence[int]) -> float:
     return overlap_ratio(intersection, union, list(a) == list(b))
 
 
-class Spans(LabelKind):
+class Spans(CoordinateKind):
     name = "spans"
+    count = 2
+    integers = True
+    shape = SHAPE
 
-    def normalize(self, value: str) -> str:
-        return canonical(value, 2, integers=True)
-
-    def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
-        numbers = json_numbers(value, 2, integers=True)
-        if numbers is None or not 0 <= numbers[0] <= numbers[1]:
-            raise NotAnAnswer(f"{value!r} is not {SHAPE} ({where})")
-        return numbers
+    def in_order(self, numbers: list[Any]) -> bool:
+        return bool(0 <= numbers[0] <= numbers[1])
 
     def similarity(self, a: Answer, b: Answer) -> float:
         if isinstance(a, str) or isinstance(b, str):
