@@ -410,10 +410,12 @@ describe('an annotator with nothing but a wallet', { skip: noApp, timeout: 600_0
       await page.waitForURL(/\/me\/labels$/);
       await rowOf(first).getByText(/Dispute won/).waitFor();
       await rowOf(first).getByText(/a tomcat is a cat/).first().waitFor();
-      assert.ok((await rowOf(first).getByRole('cell').allTextContents()).includes('verified'), 'the label is accepted now');
+      // The disputes and the labels are two reads: the row may show the dispute's outcome a moment
+      // before the label's new status, so wait for the status rather than read it at once.
+      await rowOf(first).getByRole('cell', { name: 'verified', exact: true }).waitFor();
       await rowOf(second).getByText(/Dispute lost/).waitFor();
       await rowOf(second).getByText(/a collie is a dog/).waitFor();
-      assert.ok((await rowOf(second).getByRole('cell').allTextContents()).includes('rejected'));
+      await rowOf(second).getByRole('cell', { name: 'rejected', exact: true }).waitFor();
       await checkPage(page, 'annotator-disputes-decided');
       const labels = await annotator.get('/v1/me/labels');
       assert.equal(labels.find((/** @type {any} */ l) => l.id === first.id)?.status, 'verified');
