@@ -16,7 +16,7 @@ import { devAccount, PARTS } from './support/accounts.js';
 import { checkPage, DESKTOP, launchBrowser, openApp as openAppWith, PHONE, story } from './support/pages.js';
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { abiOf, ApiUser, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
+import { abiOf, ApiUser, fundUntilOpen, PET_SENTENCES, UNIT, walletClientOf } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
 
 /** A reward of base units far beyond Number.MAX_SAFE_INTEGER (9007199254740991). */
@@ -106,23 +106,8 @@ describe('amounts beyond 2^53 base units', { skip: noApp, timeout: 600_000 }, ()
     assert.equal(integerIn(created, 'reward_per_label'), HUGE_REWARD, 'the service stores the reward exactly');
     await buyer.post(`/v1/datasets/${id}/items`, PET_SENTENCES.slice(0, 4).map(([key, text]) => ({ id: key, data: { text } })));
     const { chain: terms } = await buyer.get(`/v1/datasets/${id}`);
-    const wallet = walletClientOf(product, buyer.dev);
     const budget = BigInt(price * 8);
-    const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
-    const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
-    for (const call of [
-      { ...token, functionName: 'mint', args: [buyer.address, budget] },
-      { ...token, functionName: 'approve', args: [product.ledger, budget] },
-      { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
-    ]) {
-      const receipt = await wallet.waitForTransactionReceipt({ hash: await wallet.writeContract(call) });
-      assert.equal(receipt.status, 'success', `${call.functionName} reverted`);
-    }
-    const deadline = Date.now() + 60_000;
-    while ((await buyer.get(`/v1/datasets/${id}`)).status !== 'open') {
-      assert.ok(Date.now() < deadline, 'the service did not see the deposit within 60s');
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await fundUntilOpen(product, buyer.dev, buyer, `/v1/datasets/${id}`, terms, budget);
 
     const exact = `${formatUnits(HUGE_REWARD, decimals)} LABEL`;
     const rounded = `${formatUnits(BigInt(Number(HUGE_REWARD)), decimals)} LABEL`;

@@ -16,7 +16,7 @@ import { devAccount, PARTS } from './support/accounts.js';
 import { checkPage, launchBrowser, openApp as openAppWith, story } from './support/pages.js';
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
-import { abiOf, ApiUser, PET_SENTENCES, seedClassesDataset, UNIT, walletClientOf } from './support/seed.js';
+import { ApiUser, fundUntilOpen, PET_SENTENCES, seedClassesDataset, UNIT } from './support/seed.js';
 import { TestWallet } from './support/wallet.js';
 
 const DATASET = 'Pets to review';
@@ -64,23 +64,7 @@ async function seedOneItemDataset(product, buyer, spec) {
   await buyer.post(`${route}/items`, [{ id: spec.id, data: spec.data }]);
   const { chain: terms } = await buyer.get(route);
   const budget = BigInt(price * 2);
-  const wallet = walletClientOf(product, buyer.dev);
-  const token = { address: product.paymentToken, abi: abiOf('dev/DevStablecoin.sol', 'DevStablecoin') };
-  const ledger = { address: product.ledger, abi: abiOf('LabelLedger.sol', 'LabelLedger') };
-  for (const call of [
-    { ...token, functionName: 'mint', args: [buyer.address, budget] },
-    { ...token, functionName: 'approve', args: [product.ledger, budget] },
-    { ...ledger, functionName: 'createAndFund', args: [terms.salt, terms.token_index, budget] },
-  ]) {
-    const hash = await wallet.writeContract(call);
-    const receipt = await wallet.waitForTransactionReceipt({ hash });
-    assert.equal(receipt.status, 'success', `${call.functionName} reverted`);
-  }
-  const deadline = Date.now() + 60_000;
-  while ((await buyer.get(route)).status !== 'open') {
-    assert.ok(Date.now() < deadline, `dataset ${created.id} is not open 60s after funding`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await fundUntilOpen(product, buyer.dev, buyer, route, terms, budget);
   return created;
 }
 
