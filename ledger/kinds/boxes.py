@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.kinds.base import Answer, overlap_ratio
+from ledger.kinds.base import overlap_ratio
 from ledger.kinds.coordinates import CoordinateKind
 
 SHAPE = "a box [x_min, y_min, x_max, y_max] with x_min <= x_max and y_min <= y_max"
@@ -34,7 +34,5 @@ class Boxes(CoordinateKind):
     def in_order(self, numbers: list[Any]) -> bool:
         return bool(numbers[0] <= numbers[2] and numbers[1] <= numbers[3])  # False for NaN too
 
-    def similarity(self, a: Answer, b: Answer) -> float:
-        if isinstance(a, str) or isinstance(b, str):
-            raise TypeError("a box answer is a sequence of coordinates")
+    def overlap(self, a: Sequence[float], b: Sequence[float]) -> float:
         return box_iou(a, b)

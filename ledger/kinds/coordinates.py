@@ -68,8 +68,17 @@ class CoordinateKind(LabelKind):
     def in_order(self, numbers: list[Any]) -> bool:
         """Whether the numbers make a well-formed label (e.g. a box's min before its max)."""
 
+    @abstractmethod
+    def overlap(self, a: Sequence[float], b: Sequence[float]) -> float:
+        """The kind's measure of two parsed labels, in [0, 1]."""
+
     def normalize(self, value: str) -> str:
         return canonical(value, self.count, integers=self.integers)
+
+    def similarity(self, a: Answer, b: Answer) -> float:
+        if isinstance(a, str) or isinstance(b, str):
+            raise TypeError(f"a {self.name} answer is a sequence of coordinates")
+        return self.overlap(a, b)
 
     def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
         numbers = json_numbers(value, self.count, integers=self.integers)

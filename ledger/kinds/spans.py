@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.kinds.base import Answer, overlap_ratio
+from ledger.kinds.base import overlap_ratio
 from ledger.kinds.coordinates import CoordinateKind
 
 SHAPE = "a span [start, end] of character offsets with 0 <= start <= end"
@@ -32,9 +32,7 @@ class Spans(CoordinateKind):
     def in_order(self, numbers: list[Any]) -> bool:
         return bool(0 <= numbers[0] <= numbers[1])
 
-    def similarity(self, a: Answer, b: Answer) -> float:
-        if isinstance(a, str) or isinstance(b, str):
-            raise TypeError("a span answer is a sequence of coordinates")
+    def overlap(self, a: Sequence[float], b: Sequence[float]) -> float:
         offsets = [*a, *b]
         if not all(isinstance(x, int) for x in offsets):
             raise TypeError(f"span offsets are character positions, integers: {offsets}")
