@@ -17,7 +17,7 @@ from ledger.annotation import queue
 from ledger.annotation import repository as label_repository
 from ledger.annotation import service as annotation
 from ledger.annotation.models import Assignment, LabelStatus
-from ledger.annotation.schemas import Aggregator, AgreementReportPublic, LabelPublic
+from ledger.annotation.schemas import Aggregator, AgreementReportPublic, DeliveredLabel
 from ledger.dataset import ingest, repository
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
@@ -307,7 +307,7 @@ def agreement(
     return agreement_reports.dataset_agreement(session, dataset=dataset, aggregator=aggregator)
 
 
-@router.get("/{dataset_id}/labels", response_model=list[LabelPublic])
+@router.get("/{dataset_id}/labels", response_model=list[DeliveredLabel])
 def delivered_labels(
     dataset_id: PathId,
     caller: Buyer,
@@ -315,11 +315,11 @@ def delivered_labels(
     status: LabelStatus = LabelStatus.verified,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
-) -> list[LabelPublic]:
+) -> list[DeliveredLabel]:
     """The buyer's labels, verified ones by default (gold verdicts included before they are
-    revealed to their annotators)."""
+    revealed to their annotators), each as its text and as its kind's JSON value (`answer`)."""
     dataset = datasets.get_owned_dataset(session, dataset_id=dataset_id, buyer=caller.address)
     rows = label_repository.labels_with_items(
         session, dataset_id=dataset.id, status=status, limit=limit, offset=offset, unsealed=True
     )
-    return [annotation.to_public(label, item, unsealed=True) for label, item in rows]
+    return [annotation.delivered(label, item, dataset) for label, item in rows]

@@ -58,7 +58,7 @@ def aggregated_label(
 def dataset_agreement(
     session: Session, *, dataset: Dataset, aggregator: Aggregator
 ) -> AgreementReportPublic:
-    if not datasets.label_kind_of(dataset).takes_classes:
+    if not datasets.label_kind_of(dataset).single_class:
         raise AgreementNeedsClasses(
             f"dataset {dataset.id} labels {datasets.label_type_of(dataset)}: kappa and alpha "
             "here are for class labels; its consensus verdicts carry each item's agreement"

@@ -7,7 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UnicodeText,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
@@ -46,7 +56,8 @@ class Label(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     annotator: Mapped[str] = mapped_column(ForeignKey("accounts.address"), index=True)
-    value: Mapped[str] = mapped_column(String(200))
+    # Unbounded in the database: each kind bounds its own labels (LabelKind.max_chars).
+    value: Mapped[str] = mapped_column(UnicodeText)
     # Publications name the value keccak256(salt ++ value): no guessing it from the few classes.
     salt: Mapped[str] = mapped_column(String(66), default=random_nonce)
     status: Mapped[LabelStatus] = mapped_column(
@@ -58,7 +69,7 @@ class Label(Base):
     reviewer: Mapped[str | None] = mapped_column(String(42), default=None)
     reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     # A reviewer's correct-and-accept: the value delivered to the buyer instead of `value`.
-    corrected_value: Mapped[str | None] = mapped_column(String(200), default=None)
+    corrected_value: Mapped[str | None] = mapped_column(UnicodeText, default=None)
     # Part of the annotator's gold-only qualification warm-up: graded, never paid.
     warmup: Mapped[bool] = mapped_column(Boolean, default=False)
     # Under consensus: how many of the item's annotators gave the winning label, "n/total".

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.annotation.models import LabelStatus, SkipReason, VerificationMethod
+from ledger.kinds import MAX_LABEL_CHARS
 from ledger.kit.types import RowId, Text
 
 
@@ -20,7 +21,9 @@ class NextItem(BaseModel):
     item_id: int
     external_id: str
     data: Any
-    label_type: str = Field(description="classes, boxes ([x_min, y_min, x_max, y_max]) or spans")
+    label_type: str = Field(
+        description="the kind of label asked for (a LabelType: classes, boxes, spans, objects...)"
+    )
     label_classes: list[str]
     lease_expires_at: dt.datetime = Field(description="the item is yours until then")
     lease_seconds: int = Field(description="how long the dataset reserves an item")
@@ -34,7 +37,12 @@ class LabelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: RowId
-    value: Text = Field(min_length=1, max_length=200)
+    value: Text = Field(
+        min_length=1,
+        max_length=MAX_LABEL_CHARS,
+        description="the label as its kind writes it: a class name, a text, or the JSON text of "
+        "a structured label (each kind also bounds its own length)",
+    )
 
 
 class SkipCreate(BaseModel):
@@ -58,7 +66,10 @@ class ReviewCreate(BaseModel):
     verdict: Verdict
     reason: Text | None = Field(default=None, max_length=1000)
     corrected_value: Text | None = Field(
-        default=None, min_length=1, max_length=200, description="with `correct`: the fixed label"
+        default=None,
+        min_length=1,
+        max_length=MAX_LABEL_CHARS,
+        description="with `correct`: the fixed label",
     )
 
 
@@ -68,7 +79,7 @@ class LabelPublic(BaseModel):
     item_id: int
     external_id: str
     annotator: str
-    value: str
+    value: str = Field(description="the label's text, as hashed and paid")
     item_hash: str = Field(description="the itemHash of its label-tree leaf")
     salt: str = Field(description="random per label: the publication names the value by hash")
     label_hash: str = Field(
@@ -89,6 +100,17 @@ class LabelPublic(BaseModel):
     epoch: int | None
     created_at: dt.datetime
     decided_at: dt.datetime | None
+
+
+class DeliveredLabel(LabelPublic):
+    """A label as its buyer downloads it: beside the text that was hashed and paid, the label as
+    its kind's JSON value, ready for a training pipeline."""
+
+    answer: Any = Field(
+        description="`value` as its kind's JSON (a structured label parsed; a class or a text "
+        "as it is); it reads back as the same label"
+    )
+    corrected_answer: Any = Field(description="`corrected_value` the same way, when there is one")
 
 
 class ReviewEntry(LabelPublic):

@@ -28,6 +28,7 @@ from ledger.annotation.models import (
 )
 from ledger.annotation.schemas import (
     Aggregator,
+    DeliveredLabel,
     EarningsPublic,
     LabelAndNext,
     LabelCreate,
@@ -421,7 +422,7 @@ def _grade_on_gold(
     session: Session, label: Label, dataset: Dataset, item: Item, now: dt.datetime
 ) -> None:
     assert item.gold_label is not None
-    accept = datasets.answers_agree(dataset, label.value, item.gold_label)
+    accept = datasets.graded_right(dataset, label.value, item.gold_label)
     delay = datasets.verification_of(dataset).gold_reveal_seconds
     if label.warmup:
         count(
@@ -671,7 +672,7 @@ def _decide_by_consensus(
         return
     spec = datasets.verification_of(dataset)
     total = len(labels)
-    classes = datasets.label_kind_of(dataset).takes_classes
+    classes = datasets.label_kind_of(dataset).single_class
     if classes and spec.consensus_aggregator is not Aggregator.majority:
         aggregated, confidence = aggregated_label(
             session, dataset=dataset, item_id=item_id, aggregator=spec.consensus_aggregator
@@ -788,6 +789,17 @@ def to_public(label: Label, item: Item, *, unsealed: bool = False) -> LabelPubli
             }
         )
     return _shown(label, item)
+
+
+def delivered(label: Label, item: Item, dataset: Dataset) -> DeliveredLabel:
+    """A label as its buyer downloads it, with its kind's JSON value beside its text."""
+    kind = datasets.label_kind_of(dataset)
+    corrected = label.corrected_value
+    return DeliveredLabel(
+        **to_public(label, item, unsealed=True).model_dump(),
+        answer=kind.delivered(label.value),
+        corrected_answer=None if corrected is None else kind.delivered(corrected),
+    )
 
 
 def _shown(label: Label, item: Item) -> LabelPublic:

@@ -34,11 +34,13 @@ from ledger.dataset.schemas import ItemsCreated, item_data_problem
 from ledger.dataset.service import (
     LabelOutsideSchema,
     check_label,
-    normalized_value,
+    label_kind_of,
+    refuse_gold_if_reviewed_only,
     refuse_gold_once_on_chain,
     reseal_terms,
     verification_of,
 )
+from ledger.kinds import NotAnAnswer
 from ledger.kit.db import Database, hold_writes, insert_many, is_postgres
 from ledger.kit.errors import BadRequest, Conflict, Unprocessable
 from ledger.merkle import keccak256
@@ -278,9 +280,12 @@ def _item(dataset: Dataset, where: str, record: Any) -> tuple[str, str, str | No
         raise Unprocessable(f"{where}: data: field required")
     gold = record.get("gold")
     if gold is not None:
-        if not isinstance(gold, str):
-            raise Unprocessable(f"{where}: gold: must be a text (the item's right label)")
-        gold = normalized_value(dataset, gold)
+        refuse_gold_if_reviewed_only(dataset)
+        # a structured kind's gold may come as its JSON value, as the buyer downloads labels
+        try:
+            gold = label_kind_of(dataset).from_delivered(gold)
+        except NotAnAnswer as exc:
+            raise LabelOutsideSchema(f"{where}: gold: {exc}") from None
         try:
             check_label(dataset, gold)
         except LabelOutsideSchema as exc:

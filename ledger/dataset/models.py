@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UnicodeText,
     UniqueConstraint,
     text,
 )
@@ -163,7 +164,7 @@ class Item(Base):
     # How publications name it: keccak256(dataset.item_key ++ external_id).
     item_hash: Mapped[str] = mapped_column(Bytes32Column)
     # The known answer of a gold item; never shown to annotators.
-    gold_label: Mapped[str | None] = mapped_column(String(200), default=None)
+    gold_label: Mapped[str | None] = mapped_column(UnicodeText, default=None)
     gold: Mapped[bool] = mapped_column(Boolean, default=False)
     # How many labels the item takes: the dataset's overlap under review, k (one more at a time
     # while they disagree, up to the cap) under consensus, the gold overlap for a gold item.

@@ -9,12 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.annotation.schemas import Aggregator, BuyerRecord
-from ledger.kinds import kind_named
+from ledger.kinds import KINDS, MAX_LABEL_CHARS, kind_named
+from ledger.kinds.base import MAX_CLASSES
 from ledger.kit.db import UINT256_MAX
 from ledger.kit.types import Text, nfc
 from ledger.quality.reputation import DEFAULT_POLICY
 
-MAX_CLASSES = 1000
 MAX_DATA_DEPTH = 32  # nesting of an item's data: deeper is refused, never a crash
 MAX_INSTRUCTIONS_CHARS = 50_000
 MAX_EXAMPLES = 50
@@ -155,13 +155,12 @@ class VerificationSpec(BaseModel):
         return self.consensus_max_k if self.method is Method.consensus else self.overlap
 
 
-class LabelType(enum.StrEnum):
-    """What a label is: a class name, a box as the JSON text `[x_min, y_min, x_max, y_max]`, or a
-    text span as `[start, end]` (character offsets, end excluded)."""
-
-    classes = "classes"
-    boxes = "boxes"
-    spans = "spans"
+#: What a label is: one member per registered kind (ledger.kinds), so a kind added there is a
+#: label type here, in the API's schema and in the web app's types, with nothing else to edit.
+LabelType = enum.StrEnum(  # type: ignore[misc]  # members come from the registry
+    "LabelType", [(name, name) for name in KINDS]
+)
+LabelType.__doc__ = "What a label is; each kind's shape and agreement measure: README, Label kinds."
 
 
 def item_data_problem(data: Any) -> str | None:
@@ -192,7 +191,9 @@ class ExampleItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: Any = Field(description="as an item's data: a URL, text, coordinates...")
-    label: Text = Field(min_length=1, max_length=200, description="its right label")
+    label: Text = Field(
+        min_length=1, max_length=MAX_LABEL_CHARS, description="its right label, as a label's value"
+    )
     explanation: Text = Field(default="", max_length=2000)
 
     @field_validator("data")
@@ -229,9 +230,12 @@ class DatasetCreate(InstructionsIn):
     model_config = ConfigDict(extra="forbid")
 
     name: Text = Field(min_length=1, max_length=200)
-    label_type: LabelType = LabelType.classes
+    label_type: LabelType = LabelType("classes")
     label_classes: list[Text] = Field(
-        default_factory=list, max_length=MAX_CLASSES, description="required for classes only"
+        default_factory=list,
+        max_length=MAX_CLASSES,
+        description="what the label type picks from or names: its classes, keypoints, answers "
+        "or criteria (see the README's Label kinds); empty for boxes, spans and texts",
     )
     payment_token: str = Field(description="ERC-20 the buyer pays in; must be on the allowlist")
     # strict: JSON true or 2.0 is not an amount; money is an integer of base units, full stop
@@ -281,11 +285,16 @@ class DatasetCreate(InstructionsIn):
 
     @model_validator(mode="after")
     def _classes_for_classes_only(self) -> DatasetCreate:
-        takes_classes = kind_named(self.label_type).takes_classes
-        if takes_classes and not self.label_classes:
-            raise ValueError(f"a {self.label_type} dataset needs label_classes")
-        if not takes_classes and self.label_classes:
-            raise ValueError(f"{self.label_type} datasets take no label_classes")
+        kind = kind_named(self.label_type)
+        self.label_classes = kind.check_classes(self.label_classes)
+        if kind.reviewed_only and (
+            self.verification.method is not Method.review
+            or self.verification.qualification_gold_items
+        ):
+            raise ValueError(
+                f"{self.label_type} labels have no measure of agreement: verify them by review "
+                "(verification.method review), without gold items"
+            )
         if self.workforce and not self.private:
             raise ValueError("a workforce goes with a private dataset: set private")
         return self
@@ -371,7 +380,7 @@ class GoldAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: Text = Field(min_length=1, max_length=200)
-    label: Text = Field(min_length=1, max_length=200)
+    label: Text = Field(min_length=1, max_length=MAX_LABEL_CHARS)
 
 
 class ReviewerAppoint(BaseModel):

@@ -54,7 +54,7 @@ from ledger.publication import (
     random_nonce,
     terms_document,
 )
-from ledger.quality.agreement import Consensus, consensus
+from ledger.quality.agreement import Consensus
 
 
 class DatasetNotFound(NotFound):
@@ -277,7 +277,7 @@ def label_classes(dataset: Dataset) -> list[str]:
 
 
 def label_type_of(dataset: Dataset) -> LabelType:
-    return LabelType(dataset.label_schema.get("type", LabelType.classes))
+    return LabelType(dataset.label_schema.get("type", "classes"))
 
 
 def label_kind_of(dataset: Dataset) -> LabelKind:
@@ -288,7 +288,7 @@ def label_kind_of(dataset: Dataset) -> LabelKind:
 def parse_answer(dataset: Dataset, value: str) -> Answer:
     """A label's value as its kind compares it; LabelOutsideSchema if it is not one."""
     try:
-        return label_kind_of(dataset).parse(
+        return label_kind_of(dataset).read(
             value, classes=label_classes(dataset), where=f"dataset {dataset.id}"
         )
     except NotAnAnswer as wrong:
@@ -304,14 +304,35 @@ def answers_agree(dataset: Dataset, a: str, b: str) -> bool:
     threshold (equal classes, overlapping boxes or spans)."""
     threshold = verification_of(dataset).agreement_threshold
     kind = label_kind_of(dataset)
-    return kind.similarity(parse_answer(dataset, a), parse_answer(dataset, b)) >= threshold
+    return kind.agree(parse_answer(dataset, a), parse_answer(dataset, b), threshold)
+
+
+def graded_right(dataset: Dataset, value: str, gold: str) -> bool:
+    """Whether a label is right against its item's gold answer, as its kind grades it."""
+    threshold = verification_of(dataset).agreement_threshold
+    kind = label_kind_of(dataset)
+    return kind.graded_right(parse_answer(dataset, value), parse_answer(dataset, gold), threshold)
+
+
+class GoldNotGraded(Unprocessable):
+    code = "gold_not_gradable"
+
+
+def refuse_gold_if_reviewed_only(dataset: Dataset) -> None:
+    """A kind without a measure of agreement (a written answer) cannot grade gold items."""
+    kind = label_kind_of(dataset)
+    if kind.reviewed_only:
+        raise GoldNotGraded(
+            f"dataset {dataset.id} labels {kind.name}, which only reviewers can judge: it takes "
+            "no gold items"
+        )
 
 
 def agreed_answer(dataset: Dataset, values: Sequence[str]) -> Consensus:
     """The answer most of `values` agree with (see ledger.quality.agreement.consensus)."""
     threshold = verification_of(dataset).agreement_threshold
     answers = [parse_answer(dataset, v) for v in values]
-    return consensus(answers, label_kind_of(dataset).similarity, threshold)
+    return label_kind_of(dataset).consensus(answers, threshold)
 
 
 def chain_record(session: Session, dataset: Dataset) -> ChainDataset | None:
@@ -435,6 +456,7 @@ def set_gold(session: Session, *, dataset: Dataset, answers: Sequence[GoldAnswer
     the gold answers, so afterwards they are fixed)."""
     if not answers:
         raise Unprocessable("no gold answers given")
+    refuse_gold_if_reviewed_only(dataset)
     for answer in answers:
         check_label(dataset, answer.label)
     hold_writes(session)

@@ -30,6 +30,9 @@ class Boxes(CoordinateKind):
     count = 4
     integers = False
     shape = SHAPE
+    summary = "one box per item: [x_min, y_min, x_max, y_max] in pixels"
+    media = ("image", "video")
+    measure = "intersection over union (IoU) of the two boxes"
 
     def in_order(self, numbers: list[Any]) -> bool:
         return bool(numbers[0] <= numbers[2] and numbers[1] <= numbers[3])  # False for NaN too

@@ -1,22 +1,22 @@
-"""Classes: a label is one of the dataset's class names, compared in Unicode NFC; two agree when
-equal."""
+"""Classes: a label is one of the dataset's class names, compared in Unicode NFC (the base
+kind's normal form, as the classes themselves are stored: "café" typed either way is the class
+café); two agree when equal."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ledger.kinds.base import Answer, LabelKind, NotAnAnswer
-from ledger.kit.types import nfc
 
 
 class Classes(LabelKind):
     name = "classes"
-    takes_classes = True
+    summary = "one of the dataset's classes per item"
+    media = ("any",)
+    measure = "equal classes agree"
+    needs_classes = True
+    single_class = True
     exact = True
-
-    def normalize(self, value: str) -> str:
-        # the classes themselves are stored in NFC, so "café" typed either way is the class café
-        return nfc(value)
 
     def parse(self, value: str, *, classes: Sequence[str], where: str) -> Answer:
         if value not in classes:

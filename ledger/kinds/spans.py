@@ -28,6 +28,9 @@ class Spans(CoordinateKind):
     count = 2
     integers = True
     shape = SHAPE
+    summary = "one text span per item: [start, end) character offsets"
+    media = ("text",)
+    measure = "shared characters over the characters in either (span IoU)"
 
     def in_order(self, numbers: list[Any]) -> bool:
         return bool(0 <= numbers[0] <= numbers[1])

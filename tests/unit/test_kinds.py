@@ -14,20 +14,25 @@ def parse(kind: str, value: str) -> object:
     return kind_named(kind).parse(value, classes=CLASSES, where="dataset 7")
 
 
-def test_the_registry_holds_each_kind_under_its_name() -> None:
-    assert sorted(KINDS) == ["boxes", "classes", "spans"]
+def test_the_registry_holds_each_kind_under_its_name_with_its_description() -> None:
+    assert {"boxes", "classes", "spans", "objects"} <= set(KINDS)
     for name, kind in KINDS.items():
         assert kind.name == name
+        assert kind.summary
+        assert kind.measure
+        assert kind.media
     with pytest.raises(KeyError):
-        kind_named("polygons")
+        kind_named("no such kind")
 
 
-def test_only_classes_list_their_classes_and_agree_by_equality() -> None:
-    assert [(k.name, k.takes_classes, k.exact) for k in KINDS.values()] == [
-        ("classes", True, True),
-        ("boxes", False, False),
-        ("spans", False, False),
-    ]
+def test_only_classes_are_one_class_per_label_and_agree_by_equality() -> None:
+    kinds = {name: KINDS[name] for name in ("classes", "boxes", "spans", "objects")}
+    assert {n: (k.needs_classes, k.single_class, k.exact) for n, k in kinds.items()} == {
+        "classes": (True, True, True),
+        "boxes": (False, False, False),
+        "spans": (False, False, False),
+        "objects": (True, False, False),
+    }
 
 
 def test_classes_read_a_listed_class_in_nfc_and_refuse_the_rest() -> None:
