@@ -958,6 +958,11 @@ def test_my_labels_and_earnings_show_every_decision(market: Market, chain: Chain
     assert earnings["earned"] == {dusd: 2 * PRICE, label_token: 2 * REWARD}
     delivered = market.buyer.get(f"{market.path}/labels")
     assert [d["id"] for d in delivered] == [verified["id"], pending["id"]]
+    # the buyer's download is the annotator's view plus each label as its kind's JSON
+    assert [(d.pop("answer"), d.pop("corrected_answer")) for d in delivered] == [
+        ("cat", None),
+        ("dog", None),
+    ]
     assert delivered == worker.get("/v1/me/labels", params={"status": "verified"})
 
 
