@@ -15,6 +15,7 @@ from typing import Any
 
 from ledger.kinds.base import Answer, NotAnAnswer
 from ledger.kinds.coordinates import numbers_in
+from ledger.kinds.jsontext import NotJson, canonical_json, read_json
 from ledger.kinds.structured import ClassedSetKind
 
 SPAN = "span: [start, end] of integer character offsets with 0 <= start < end"
@@ -26,6 +27,18 @@ def read_span(raw: Any) -> tuple[int, int]:
     if span is None or not 0 <= span[0] < span[1]:
         raise ValueError(SPAN)
     return (span[0], span[1])
+
+
+def has_float_offset(doc: Any) -> bool:
+    """Whether a document's entities have a span offset written as a float (5.0, 5e0)."""
+    if not isinstance(doc, list):
+        return False
+    return any(
+        isinstance(obj, dict)
+        and isinstance(obj.get("span"), list)
+        and any(isinstance(x, float) for x in obj["span"])
+        for obj in doc
+    )
 
 
 class Entities(ClassedSetKind):
@@ -47,6 +60,22 @@ class Entities(ClassedSetKind):
     fields = ("span",)
     max_objects = 1000
     match_at = 1.0
+
+    def normalize(self, value: str) -> str:
+        # a float offset is left as written for `parse` to refuse, as the spans kind does: [0, 5.0]
+        # does not quietly become the span [0,5]
+        try:
+            doc = read_json(value)
+        except NotJson:
+            return value
+        if has_float_offset(doc):
+            return value
+        return canonical_json(self.ordered(doc))
+
+    def from_delivered(self, answer: Any) -> str:
+        if has_float_offset(answer):
+            raise NotAnAnswer(f"a {self.name} label is {self.shape}: offsets are integers")
+        return super().from_delivered(answer)
 
     def read_geometry(self, obj: Mapping[str, Any]) -> Any:
         return read_span(obj["span"])

@@ -278,10 +278,16 @@ def test_entities_are_at_most_a_thousand() -> None:
 def test_entities_are_stored_in_one_spelling_whatever_the_order() -> None:
     stored = entities.normalize(PER_ORG)
     assert stored == '[{"class":"ORG","span":[10,16]},{"class":"PER","span":[0,5]}]'
-    reordered = '[ {"span": [1e1, 16.0], "class": "ORG"},\n {"span": [0, 5], "class": "PER"} ]'
+    reordered = '[ {"span": [10, 16], "class": "ORG"},\n {"span": [0, 5], "class": "PER"} ]'
     assert entities.normalize(reordered) == stored
     assert entities.normalize(stored) == stored  # idempotent
-    assert entities.normalize("PER 0 5") == "PER 0 5"  # not JSON: left for parse to refuse
+    # left as written for parse to refuse: not JSON, and offsets written as floats (as spans)
+    for refused in ("PER 0 5", '[{"class": "PER", "span": [0, 5.0]}]', one("[1e1, 12]")):
+        assert entities.normalize(refused) == refused
+        with pytest.raises(NotAnAnswer):
+            read(entities, refused, NER)
+    with pytest.raises(NotAnAnswer, match="offsets are integers"):
+        entities.from_delivered([{"class": "PER", "span": [0, 5.0]}])
 
 
 def test_entities_are_delivered_as_the_json_list_and_read_back() -> None:
