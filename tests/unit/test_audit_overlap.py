@@ -1,5 +1,5 @@
 """How the audit reads the labels an item may be paid from its terms, and counts them
-(ledger/audit/offline.py, check `overlap`), on documents built as the service builds them."""
+(ledger/audit/offline/checks/overlap.py), on documents built as the service builds them."""
 
 from __future__ import annotations
 
