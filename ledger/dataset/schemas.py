@@ -234,8 +234,8 @@ class DatasetCreate(InstructionsIn):
     label_classes: list[Text] = Field(
         default_factory=list,
         max_length=MAX_CLASSES,
-        description="what the label type picks from or names: its classes, keypoints, answers "
-        "or criteria (see the README's Label kinds); empty for boxes, spans and texts",
+        description="what the label type picks from or names (GET /v1/kinds, `classes_are`): "
+        "its classes, keypoints, answers or criteria; empty for the kinds that take none",
     )
     payment_token: str = Field(description="ERC-20 the buyer pays in; must be on the allowlist")
     # strict: JSON true or 2.0 is not an amount; money is an integer of base units, full stop

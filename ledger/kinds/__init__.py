@@ -10,11 +10,35 @@ from types import MappingProxyType
 from ledger.kinds.base import MAX_LABEL_CHARS, Answer, LabelKind, NotAnAnswer
 from ledger.kinds.boxes import Boxes
 from ledger.kinds.classes import Classes
+from ledger.kinds.entities import Entities
+from ledger.kinds.multilabel import MultiLabel
 from ledger.kinds.objects import Objects
+from ledger.kinds.preference import Preference
+from ledger.kinds.ranking import Ranking
+from ledger.kinds.ratings import Ratings
 from ledger.kinds.spans import Spans
+from ledger.kinds.texts import Texts
+from ledger.kinds.transcripts import Transcripts
+from ledger.kinds.written import Written
 
 KINDS: Mapping[str, LabelKind] = MappingProxyType(
-    {kind.name: kind for kind in (Classes(), Boxes(), Spans(), Objects())}
+    {
+        kind.name: kind
+        for kind in (
+            Classes(),
+            Boxes(),
+            Spans(),
+            Objects(),
+            MultiLabel(),
+            Entities(),
+            Texts(),
+            Transcripts(),
+            Preference(),
+            Ranking(),
+            Ratings(),
+            Written(),
+        )
+    }
 )
 
 

@@ -22,11 +22,20 @@ def _no_constant(name: str) -> NoReturn:
     raise NotJson(f"{name} is not a number a label may hold")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise NotJson(f"the key {key!r} appears twice")
+        found[key] = value
+    return found
+
+
 def read_json(value: str) -> Any:
-    """`value` as JSON; NotJson for text that is not JSON, holds NaN or Infinity, or is nested
-    deeper than MAX_DEPTH."""
+    """`value` as JSON; NotJson for text that is not JSON, holds NaN or Infinity or a key twice
+    (which one would count is the parser's whim), or is nested deeper than MAX_DEPTH."""
     try:
-        doc = json.loads(value, parse_constant=_no_constant)
+        doc = json.loads(value, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except NotJson:
         raise
     except (ValueError, RecursionError):

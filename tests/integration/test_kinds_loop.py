@@ -70,6 +70,44 @@ EXAMPLES: dict[str, Example] = {
         '[{"class": "horse", "box": [0, 0, 1, 1]}]',
         classes=PETS,
     ),
+    "preference": Example("A", "A", "B", "C", data=LLM_ITEM),
+    "ranking": Example(
+        ["A", "B", "C"],
+        ["A", "C", "B"],
+        ["C", "B", "A"],
+        '["A", "A", "B"]',
+        classes=["A", "B", "C"],
+        threshold=0.6,
+        data=LLM_ITEM,
+    ),
+    "ratings": Example(
+        {"helpful": 5, "honest": 4},
+        {"honest": 4, "helpful": 4},
+        {"helpful": 1, "honest": 1},
+        '{"helpful": 6, "honest": 4}',
+        classes=["helpful", "honest"],
+        threshold=0.8,
+        data=LLM_ITEM,
+    ),
+    "written": Example("Seven is prime.", "7 is a prime.", "Eight.", "   ", data=LLM_ITEM),
+    "multilabel": Example(
+        ["cat", "dog"], ["dog", "cat", "bird"], ["bird"], '["cat", "cat"]', classes=PETS
+    ),
+    "entities": Example(
+        [{"class": "PER", "span": [0, 12]}, {"class": "LOC", "span": [22, 28]}],
+        [{"span": [0, 12], "class": "PER"}],
+        [{"class": "LOC", "span": [0, 12]}],
+        '[{"class": "PER", "span": [5, 5]}]',
+        classes=["PER", "ORG", "LOC"],
+    ),
+    "texts": Example("London", "london.", "Paris", "   "),
+    "transcripts": Example(
+        "Ada Lovelace wrote in London.",
+        "ada lovelace wrote london",
+        "Charles Babbage built engines",
+        "   ",
+        data={"audio": "/media/audio/0.wav"},
+    ),
 }
 
 
@@ -95,9 +133,7 @@ def test_every_kind_has_an_example() -> None:
 
 def labels_stored(instance: Instance, dataset_id: int) -> int:
     with instance.runtime.db.unit_of_work() as session:
-        return int(
-            session.scalar(select(func.count()).where(Label.dataset_id == dataset_id)) or 0
-        )
+        return int(session.scalar(select(func.count()).where(Label.dataset_id == dataset_id)) or 0)
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -107,7 +143,7 @@ def test_a_dataset_of_each_kind_runs_the_loop(
     kind, example = kind_named(name), EXAMPLES[name]
     buyer = user(http, chain, "buyer")
     if kind.reviewed_only:
-        verification: dict[str, Any] = {"method": "review"}
+        verification: dict[str, Any] = {"method": "review", "overlap": 3}
     else:
         verification = {
             "method": "consensus",
@@ -145,8 +181,9 @@ def test_a_dataset_of_each_kind_runs_the_loop(
     # stored and hashed in one spelling, whatever the client's spaces and key order
     assert [m["value"] for m in made] == [kind.normalize(text_of(a)) for a in answers]
     if kind.reviewed_only:
-        for made_label, verdict in zip(made[:2], ("accept", "reject"), strict=True):
-            reviewer.post(f"/v1/labels/{made_label['id']}/review", json={"verdict": verdict})
+        verdicts = ({"verdict": "accept"}, {"verdict": "reject", "reason": "does not answer"})
+        for made_label, verdict in zip(made[:2], verdicts, strict=True):
+            reviewer.post(f"/v1/labels/{made_label['id']}/review", json=verdict)
         expected = ["verified", "rejected", "pending"]
         paid = 1
     else:
