@@ -4,7 +4,7 @@
 // `text_url`), loaded as the item view loads it: offsets count characters of that text, never of
 // its URL. Without onSubmit it only shows a given span highlighted in the text (a reviewer
 // judging a label).
-import { useRef, useState } from "react";
+import { type ReactNode, type RefObject, useRef, useState } from "react";
 
 import { ownTextUrl, useTextAt } from "./ItemView";
 
@@ -33,8 +33,36 @@ export function textOf(data: unknown): string | null {
 }
 
 /** Code points before a UTF-16 offset (JavaScript strings count surrogate pairs as two). */
-function codePoints(text: string, utf16Offset: number): number {
+export function codePoints(text: string, utf16Offset: number): number {
   return Array.from(text.slice(0, utf16Offset)).length;
+}
+
+/** The text as textOf gives it, loaded first when it is the URL of a text on this server, handed
+ * to `children` once there (offsets then count characters of the loaded text). */
+export function LoadedText({ text, children }: { text: string; children: (loaded: string) => ReactNode }) {
+  const url = ownTextUrl(text) ? text : null;
+  const loaded = useTextAt(url);
+  if (url === null) return children(text);
+  if (loaded.error) {
+    return (
+      <p className="notice notice-error">
+        {loaded.error.message}: there is no text to select. Skip the item as "Does not load".
+      </p>
+    );
+  }
+  if (loaded.data === undefined) return <p className="muted">Loading the item's text…</p>;
+  return children(loaded.data);
+}
+
+/** The stretch of `text` selected in `paragraph` (whose only child is that text), as code-point
+ * offsets [start, end); null when nothing in it is selected. */
+export function selectedSpan(paragraph: RefObject<HTMLElement | null>, text: string): [number, number] | null {
+  const selection = window.getSelection();
+  const node = paragraph.current?.firstChild;
+  if (!selection || selection.rangeCount === 0 || !node) return null;
+  const range = selection.getRangeAt(0);
+  if (range.startContainer !== node || range.endContainer !== node || range.collapsed) return null;
+  return [codePoints(text, range.startOffset), codePoints(text, range.endOffset)];
 }
 
 /** The span tool over `text` as textOf gives it: the words themselves, or the URL on this server
@@ -49,18 +77,7 @@ export function SpanTool({
   onSubmit?: (value: string) => void;
   shown?: [number, number] | null;
 }) {
-  const url = ownTextUrl(text) ? text : null;
-  const loaded = useTextAt(url);
-  if (url === null) return <Spans text={text} onSubmit={onSubmit} shown={shown} />;
-  if (loaded.error) {
-    return (
-      <p className="notice notice-error">
-        {loaded.error.message}: there is no text to select. Skip the item as "Does not load".
-      </p>
-    );
-  }
-  if (loaded.data === undefined) return <p className="muted">Loading the item's text…</p>;
-  return <Spans text={loaded.data} onSubmit={onSubmit} shown={shown} />;
+  return <LoadedText text={text}>{(loaded) => <Spans text={loaded} onSubmit={onSubmit} shown={shown} />}</LoadedText>;
 }
 
 function Spans({
@@ -76,12 +93,8 @@ function Spans({
   const [span, setSpan] = useState<[number, number] | null>(null);
 
   function readSelection() {
-    const selection = window.getSelection();
-    const node = paragraph.current?.firstChild;
-    if (!selection || selection.rangeCount === 0 || !node) return;
-    const range = selection.getRangeAt(0);
-    if (range.startContainer !== node || range.endContainer !== node || range.collapsed) return;
-    setSpan([codePoints(text, range.startOffset), codePoints(text, range.endOffset)]);
+    const found = selectedSpan(paragraph, text);
+    if (found !== null) setSpan(found);
   }
 
   const chars = Array.from(text);

@@ -1,17 +1,17 @@
-// The labelling workspace: one item at a time, one key per class. A label is sent with
+// The labelling workspace: one item at a time, labelled with its kind's widget (./kinds: keys
+// 1 to 9 for classes, a picture to draw boxes on, a text to select in, ...). A label is sent with
 // POST /v1/labels/and-next, whose answer carries the next item, so the next item shows as soon
 // as the one round trip returns.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
 import { ApiError } from "../api/errors";
+import { useKinds } from "../api/kinds";
 import { ErrorNotice } from "../ui/ErrorNotice";
 import { RequireSignIn } from "../ui/RequireSignIn";
-import { BoxTool, pictureOf } from "./BoxTool";
-import { ItemView } from "./ItemView";
-import { SpanTool, textOf } from "./SpanTool";
+import { LabelWidget } from "./kinds";
 import { WarmUpProgress, warmUpNextStep } from "./WarmUp";
 import { parseId, useDataset } from "./queries";
 
@@ -36,9 +36,6 @@ const SKIP_REASONS: { reason: SkipReason | ""; label: string }[] = [
   { reason: "other", label: "Other" },
 ];
 
-/** Keys 1 to 9 label with the first nine classes. */
-const CLASS_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
-
 async function fetchTurn(datasetId: number): Promise<Turn> {
   try {
     const item = await call(
@@ -53,23 +50,9 @@ async function fetchTurn(datasetId: number): Promise<Turn> {
   }
 }
 
-/** Whether a box or span tool shows the item (and the item frame need not). */
-function drawable(item: NextItem): boolean {
-  return (
-    (item.label_type === "boxes" && pictureOf(item.data) !== null) ||
-    (item.label_type === "spans" && textOf(item.data) !== null)
-  );
-}
-
-function typing(target: EventTarget | null): boolean {
-  return (
-    target instanceof HTMLElement &&
-    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))
-  );
-}
-
 function Workspace({ datasetId }: { datasetId: number }) {
   const dataset = useDataset(datasetId);
+  const kinds = useKinds();
   const queryClient = useQueryClient();
   const turn = useQuery({
     queryKey: ["next-item", datasetId],
@@ -120,20 +103,6 @@ function Workspace({ datasetId }: { datasetId: number }) {
     },
     [act, item, queryClient, datasetId],
   );
-
-  useEffect(() => {
-    const classes = item?.label_classes ?? [];
-    function onKey(event: KeyboardEvent) {
-      if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
-      const index = CLASS_KEYS.indexOf(event.key);
-      const value = classes[index];
-      if (index < 0 || value === undefined) return;
-      event.preventDefault();
-      submit(value);
-    }
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [item, submit]);
 
   function giveBack(how: "skip" | "release") {
     if (item === null) return;
@@ -198,40 +167,16 @@ function Workspace({ datasetId }: { datasetId: number }) {
       {turn.data && item === null && <Done datasetId={datasetId} refusal={turn.data.refusal} onRetry={() => void act(() => fetchTurn(datasetId))} />}
       {item !== null && (
         <section className="workspace" aria-label="Item">
-          <div className="item-frame" aria-busy={busy}>
-            <p className="muted item-id">Item {item.external_id}</p>
-            {item.label_type === "boxes" && pictureOf(item.data) !== null ? (
-              <BoxTool key={item.item_id} src={pictureOf(item.data) ?? ""} name={`Item ${item.external_id}`} onSubmit={submit} />
-            ) : item.label_type === "spans" && textOf(item.data) !== null ? (
-              <SpanTool key={item.item_id} text={textOf(item.data) ?? ""} onSubmit={submit} />
-            ) : (
-              <ItemView data={item.data} name={`Item ${item.external_id}`} />
-            )}
+          {/* one widget per kind (./kinds); keyed by item, so each item starts with a clean slate */}
+          <div className="item-work" aria-busy={busy}>
+            <LabelWidget
+              key={item.item_id}
+              item={item}
+              name={`Item ${item.external_id}`}
+              kind={kinds.data?.find((kind) => kind.name === item.label_type)}
+              onSubmit={submit}
+            />
           </div>
-          {item.label_type === "classes" ? (
-            <div role="group" aria-label="Classes" className="classes">
-              {item.label_classes.map((value, index) => {
-                const key = CLASS_KEYS[index];
-                return (
-                  <button
-                    key={value}
-                    type="button"
-                    className="class-button"
-                    aria-keyshortcuts={key}
-                    onClick={() => submit(value)}
-                  >
-                    {key !== undefined && <kbd aria-hidden="true">{key}</kbd>}
-                    {value}
-                  </button>
-                );
-              })}
-            </div>
-          ) : drawable(item) ? null : (
-            <p className="notice">
-              This item has no {item.label_type === "boxes" ? "picture to draw on" : "text to select in"};
-              skip it as "Does not load" so that its buyer sees it.
-            </p>
-          )}
           <div className="give-back">
             <label>
               Why skip{" "}

@@ -379,7 +379,7 @@ export interface paths {
         /**
          * Delivered Labels
          * @description The buyer's labels, verified ones by default (gold verdicts included before they are
-         *     revealed to their annotators).
+         *     revealed to their annotators), each as its text and as its kind's JSON value (`answer`).
          */
         get: operations["delivered_labels_v1_datasets__dataset_id__labels_get"];
         put?: never;
@@ -1036,6 +1036,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Kinds
+         * @description Every label kind, in the registry's order.
+         */
+        get: operations["kinds_v1_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1269,7 +1289,7 @@ export interface components {
             label_type: components["schemas"]["LabelType"];
             /**
              * Label Classes
-             * @description required for classes only
+             * @description what the label type picks from or names: its classes, keypoints, answers or criteria (see the README's Label kinds); empty for boxes, spans and texts
              */
             label_classes?: string[];
             /**
@@ -1419,6 +1439,87 @@ export interface components {
          * @enum {string}
          */
         DatasetStatus: "awaiting_funds" | "open" | "closing" | "closed";
+        /**
+         * DeliveredLabel
+         * @description A label as its buyer downloads it: beside the text that was hashed and paid, the label as
+         *     its kind's JSON value, ready for a training pipeline.
+         */
+        DeliveredLabel: {
+            /** Id */
+            id: number;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Item Id */
+            item_id: number;
+            /** External Id */
+            external_id: string;
+            /** Annotator */
+            annotator: string;
+            /**
+             * Value
+             * @description the label's text, as hashed and paid
+             */
+            value: string;
+            /**
+             * Item Hash
+             * @description the itemHash of its label-tree leaf
+             */
+            item_hash: string;
+            /**
+             * Salt
+             * @description random per label: the publication names the value by hash
+             */
+            salt: string;
+            /**
+             * Label Hash
+             * @description keccak256(salt ++ UTF-8 value): the labelHash of its label-tree leaf
+             */
+            label_hash: string;
+            /**
+             * Warmup
+             * @description part of a qualification warm-up: graded, not paid
+             */
+            warmup: boolean;
+            /**
+             * Instructions Version
+             * @description the instructions it was made under
+             */
+            instructions_version: number;
+            /**
+             * Corrected Value
+             * @description a reviewer's correction: what the buyer should use (the annotator's value is what was paid, and what the label tree commits to)
+             */
+            corrected_value: string | null;
+            status: components["schemas"]["LabelStatus"];
+            method: components["schemas"]["VerificationMethod"] | null;
+            /** Reviewer */
+            reviewer: string | null;
+            /** Reason */
+            reason: string | null;
+            /** Price */
+            price: number | null;
+            /** Reward */
+            reward: number | null;
+            /** Epoch */
+            epoch: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Answer
+             * @description `value` as its kind's JSON (a structured label parsed; a class or a text as it is); it reads back as the same label
+             */
+            answer: unknown;
+            /**
+             * Corrected Answer
+             * @description `corrected_value` the same way, when there is one
+             */
+            corrected_answer: unknown;
+        };
         /** DisputeCreate */
         DisputeCreate: {
             /** Comment */
@@ -1669,7 +1770,7 @@ export interface components {
             data: unknown;
             /**
              * Label
-             * @description its right label
+             * @description its right label, as a label's value
              */
             label: string;
             /**
@@ -1766,6 +1867,51 @@ export interface components {
             /** Gold */
             gold: number;
         };
+        /** KindPublic */
+        KindPublic: {
+            /**
+             * Name
+             * @description the label type to create a dataset with
+             */
+            name: string;
+            /** Summary */
+            summary: string;
+            /**
+             * Media
+             * @description what it labels: image, text, audio, video, 3d, llm, any
+             */
+            media: string[];
+            /**
+             * Measure
+             * @description how two labels are compared for consensus and gold
+             */
+            measure: string;
+            /**
+             * Needs Classes
+             * @description whether the dataset lists label_classes
+             */
+            needs_classes: boolean;
+            /**
+             * Classes Are
+             * @description what label_classes mean for it
+             */
+            classes_are: string;
+            /**
+             * Single Class
+             * @description a label is one class: the class aggregators apply
+             */
+            single_class: boolean;
+            /**
+             * Reviewed Only
+             * @description only reviewers judge it: no consensus, no gold
+             */
+            reviewed_only: boolean;
+            /**
+             * Max Chars
+             * @description the longest label text it takes
+             */
+            max_chars: number;
+        };
         /**
          * LabelAndNext
          * @description A label stored, and the next item reserved for you in the same round trip.
@@ -1781,7 +1927,10 @@ export interface components {
         LabelCreate: {
             /** Item Id */
             item_id: number;
-            /** Value */
+            /**
+             * Value
+             * @description the label as its kind writes it: a class name, a text, or the JSON text of a structured label (each kind also bounds its own length)
+             */
             value: string;
         };
         /** LabelEventPublic */
@@ -1838,7 +1987,10 @@ export interface components {
             external_id: string;
             /** Annotator */
             annotator: string;
-            /** Value */
+            /**
+             * Value
+             * @description the label's text, as hashed and paid
+             */
             value: string;
             /**
              * Item Hash
@@ -1897,11 +2049,10 @@ export interface components {
         LabelStatus: "pending" | "verified" | "rejected";
         /**
          * LabelType
-         * @description What a label is: a class name, a box as the JSON text `[x_min, y_min, x_max, y_max]`, or a
-         *     text span as `[start, end]` (character offsets, end excluded).
+         * @description What a label is; each kind's shape and agreement measure: README, Label kinds.
          * @enum {string}
          */
-        LabelType: "classes" | "boxes" | "spans";
+        LabelType: "classes" | "boxes" | "spans" | "objects" | "preference" | "ranking" | "ratings" | "written";
         /** LeaseTerms */
         LeaseTerms: {
             /**
@@ -1968,7 +2119,7 @@ export interface components {
             data: unknown;
             /**
              * Label Type
-             * @description classes, boxes ([x_min, y_min, x_max, y_max]) or spans
+             * @description the kind of label asked for (a LabelType: classes, boxes, spans, objects...)
              */
             label_type: string;
             /** Label Classes */
@@ -2110,7 +2261,10 @@ export interface components {
             external_id: string;
             /** Annotator */
             annotator: string;
-            /** Value */
+            /**
+             * Value
+             * @description the label's text, as hashed and paid
+             */
             value: string;
             /**
              * Item Hash
@@ -4131,7 +4285,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LabelPublic"][];
+                    "application/json": components["schemas"]["DeliveredLabel"][];
                 };
             };
             /** @description Malformed request */
@@ -6575,6 +6729,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    kinds_v1_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindPublic"][];
+                };
             };
             /** @description Malformed request */
             400: {
