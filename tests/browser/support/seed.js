@@ -208,6 +208,39 @@ export async function seedDatasetWithTerms(product, buyerDev, spec) {
 }
 
 /**
+ * Creates, fills and funds a dataset of any label kind (`labelType`, a name from GET /v1/kinds),
+ * with items whose data is any JSON value (a picture's URL, an audio clip's, a prompt and two
+ * answers), and waits until the service has seen the deposit.
+ * @param {import('./product.js').Product} product
+ * @param {{ address: `0x${string}`, account: import('viem').HDAccount }} buyerDev
+ * @param {{ name: string, labelType: string, classes: string[],
+ *   items: readonly { id: string, data: unknown }[], instructions: string,
+ *   verification?: Record<string, unknown> }} spec
+ */
+export async function seedKindDataset(product, buyerDev, spec) {
+  const buyer = await new ApiUser(product.url, buyerDev).signIn('buyer');
+  const price = UNIT / 4;
+  const reward = UNIT;
+  const created = await buyer.post('/v1/datasets', {
+    name: spec.name,
+    label_type: spec.labelType,
+    label_classes: spec.classes,
+    payment_token: product.paymentToken,
+    price_per_label: price,
+    reward_per_label: reward,
+    instructions: spec.instructions,
+    verification: spec.verification ?? {},
+  });
+  const route = `/v1/datasets/${created.id}`;
+  await buyer.post(`${route}/items`, spec.items.map(({ id, data }) => ({ id, data })));
+  const { chain: terms } = await buyer.get(route);
+  const places = Number(spec.verification?.overlap ?? 1);
+  const budget = BigInt(price * spec.items.length * places * 2);
+  const dataset = await fundUntilOpen(product, buyerDev, buyer, route, terms, budget);
+  return { buyer, dataset, price, reward };
+}
+
+/**
  * A reviewer of the dataset, appointed by its buyer and signed in from Node (for seeding the
  * reviewer's part: reviews and dispute decisions through the API).
  * @param {import('./product.js').Product} product
