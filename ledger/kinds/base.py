@@ -70,7 +70,9 @@ class LabelKind(ABC):
         """The classes a dataset of this kind keeps, given what its buyer listed; ValueError
         saying what is wrong. By default: required when `needs_classes`, refused otherwise."""
         if self.needs_classes and not classes:
-            raise ValueError(f"a {self.name} dataset needs label_classes ({self.classes_are})")
+            raise ValueError(
+                f"a dataset of {self.name} labels needs label_classes: {self.classes_are}"
+            )
         if not self.needs_classes and classes:
             raise ValueError(f"{self.name} datasets take no label_classes")
         return classes

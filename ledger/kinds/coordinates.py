@@ -3,6 +3,7 @@ numbers, stored in one canonical spelling."""
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -19,6 +20,20 @@ def numbers_in(doc: Any, count: int, *, integers: bool) -> list[Any] | None:
     if integers and not all(isinstance(n, int) for n in doc):
         return None
     return doc
+
+
+def read_point(raw: Any) -> tuple[float, float] | None:
+    """`raw` as a point if it is `[x, y]` of finite numbers, else None. JSON reads a literal
+    beyond the doubles, 1e400, as infinity, so finiteness is checked here and not only by
+    refusing NaN and Infinity."""
+    pair = numbers_in(raw, 2, integers=False)
+    if pair is None:
+        return None
+    try:
+        x, y = float(pair[0]), float(pair[1])
+    except OverflowError:  # an integer literal beyond the doubles
+        return None
+    return (x, y) if math.isfinite(x) and math.isfinite(y) else None
 
 
 class CoordinateKind(JsonKind):

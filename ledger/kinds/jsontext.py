@@ -5,6 +5,7 @@ the same whichever client wrote it and however it ordered its keys or spelled it
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, NoReturn
 
@@ -22,6 +23,24 @@ def _no_constant(name: str) -> NoReturn:
     raise NotJson(f"{name} is not a number a label may hold")
 
 
+#: The largest integer every client reads exactly: a JSON number is a double in JavaScript.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # "1e400" reads as infinity
+        raise NotJson(f"{text} is beyond the numbers a label may hold")
+    return number
+
+
+def _safe_int(text: str) -> int:
+    number = int(text)
+    if abs(number) > MAX_SAFE_INTEGER:
+        raise NotJson(f"{text} is beyond the integers every client reads exactly (2^53 - 1)")
+    return number
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
@@ -32,10 +51,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def read_json(value: str) -> Any:
-    """`value` as JSON; NotJson for text that is not JSON, holds NaN or Infinity or a key twice
-    (which one would count is the parser's whim), or is nested deeper than MAX_DEPTH."""
+    """`value` as JSON; NotJson for text that is not JSON, holds NaN or Infinity, a number beyond
+    the doubles (1e400) or an integer beyond 2^53 - 1 (which a JavaScript client rounds), a key
+    twice (which one would count is the parser's whim), or is nested deeper than MAX_DEPTH."""
     try:
-        doc = json.loads(value, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        doc = json.loads(
+            value,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_safe_int,
+            object_pairs_hook=_unique_keys,
+        )
     except NotJson:
         raise
     except (ValueError, RecursionError):
@@ -61,7 +87,9 @@ def _depth(doc: Any) -> int:
 
 def is_number(value: Any) -> bool:
     """A JSON number: an int or a finite float, never a boolean."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 _EXPONENT = re.compile(r"e([+-])0*(\d)")

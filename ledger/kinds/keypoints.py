@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ledger.kinds.base import Answer, NotAnAnswer
-from ledger.kinds.polygons import read_point
+from ledger.kinds.coordinates import read_point
 from ledger.kinds.structured import JsonKind
 from ledger.kit.types import nfc
 

@@ -43,7 +43,7 @@ class JsonKind(LabelKind):
         try:
             doc = read_json(value)
         except NotJson as wrong:
-            raise NotAnAnswer(f"{self.refusal(where)}: {wrong}") from None
+            raise NotAnAnswer(f"not {self.shape}: {wrong} ({where})") from None
         return self.read_doc(doc, classes=classes, where=where)
 
     def refusal(self, where: str) -> str:

@@ -188,7 +188,7 @@ def test_a_ranking_is_every_answer_once_best_first() -> None:
         ('["A", "B", 3]', r"not a JSON list of every answer's name once, best first"),
         ('{"A": 1, "B": 2, "C": 3}', r"not a JSON list of every answer's name once"),
         ('"A"', r"not a JSON list"),
-        ("A > B > C", r"not a JSON list.*\(dataset 7\): not JSON"),
+        ("A > B > C", r"not a JSON list.*: not JSON \(dataset 7\)"),
         ("[]", r"'A', 'B', 'C' not ranked"),
         ('["A", "B", null]', r"not a JSON list"),
         (str([str(n) for n in range(11)]).replace("'", '"'), r"not a JSON list"),

@@ -95,7 +95,7 @@ def test_multilabel_reads_a_set_of_the_datasets_classes(value: str, answer: set[
     [
         ('"a"', r"not a list of distinct classes.*\(dataset 7\)"),
         ('{"a": 1}', r"not a list of distinct classes.*\(dataset 7\)"),
-        ("a", r"not a list of distinct classes.*\(dataset 7\): not JSON"),
+        ("a", r"not a list of distinct classes.*: not JSON \(dataset 7\)"),
         ("[1]", r"item 0: not a list of distinct classes"),
         ('["a", true]', r"item 1: not a list of distinct classes"),
         ('["a", null]', r"item 1: not a list of distinct classes"),
@@ -242,7 +242,7 @@ def one(span: str, cls: str = "PER") -> str:
     ("value", "message"),
     [
         ('{"class": "PER", "span": [0, 5]}', r"^not a list of entities .*\(dataset 7\)$"),
-        ("PER 0 5", r"not a list of entities .*\(dataset 7\): not JSON"),
+        ("PER 0 5", r"not a list of entities .*: not JSON \(dataset 7\)"),
         ("[[0, 5]]", r"object 0: not a list of entities"),
         ('[{"class": "PER"}]', r"object 0: not a list of entities"),
         ('[{"class": "PER", "span": [0, 5], "text": "Alice"}]', r"object 0: not a list"),
