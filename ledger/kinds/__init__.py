@@ -10,14 +10,20 @@ from types import MappingProxyType
 from ledger.kinds.base import MAX_LABEL_CHARS, Answer, LabelKind, NotAnAnswer
 from ledger.kinds.boxes import Boxes
 from ledger.kinds.classes import Classes
+from ledger.kinds.cuboids import Cuboids
 from ledger.kinds.entities import Entities
+from ledger.kinds.keypoints import Keypoints
+from ledger.kinds.masks import Masks
 from ledger.kinds.multilabel import MultiLabel
 from ledger.kinds.objects import Objects
+from ledger.kinds.polygons import Polygons
 from ledger.kinds.preference import Preference
 from ledger.kinds.ranking import Ranking
 from ledger.kinds.ratings import Ratings
+from ledger.kinds.segments import Segments
 from ledger.kinds.spans import Spans
 from ledger.kinds.texts import Texts
+from ledger.kinds.tracks import Tracks
 from ledger.kinds.transcripts import Transcripts
 from ledger.kinds.written import Written
 
@@ -29,10 +35,16 @@ KINDS: Mapping[str, LabelKind] = MappingProxyType(
             Boxes(),
             Spans(),
             Objects(),
+            Polygons(),
+            Keypoints(),
+            Masks(),
             MultiLabel(),
             Entities(),
             Texts(),
             Transcripts(),
+            Segments(),
+            Tracks(),
+            Cuboids(),
             Preference(),
             Ranking(),
             Ratings(),

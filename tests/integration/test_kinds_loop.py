@@ -57,6 +57,7 @@ class Example:
 
 
 PETS = ["cat", "dog", "bird"]
+PET_ITEM = {"image": "/media/pets/0.png"}
 LLM_ITEM = {"prompt": "Name a prime.", "answers": {"A": "7", "B": "8", "C": "9"}}
 
 EXAMPLES: dict[str, Example] = {
@@ -99,6 +100,53 @@ EXAMPLES: dict[str, Example] = {
         [{"class": "LOC", "span": [0, 12]}],
         '[{"class": "PER", "span": [5, 5]}]',
         classes=["PER", "ORG", "LOC"],
+    ),
+    "polygons": Example(
+        [{"class": "cat", "points": [[0, 0], [10, 0], [10, 10], [0, 10]]}],
+        [{"class": "cat", "points": [[1, 0], [11, 0], [11, 10], [1, 10], [1, 0]]}],
+        [{"class": "dog", "points": [[0, 0], [10, 0], [10, 10], [0, 10]]}],
+        '[{"class": "cat", "points": [[0, 0], [10, 10], [10, 0], [0, 10]]}]',  # edges cross
+        classes=PETS,
+        data=PET_ITEM,
+    ),
+    "keypoints": Example(
+        {"nose": [10, 10], "tail": [50, 40]},
+        {"tail": [50, 41], "nose": [11, 10]},
+        {"nose": [50, 40], "tail": [10, 10]},
+        '{"nose": [10, 10]}',  # the tail is neither placed nor null
+        classes=["nose", "tail"],
+        data=PET_ITEM,
+    ),
+    "masks": Example(
+        {"size": [4, 4], "counts": [0, 8, 8]},
+        {"size": [4, 4], "counts": [1, 7, 0, 0, 8]},
+        {"size": [4, 4], "counts": [8, 8]},
+        '{"size": [4, 4], "counts": [1, 2]}',  # runs sum to 3, not 16
+        data=PET_ITEM,
+    ),
+    "segments": Example(
+        [{"class": "speech", "start": 0, "end": 2}],
+        [{"class": "speech", "start": 0.2, "end": 2.0}],
+        [{"class": "music", "start": 0, "end": 2}],
+        '[{"class": "speech", "start": 3, "end": 2}]',
+        classes=["speech", "music"],
+        data={"audio": "/media/audio/0.wav"},
+    ),
+    "tracks": Example(
+        [{"class": "car", "frames": {"0": [0, 0, 10, 10], "1": [1, 0, 11, 10]}}],
+        [{"class": "car", "frames": {"1": [1, 0, 11, 10.5], "0": [0, 0, 10, 10]}}],
+        [{"class": "person", "frames": {"0": [0, 0, 10, 10], "1": [1, 0, 11, 10]}}],
+        '[{"class": "car", "frames": {"05": [0, 0, 1, 1]}}]',  # a frame number with a 0 ahead
+        classes=["car", "person"],
+        data={"video": "/media/videos/0.webm"},
+    ),
+    "cuboids": Example(
+        [{"class": "car", "center": [0, 0, 1], "size": [4, 2, 1.5], "yaw": 0}],
+        [{"yaw": 0.0, "size": [4, 2, 1.5], "center": [0.2, 0, 1], "class": "car"}],
+        [{"class": "pedestrian", "center": [0, 0, 1], "size": [4, 2, 1.5], "yaw": 0}],
+        '[{"class": "car", "center": [0, 0, 1], "size": [4, 0, 1.5], "yaw": 0}]',
+        classes=["car", "pedestrian"],
+        data={"cloud": "/media/clouds/0.bin"},
     ),
     "texts": Example("London", "london.", "Paris", "   "),
     "transcripts": Example(

@@ -3,9 +3,12 @@ and nothing outside `ledger/kinds/` needs to know which kind a dataset has."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ledger.kinds import KINDS, NotAnAnswer, kind_named
+from ledger.kinds.table import BEGIN, END, markdown
 
 CLASSES = ("cat", "café")
 
@@ -112,3 +115,13 @@ def test_each_kind_compares_by_its_own_measure() -> None:
     assert kind_named("spans").similarity([0, 10], [5, 15]) == pytest.approx(5 / 15)
     with pytest.raises(TypeError):
         kind_named("boxes").similarity("cat", [0, 0, 1, 1])
+
+
+def test_the_readme_lists_every_kind_as_the_registry_describes_it() -> None:
+    """README's table of label kinds is `python -m ledger.kinds.table`'s output, so a kind added
+    or a measure reworded shows in the documentation (regenerate it with that command)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index(BEGIN), readme.index(END) + len(END)
+    assert readme[start:end] == markdown()
+    for name in KINDS:
+        assert f"| `{name}` |" in readme[start:end]
