@@ -8,6 +8,7 @@ import { type Address, parseUnits } from "viem";
 
 import { api, call, type Schemas } from "../api/client";
 import { ApiError } from "../api/errors";
+import { type Kind, useKinds } from "../api/kinds";
 import { useService } from "../chain/service";
 import { useToken } from "../chain/tokens";
 import { ErrorNotice } from "../ui/ErrorNotice";
@@ -18,6 +19,80 @@ type Method = Schemas["Method"];
 type Aggregator = Schemas["Aggregator"];
 
 const DAY = 86_400;
+
+/** The kinds' groups on the form, by what they label (a kind's first medium), in this order. */
+const GROUPS: readonly (readonly [string, string])[] = [
+  ["any", "Any data"],
+  ["image", "Pictures"],
+  ["text", "Texts"],
+  ["audio", "Audio"],
+  ["video", "Video"],
+  ["3d", "3D point clouds"],
+  ["llm", "LLM feedback"],
+];
+
+/** Each kind in a few words (the hint below the choice gives its whole summary); a kind the
+ * service adds later is shown by its summary until it has words here. */
+const TITLES: Readonly<Record<string, string>> = {
+  classes: "A class from a list",
+  boxes: "Boxes drawn on a picture",
+  spans: "Spans of a text",
+  objects: "Classed boxes around every object",
+  polygons: "Polygons outlining regions",
+  keypoints: "Keypoints of a skeleton",
+  masks: "A painted mask",
+  multilabel: "Any number of classes",
+  entities: "Entity spans in a text",
+  texts: "A short free-text answer",
+  transcripts: "A transcript of speech",
+  segments: "Time segments with classes",
+  tracks: "Object tracks through a video",
+  cuboids: "3D boxes in a point cloud",
+  preference: "The better of two answers",
+  ranking: "A ranking of answers",
+  ratings: "Ratings on criteria",
+  written: "A written response",
+};
+
+function titleOf(kind: Kind): string {
+  const title = TITLES[kind.name];
+  if (title !== undefined) return title;
+  return kind.summary.charAt(0).toUpperCase() + kind.summary.slice(1);
+}
+
+function groupOf(kind: Kind): string {
+  const first = kind.media[0] ?? "any";
+  return GROUPS.some(([media]) => media === first) ? first : "any";
+}
+
+/** The kinds to choose from, grouped: radios with the kind's words, its name beside them. */
+function KindChoice({ kinds, chosen, onChoose, describedBy }: {
+  kinds: readonly Kind[];
+  chosen: string;
+  onChoose: (name: string) => void;
+  describedBy: string | undefined;
+}) {
+  return (
+    <>
+      {GROUPS.map(([media, heading]) => {
+        const inGroup = kinds.filter((kind) => groupOf(kind) === media);
+        if (inGroup.length === 0) return null;
+        return (
+          <div key={media} className="buyer-kind-group" role="group" aria-label={heading}>
+            <p className="buyer-kind-heading">{heading}</p>
+            {inGroup.map((kind) => (
+              <label key={kind.name} className="buyer-choice">
+                <input type="radio" name="label_type" value={kind.name} checked={chosen === kind.name}
+                  onChange={() => onChoose(kind.name)} aria-describedby={describedBy} />{" "}
+                {titleOf(kind)}
+              </label>
+            ))}
+          </div>
+        );
+      })}
+    </>
+  );
+}
 
 /** The fields the form shows an error beside. */
 const SHOWN = new Set([
@@ -118,6 +193,11 @@ function NewDatasetForm() {
   const queryClient = useQueryClient();
   const [name, setName] = useState("");
   const [labelType, setLabelType] = useState<LabelType>("classes");
+  const kinds = useKinds();
+  const kind = kinds.data?.find((k) => k.name === labelType);
+  const needsClasses = kind?.needs_classes ?? labelType === "classes";
+  const reviewedOnly = kind?.reviewed_only ?? false;
+  const exact = kind?.single_class ?? labelType === "classes";
   const [classes, setClasses] = useState("");
   const [token, setToken] = useState<Address>(service.paymentTokens[0] ?? service.ledger);
   const [price, setPrice] = useState("");
@@ -160,17 +240,17 @@ function NewDatasetForm() {
     setLocal(mine);
     if (pricePerLabel === null || rewardPerLabel === null) return;
     const verification: Record<string, unknown> = {
-      method,
+      method: reviewedOnly ? "review" : method,
       review_window_seconds: Math.round(Number(reviewDays) * DAY),
       dispute_window_seconds: Math.round(Number(disputeDays) * DAY),
     };
-    if (method === "review") verification["overlap"] = Number(overlap);
+    if (method === "review" || reviewedOnly) verification["overlap"] = Number(overlap);
     else {
       verification["consensus_k"] = Number(consensusK);
       verification["consensus_max_k"] = Number(consensusMaxK);
       verification["consensus_aggregator"] = aggregator;
     }
-    if (labelType !== "classes") verification["agreement_threshold"] = Number(threshold);
+    if (!exact && !reviewedOnly) verification["agreement_threshold"] = Number(threshold);
     const body: Record<string, unknown> = {
       name,
       label_type: labelType,
@@ -181,7 +261,8 @@ function NewDatasetForm() {
       verification,
       private: isPrivate,
     };
-    if (labelType === "classes") body["label_classes"] = lines(classes);
+    // A kind with default classes (preference's A, B, tie) takes none listed as its default.
+    if (needsClasses && (lines(classes).length > 0 || labelType === "classes")) body["label_classes"] = lines(classes);
     if (isPrivate) body["workforce"] = lines(workforce);
     // Only what the buyer chose is sent: the service fills in its documented defaults (the
     // generated type marks every defaulted field as required).
@@ -202,17 +283,26 @@ function NewDatasetForm() {
       </Field>
       <fieldset>
         <legend>What annotators give each item</legend>
-        {(["classes", "boxes", "spans"] as const).map((type) => (
-          <label key={type} className="buyer-choice">
-            <input type="radio" name="label_type" value={type} checked={labelType === type}
-              onChange={() => setLabelType(type)} aria-describedby={described("label_type", false, err("label_type"))} />{" "}
-            {type === "classes" ? "A class from a list" : type === "boxes" ? "Boxes drawn on a picture" : "Spans of a text"}
-          </label>
-        ))}
+        {kinds.data === undefined ? (
+          kinds.error !== null ? <ErrorNotice error={kinds.error} /> : <p className="muted">Reading the label kinds…</p>
+        ) : (
+          <KindChoice kinds={kinds.data} chosen={labelType} onChoose={(name) => setLabelType(name as LabelType)}
+            describedBy={described("label_type", true, err("label_type"))} />
+        )}
+        <p id="label_type-hint" className="muted">
+          {kind !== undefined && (
+            <>
+              A label is {kind.summary}. {kind.reviewed_only ? "Only your reviewers judge it: no consensus, no gold answers." : `Two labels agree by ${kind.measure}.`}
+            </>
+          )}
+        </p>
         {err("label_type") && <p id="label_type-error" className="buyer-field-error">{err("label_type")}</p>}
       </fieldset>
-      {labelType === "classes" && (
-        <Field id="label_classes" label="Classes" hint="One per line (or separated by commas), in the order of keys 1 to 9."
+      {needsClasses && (
+        <Field id="label_classes" label="Classes"
+          hint={labelType === "classes" || kind === undefined
+            ? "One per line (or separated by commas), in the order of keys 1 to 9."
+            : `One per line (or separated by commas): ${kind.classes_are}.`}
           error={err("label_classes")}>
           <textarea id="label_classes" rows={4} value={classes} onChange={(e) => setClasses(e.target.value)}
             aria-describedby={described("label_classes", true, err("label_classes"))}
@@ -244,10 +334,11 @@ function NewDatasetForm() {
           Your reviewers accept or reject each label
         </label>
         <label className="buyer-choice">
-          <input type="radio" name="method" value="consensus" checked={method === "consensus"} onChange={() => setMethod("consensus")} />{" "}
-          Annotators agree (consensus)
+          <input type="radio" name="method" value="consensus" checked={method === "consensus" && !reviewedOnly}
+            disabled={reviewedOnly} onChange={() => setMethod("consensus")} />{" "}
+          Annotators agree (consensus){reviewedOnly && " (not for this kind: only reviewers judge it)"}
         </label>
-        {method === "review" ? (
+        {method === "review" || reviewedOnly ? (
           <Field id="overlap" label="Annotators per item" error={err("verification.overlap")}>
             <input id="overlap" type="number" min={1} value={overlap} onChange={(e) => setOverlap(e.target.value)}
               aria-describedby={described("overlap", false, err("verification.overlap"))} />
@@ -272,10 +363,11 @@ function NewDatasetForm() {
             </Field>
           </>
         )}
-        {labelType !== "classes" && (
-          <Field id="threshold" label="Overlap (IoU) at which two labels agree" error={err("verification.agreement_threshold")}>
+        {!exact && !reviewedOnly && (
+          <Field id="threshold" label="Similarity at which two labels agree (0 to 1)"
+            {...(kind !== undefined ? { hint: `The similarity is ${kind.measure}.` } : {})} error={err("verification.agreement_threshold")}>
             <input id="threshold" inputMode="decimal" value={threshold} onChange={(e) => setThreshold(e.target.value)}
-              aria-describedby={described("threshold", false, err("verification.agreement_threshold"))} />
+              aria-describedby={described("threshold", kind !== undefined, err("verification.agreement_threshold"))} />
           </Field>
         )}
         <Field id="review_days" label="Days before an unreviewed label is accepted and paid" error={err("verification.review_window_seconds")}>
