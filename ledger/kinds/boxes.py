@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ledger.kinds.base import overlap_ratio
 from ledger.kinds.coordinates import CoordinateKind
 
@@ -23,6 +25,20 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     area_a = (a[2] - a[0]) * (a[3] - a[1])
     area_b = (b[2] - b[0]) * (b[3] - b[1])
     return overlap_ratio(intersection, area_a + area_b - intersection, list(a) == list(b))
+
+
+def box_iou_matrix(a: Any, b: Any) -> Any:
+    """`box_iou` of every box (row) of `a` with every box of `b`, as a matrix (the same
+    arithmetic, element by element, zero-area boxes included)."""
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    intersection = np.maximum(width, 0.0) * np.maximum(height, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - intersection
+    identical = (a[:, None, :] == b[None, :, :]).all(axis=2)
+    positive = union > 0
+    return np.where(positive, intersection / np.where(positive, union, 1.0), identical * 1.0)
 
 
 class Boxes(CoordinateKind):

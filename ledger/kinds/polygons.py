@@ -2,7 +2,7 @@
 leaf). A label is the JSON list `[{"class": "roof", "points": [[x, y], [x, y], [x, y], ...]},
 ...]`, possibly empty (nothing to outline): each polygon's points are the vertices of its outer
 ring in drawing order, 3 to 1000 of them, finite numbers, drawing a simple polygon (its edges
-neither cross nor touch each other, and it encloses an area); at most 200 polygons.
+neither cross nor touch each other, and it encloses an area); at most 100 polygons.
 
 The list is a set, stored sorted; the points keep the order they were drawn in. A ring written
 closed (its last point repeating its first, as GeoJSON and shapely write it) is stored open, as
@@ -24,10 +24,9 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
-from ledger.kinds.base import Answer, overlap_ratio
+from ledger.kinds.base import overlap_ratio
 from ledger.kinds.coordinates import read_point
-from ledger.kinds.segments import same_class
-from ledger.kinds.structured import ClassedSetKind, matched_f1
+from ledger.kinds.structured import ClassedSetKind
 
 MIN_POINTS = 3
 MAX_POINTS = 1000
@@ -93,13 +92,14 @@ class Polygons(ClassedSetKind):
     classes_are = "the classes of the objects"
     shape = 'a list of objects {"class": c, "points": [[x, y], [x, y], [x, y], ...]}'
     fields = ("points",)
-    # The similarity overlays every pair of one class whose bounding boxes meet: 200 polygons a
-    # side, all stacked on one another, take about 0.6 s on one core (500 took 4 s), which is
-    # work a label's submission waits for.
-    max_objects = 200
-    # Room for 200 polygons of 50 points at full float precision (~30 characters a point); the
-    # similarity overlays pairs of polygons, so the label's size also bounds its cost.
-    max_chars = 300_000
+    # The similarity overlays every pair of one class whose bounding boxes meet, and an item's
+    # consensus compares its labels pairwise while a submission waits: 100 polygons a side, all
+    # stacked on one another, keep three labels' consensus within a second on one core
+    # (scripts/bench-kinds; 500 took 8 s).
+    max_objects = 100
+    # Room for 100 polygons of about 100 points (~20 characters a point); the overlays' cost
+    # grows with the points, so the label's size also bounds it.
+    max_chars = 200_000
 
     def ordered(self, doc: Any) -> Any:
         if isinstance(doc, list):
@@ -117,15 +117,10 @@ class Polygons(ClassedSetKind):
     def overlap(self, a: Any, b: Any) -> float:
         return polygon_iou(a, b)
 
-    def similarity(self, a: Answer, b: Answer) -> float:
-        """`matched_f1` of `polygon_iou`, as the classed set kinds define it, with the overlays
-        done at once by shapely's vectorised GEOS calls, and only for the pairs of one class
-        whose bounding boxes overlap (the others share no area): 500 polygons a side are
-        250,000 pairs, which one overlay each in Python made seconds of work."""
-        scores = polygon_iou_matrix([p for _, p in a], [p for _, p in b])
-        scores[~same_class([c for c, _ in a], [c for c, _ in b])] = 0.0
-        rows = scores.tolist()
-        return matched_f1(range(len(a)), range(len(b)), lambda i, j: rows[i][j], self.match_at)
+    def overlap_matrix(self, a: Sequence[Any], b: Sequence[Any]) -> npt.NDArray[np.float64]:
+        """The overlays done at once by shapely's vectorised GEOS calls, and only for the pairs
+        whose bounding boxes overlap (the others share no area)."""
+        return polygon_iou_matrix(a, b)
 
 
 def polygon_iou_matrix(a: Sequence[Polygon], b: Sequence[Polygon]) -> npt.NDArray[np.float64]:

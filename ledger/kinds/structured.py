@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from ledger.kinds.base import Answer, LabelKind, NotAnAnswer
@@ -76,14 +77,21 @@ def matched_f1(
     """F1 of the pairs matched between two sets: the Hungarian assignment maximising the summed
     overlap (`overlap` is 0 for two objects that may not match, e.g. of different classes), of
     which the pairs overlapping at least `match_at` count. Two empty sets agree (1.0)."""
-    if not a and not b:
-        return 1.0
-    if not a or not b:
-        return 0.0
     scores = np.array([[overlap(x, y) for y in b] for x in a], dtype=np.float64)
+    return matched_f1_of(scores.reshape(len(a), len(b)), match_at)
+
+
+def matched_f1_of(scores: npt.NDArray[np.float64], match_at: float) -> float:
+    """`matched_f1` of the overlaps already computed, `scores[i, j]` of the i-th object of one
+    set and the j-th of the other."""
+    size_a, size_b = int(scores.shape[0]), int(scores.shape[1])
+    if size_a == 0 and size_b == 0:
+        return 1.0
+    if size_a == 0 or size_b == 0:
+        return 0.0
     rows, cols = linear_sum_assignment(scores, maximize=True)
     matched = int((scores[rows, cols] >= match_at).sum())
-    return 2 * matched / (len(a) + len(b))
+    return 2 * matched / (size_a + size_b)
 
 
 class ClassedSetKind(JsonKind):
@@ -132,8 +140,26 @@ class ClassedSetKind(JsonKind):
             objects.append((obj["class"], geometry))
         return objects
 
-    def similarity(self, a: Answer, b: Answer) -> float:
-        def pair(x: tuple[str, Any], y: tuple[str, Any]) -> float:
-            return self.overlap(x[1], y[1]) if x[0] == y[0] else 0.0
+    def overlap_matrix(self, a: Sequence[Any], b: Sequence[Any]) -> npt.NDArray[np.float64]:
+        """`overlap` of every geometry of `a` (rows) with every one of `b` (columns). A kind
+        whose labels hold thousands of objects computes it at once (numpy, shapely's vectorised
+        calls) rather than one Python call per pair."""
+        scores = np.zeros((len(a), len(b)), dtype=np.float64)
+        for i, x in enumerate(a):
+            for j, y in enumerate(b):
+                scores[i, j] = self.overlap(x, y)
+        return scores
 
-        return matched_f1(a, b, pair, self.match_at)
+    def similarity(self, a: Answer, b: Answer) -> float:
+        scores = self.overlap_matrix([g for _, g in a], [g for _, g in b])
+        scores[~same_class([c for c, _ in a], [c for c, _ in b])] = 0.0
+        return matched_f1_of(scores, self.match_at)
+
+
+def same_class(a: Sequence[str], b: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """The boolean matrix of which class of `a` equals which of `b`, compared as small integers
+    rather than as millions of strings."""
+    codes = {name: n for n, name in enumerate({*a, *b})}
+    x = np.array([codes[name] for name in a], dtype=np.int64).reshape(-1)
+    y = np.array([codes[name] for name in b], dtype=np.int64).reshape(-1)
+    return np.equal(x[:, None], y[None, :])

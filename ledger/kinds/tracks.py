@@ -19,12 +19,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ledger.kinds.base import MAX_LABEL_CHARS, Answer
-from ledger.kinds.boxes import box_iou
+from ledger.kinds.base import MAX_LABEL_CHARS
+from ledger.kinds.boxes import box_iou, box_iou_matrix
 from ledger.kinds.objects import read_box
-from ledger.kinds.segments import finite_number, same_class
-from ledger.kinds.structured import ClassedSetKind, matched_f1
+from ledger.kinds.segments import finite_number
+from ledger.kinds.structured import ClassedSetKind
 
 MAX_FRAMES = 10_000
 
@@ -41,20 +42,6 @@ def track_overlap(a: Track, b: Track) -> float:
     """Mean `box_iou` over the frames in either track, a frame in one only counting 0."""
     shared = a.keys() & b.keys()
     return sum(box_iou(a[frame], b[frame]) for frame in shared) / len(a.keys() | b.keys())
-
-
-def box_iou_matrix(a: Any, b: Any) -> Any:
-    """`box_iou` of every box (row) of `a` with every box of `b`, as a matrix (the same
-    arithmetic, element by element, zero-area boxes included)."""
-    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    intersection = np.maximum(width, 0.0) * np.maximum(height, 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - intersection
-    identical = (a[:, None, :] == b[None, :, :]).all(axis=2)
-    positive = union > 0
-    return np.where(positive, intersection / np.where(positive, union, 1.0), identical * 1.0)
 
 
 def track_overlap_matrix(a: Sequence[Track], b: Sequence[Track]) -> Any:
@@ -134,10 +121,6 @@ class Tracks(ClassedSetKind):
     def overlap(self, a: Any, b: Any) -> float:
         return track_overlap(a, b)
 
-    def similarity(self, a: Answer, b: Answer) -> float:
-        """`matched_f1` of `overlap`, as the classed set kinds define it, with the overlaps of
-        all pairs computed at once (see `track_overlap_matrix`)."""
-        scores = track_overlap_matrix([t for _, t in a], [t for _, t in b])
-        scores[~same_class([c for c, _ in a], [c for c, _ in b])] = 0.0
-        rows = scores.tolist()
-        return matched_f1(range(len(a)), range(len(b)), lambda i, j: rows[i][j], self.match_at)
+    def overlap_matrix(self, a: Sequence[Any], b: Sequence[Any]) -> npt.NDArray[np.float64]:
+        """All pairs at once (see `track_overlap_matrix`)."""
+        return np.asarray(track_overlap_matrix(a, b), dtype=np.float64).reshape(len(a), len(b))

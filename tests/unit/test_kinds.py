@@ -3,12 +3,14 @@ and nothing outside `ledger/kinds/` needs to know which kind a dataset has."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from ledger.kinds import KINDS, NotAnAnswer, kind_named
 from ledger.kinds.table import BEGIN, END, markdown
+from tests.integration.test_kinds_loop import EXAMPLES
 
 CLASSES = ("cat", "café")
 
@@ -125,3 +127,21 @@ def test_the_readme_lists_every_kind_as_the_registry_describes_it() -> None:
     assert readme[start:end] == markdown()
     for name in KINDS:
         assert f"| `{name}` |" in readme[start:end]
+
+
+@pytest.mark.parametrize("name", [name for name, kind in KINDS.items() if not kind.reviewed_only])
+def test_every_similarity_is_symmetric_and_one_for_a_label_and_itself(name: str) -> None:
+    """Consensus compares each pair of an item's labels once and takes a label's agreement with
+    itself as 1 (quality.agreement.consensus): every kind's similarity must allow it."""
+    kind, example = kind_named(name), EXAMPLES[name]
+
+    def read(value: object) -> object:
+        text = value if isinstance(value, str) else json.dumps(value)
+        classes = kind.check_classes(example.classes)  # the dataset's, defaults filled in
+        return kind.read(kind.normalize(text), classes=classes, where="a test")
+
+    answers = [read(v) for v in (example.right, example.near, example.wrong)]
+    for a in answers:
+        assert kind.similarity(a, a) == 1.0
+        for b in answers:
+            assert kind.similarity(a, b) == kind.similarity(b, a)

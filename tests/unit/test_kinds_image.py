@@ -130,11 +130,11 @@ def test_polygons_refuse_too_many_points_or_polygons() -> None:
     assert len(read(polygons, polygon_label(("roof", circle[:1000])), CLASSES)) == 1
     closed = polygon_label(("roof", [*circle[:1000], circle[0]]))
     assert len(read(polygons, closed, CLASSES)) == 1
-    many = polygon_label(*[("roof", TRIANGLE)] * 201)
-    with pytest.raises(NotAnAnswer, match="at most 200 objects"):
+    many = polygon_label(*[("roof", TRIANGLE)] * 101)
+    with pytest.raises(NotAnAnswer, match="at most 100 objects"):
         polygons.parse(many, classes=CLASSES, where=WHERE)
-    with pytest.raises(NotAnAnswer, match="at most 300000 characters"):
-        polygons.read("[" + " " * 300_000 + "]", classes=CLASSES, where=WHERE)
+    with pytest.raises(NotAnAnswer, match="at most 200000 characters"):
+        polygons.read("[" + " " * 200_000 + "]", classes=CLASSES, where=WHERE)
 
 
 def test_a_polygon_label_has_one_text_whatever_the_key_order_spelling_or_list_order() -> None:
