@@ -1,5 +1,5 @@
-"""The pictures and texts of `ledger.media`, served to the web app and the demo's items: from our
-own server, so that a page never needs another host."""
+"""The pictures, texts, audio clips, video and point clouds of `ledger.media`, served to the web
+app and the demo's items: from our own server, so that a page never needs another host."""
 
 from __future__ import annotations
 
@@ -19,15 +19,25 @@ CACHE_CONTROL = "public, max-age=86400"
     response_class=Response,
     responses={
         200: {
-            "content": {"image/png": {}, "text/plain": {}},
-            "description": "a generated picture (pets/<n>.png) or text (texts/<n>.txt)",
+            "content": {
+                "image/png": {},
+                "text/plain": {},
+                "audio/wav": {},
+                "video/webm": {},
+                "application/octet-stream": {},
+            },
+            "description": "a generated picture (pets/<n>.png), text (texts/<n>.txt), audio "
+            "clip (audio/<n>.wav), the video (video/shapes.webm) or a point cloud "
+            "(clouds/<n>.bin: float32 x, y, z triples, little-endian)",
         },
         304: {"description": "unchanged since the ETag in If-None-Match"},
     },
 )
 def media(path: str, request: Request) -> Response:
-    """A picture or text the repository generates: `pets/<0-9999>.png` (a cat, a dog or a bird)
-    or `texts/<0-5>.txt`. 404 `unknown_media` for anything else."""
+    """A file the repository generates or ships: `pets/<0-9999>.png` (a cat, a dog or a bird),
+    `texts/<0-5>.txt`, `audio/<0-5>.wav` (speech and music between silences),
+    `video/shapes.webm` (a ball and a block moving, 10 frames a second) or `clouds/<0-3>.bin`
+    (a lidar-like point cloud). 404 `unknown_media` for anything else."""
     found = media_file(path)
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": found.etag}
     if found.etag in request.headers.get("if-none-match", ""):
