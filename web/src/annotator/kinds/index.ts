@@ -4,6 +4,7 @@ import { type ComponentType, createElement } from "react";
 
 import { BoxesWidget } from "./BoxesWidget";
 import { ClassesWidget } from "./ClassesWidget";
+import { CuboidsWidget } from "./CuboidsWidget";
 import { EntitiesWidget } from "./EntitiesWidget";
 import { FallbackWidget } from "./FallbackWidget";
 import { MultilabelWidget } from "./MultilabelWidget";
@@ -11,8 +12,10 @@ import { ObjectsWidget } from "./ObjectsWidget";
 import { PreferenceWidget } from "./PreferenceWidget";
 import { RankingWidget } from "./RankingWidget";
 import { RatingsWidget } from "./RatingsWidget";
+import { SegmentsWidget } from "./SegmentsWidget";
 import { SpansWidget } from "./SpansWidget";
 import { TextWidget } from "./TextWidget";
+import { TracksWidget } from "./TracksWidget";
 import type { WidgetProps } from "./types";
 
 export type { WidgetProps } from "./types";
@@ -30,6 +33,9 @@ export const WIDGETS: Readonly<Record<string, ComponentType<WidgetProps>>> = {
   texts: TextWidget,
   transcripts: TextWidget,
   written: TextWidget,
+  segments: SegmentsWidget,
+  tracks: TracksWidget,
+  cuboids: CuboidsWidget,
 };
 
 /** The widget that labels items of `labelType`: its own, or the JSON fallback. */
