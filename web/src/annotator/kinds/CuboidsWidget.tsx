@@ -426,6 +426,7 @@ export function CuboidsWidget({ item, name, onSubmit }: WidgetProps) {
                 width={SIDE_W}
                 height={SIDE_H}
                 className="cuboids-side"
+                data-view={`${sideView.h0} ${sideView.z0} ${sideView.scale} ${SIDE_W} ${SIDE_H}`}
                 role="img"
                 aria-label={chosen === undefined ? `${name}: the point cloud from the side` : `${name}: cuboid ${(selected ?? 0) + 1} from its side`}
                 onPointerDown={(event) => {
