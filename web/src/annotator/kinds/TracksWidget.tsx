@@ -76,11 +76,14 @@ export function TracksWidget({ item, name, onSubmit }: WidgetProps) {
   const [draft, setDraft] = useState<Box | null>(null);
   const [notice, setNotice] = useState("");
 
-  // Seek to the middle of the frame, then take its picture once the video shows it.
+  // Seek to the middle of the frame, then take its picture once the video presents it: the
+  // video frame callback says which frame that is (right after "seeked" Chromium may still hold
+  // the frame before), and "seeked" alone serves a browser without it.
   useEffect(() => {
     const element = video.current;
     if (element === null || frames === 0) return;
     let cancelled = false;
+    let callback: number | null = null;
     const grab = () => {
       if (cancelled || element.videoWidth === 0) return;
       const canvas = document.createElement("canvas");
@@ -89,16 +92,27 @@ export function TracksWidget({ item, name, onSubmit }: WidgetProps) {
       canvas.getContext("2d")?.drawImage(element, 0, 0);
       setPicture({ src: canvas.toDataURL("image/png"), frame });
     };
+    const frameCallbacks = "requestVideoFrameCallback" in element;
+    const presented = (_now: number, shown: VideoFrameCallbackMetadata) => {
+      callback = null;
+      if (Math.floor(shown.mediaTime * fps + 0.01) === frame) grab();
+      else callback = element.requestVideoFrameCallback(presented);
+    };
+    const seeked = () => {
+      if (!frameCallbacks) grab();
+    };
     const target = (frame + 0.5) / fps;
-    if (Math.abs(element.currentTime - target) < 1e-6 && element.readyState >= 2) {
+    element.addEventListener("seeked", seeked);
+    if (frameCallbacks) callback = element.requestVideoFrameCallback(presented);
+    if (Math.abs(element.currentTime - target) < 1e-6 && element.readyState >= 2 && !element.seeking) {
       grab();
     } else {
-      element.addEventListener("seeked", grab, { once: true });
       element.currentTime = target;
     }
     return () => {
       cancelled = true;
-      element.removeEventListener("seeked", grab);
+      element.removeEventListener("seeked", seeked);
+      if (callback !== null) element.cancelVideoFrameCallback(callback);
     };
   }, [frame, frames, fps]);
 
