@@ -118,6 +118,7 @@ _PET = re.compile(r"pets/(0|[1-9][0-9]{0,3})\.png")
 _TEXT = re.compile(r"texts/(0|[1-9][0-9]{0,3})\.txt")
 _AUDIO = re.compile(r"audio/(0|[1-9][0-9]{0,3})\.wav")
 _CLOUD = re.compile(r"clouds/(0|[1-9][0-9]{0,3})\.bin")
+_SPEECH = re.compile(r"speech/(0|[1-9][0-9]{0,3})\.ogg")
 
 
 def media_file(path: str) -> MediaFile:
@@ -133,11 +134,13 @@ def media_file(path: str) -> MediaFile:
         return MediaFile(shipped_video(), "video/webm")
     if (match := _CLOUD.fullmatch(path)) and int(match[1]) < CLOUD_COUNT:
         return MediaFile(point_cloud(int(match[1])).content, "application/octet-stream")
+    if (match := _SPEECH.fullmatch(path)) and int(match[1]) < len(SPEECH):
+        return MediaFile(shipped_speech(int(match[1])), "audio/ogg")
     raise UnknownMedia(
         f"no media file {path[:100]!r}: there are pets/0.png to pets/{PET_COUNT - 1}.png, "
         f"texts/0.txt to texts/{len(TEXTS) - 1}.txt, audio/0.wav to "
         f"audio/{AUDIO_COUNT - 1}.wav, {VIDEO_PATH} and clouds/0.bin to "
-        f"clouds/{CLOUD_COUNT - 1}.bin"
+        f"clouds/{CLOUD_COUNT - 1}.bin, speech/0.ogg to speech/{len(SPEECH) - 1}.ogg"
     )
 
 
@@ -604,3 +607,29 @@ def _surface_points(
 def _float32(point: tuple[float, float, float]) -> tuple[float, float, float]:
     x, y, z = struct.unpack("<3f", struct.pack("<3f", *point))
     return x, y, z
+
+
+# --- Speech: short spoken sentences, for transcripts ----------------------------------------------
+
+#: What each shipped clip says, the truth a transcript is checked by. The clips were spoken by
+#: espeak-ng (US English, 140 words a minute) and encoded as Opus by ffmpeg once, by
+#: scripts/make-media-speech; neither is a dependency of the service: the clips ship (6-7 KB).
+SPEECH = (
+    "every label is paid exactly once",
+    "the buyer locks the payment before the work starts",
+    "anyone can check the payouts from the chain alone",
+)
+
+
+def speech_path(number: int) -> str:
+    return f"speech/{number % len(SPEECH)}.ogg"
+
+
+def speech_file(number: int) -> Path:
+    return ASSETS / f"speech-{number}.ogg"
+
+
+@lru_cache(maxsize=len(SPEECH))
+def shipped_speech(number: int) -> bytes:
+    """The Opus clip saying SPEECH[number]."""
+    return speech_file(number).read_bytes()

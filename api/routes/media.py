@@ -23,12 +23,14 @@ CACHE_CONTROL = "public, max-age=86400"
                 "image/png": {},
                 "text/plain": {},
                 "audio/wav": {},
+                "audio/ogg": {},
                 "video/webm": {},
                 "application/octet-stream": {},
             },
             "description": "a generated picture (pets/<n>.png), text (texts/<n>.txt), audio "
             "clip (audio/<n>.wav), the video (video/shapes.webm) or a point cloud "
-            "(clouds/<n>.bin: float32 x, y, z triples, little-endian)",
+            "(clouds/<n>.bin: float32 x, y, z triples, little-endian) or a spoken sentence "
+            "(speech/<n>.ogg)",
         },
         304: {"description": "unchanged since the ETag in If-None-Match"},
     },
@@ -37,7 +39,8 @@ def media(path: str, request: Request) -> Response:
     """A file the repository generates or ships: `pets/<0-9999>.png` (a cat, a dog or a bird),
     `texts/<0-5>.txt`, `audio/<0-5>.wav` (speech and music between silences),
     `video/shapes.webm` (a ball and a block moving, 10 frames a second) or `clouds/<0-3>.bin`
-    (a lidar-like point cloud). 404 `unknown_media` for anything else."""
+    (a lidar-like point cloud) or `speech/<0-2>.ogg` (a spoken sentence). 404 `unknown_media`
+    for anything else."""
     found = media_file(path)
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": found.etag}
     if found.etag in request.headers.get("if-none-match", ""):

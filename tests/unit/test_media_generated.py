@@ -24,6 +24,7 @@ from ledger.media import (
     CLOUD_CLASSES,
     CLOUD_COUNT,
     SILENCE_LEVEL,
+    SPEECH,
     VIDEO_CLASSES,
     VIDEO_FILE,
     VIDEO_FPS,
@@ -38,6 +39,7 @@ from ledger.media import (
     cloud_path,
     media_file,
     point_cloud,
+    speech_path,
     video_frame,
     video_frames_digest,
     video_tracks,
@@ -270,3 +272,16 @@ def test_unknown_clips_and_clouds_are_refused() -> None:
         point_cloud(-1)
     with pytest.raises(UnknownMedia):
         video_frame(VIDEO_FRAMES)
+
+
+def test_each_spoken_sentence_is_served_as_an_opus_clip() -> None:
+    """The transcripts' clips ship in the repository (scripts/make-media-speech made them): each
+    is an Ogg stream of Opus audio, served as audio/ogg, and nothing beyond them is served."""
+    for number in range(len(SPEECH)):
+        found = media_file(speech_path(number))
+        assert found.content_type == "audio/ogg"
+        assert found.content.startswith(b"OggS")
+        assert b"OpusHead" in found.content[:200]
+        assert 2_000 < len(found.content) < 20_000
+    with pytest.raises(UnknownMedia):
+        media_file(f"speech/{len(SPEECH)}.ogg")
