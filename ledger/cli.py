@@ -497,6 +497,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         annotators=args.annotators,
         console=console,
         state_dir=state_dir,
+        showcase=args.showcase,
     )
     return 0 if report.balances_agree else 1
 
@@ -666,6 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--items", type=int, default=200)
     demo.add_argument("--annotators", type=int, default=5)
+    demo.add_argument(
+        "--no-showcase",
+        dest="showcase",
+        action="store_false",
+        help="skip opening a small dataset of every label kind for you to label in the web app",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     audit = commands.add_parser(

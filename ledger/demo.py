@@ -42,6 +42,9 @@ from ledger.kit.units import LABEL_DECIMALS, format_units, short_address
 from ledger.media import PET_CLASSES, PET_COUNT, pet_kind, pet_path
 from ledger.merkle import verify_proof
 from ledger.publication import PAYOUT_LEAF_ENCODING
+from ledger.showcase import ITEMS_PER_KIND, SHOWCASE
+from ledger.showcase import dataset_body as showcase_body
+from ledger.showcase import items as showcase_items
 from ledger.uprecord import cli_command
 
 CLASSES = list(PET_CLASSES)
@@ -118,9 +121,12 @@ def run_demo(
     console: Console | None = None,
     seed: int = 7,
     state_dir: Path | None = None,
+    showcase: bool = True,
 ) -> DemoReport:
     """Drives the whole loop against the API at `api_url`; `state_dir` is the directory of the
-    `up` that serves it, when the demo found it there (its audit hint then names it)."""
+    `up` that serves it, when the demo found it there (its audit hint then names it). With
+    `showcase`, it then opens a small dataset of every label kind (`ledger.showcase`) for a
+    person to label in the web app."""
     console = console or Console()
     rng = random.Random(seed)
     api_url = api_url.rstrip("/")
@@ -325,14 +331,43 @@ def run_demo(
         audit_hint(cli_command(), state_dir=state_dir, rpc_url=chain.rpc_url, api_url=api_url),
         soft_wrap=True,
     )
+    if showcase:
+        _open_showcase(buyer, fund, token.address, api_url=api_url, console=console)
     say(
         "see what the demo did in the app:\n"
-        f"  {api_url}/datasets   its two datasets: items, escrow, progress\n"
+        f"  {api_url}/datasets   its datasets: items, escrow, progress\n"
         f"  {api_url}/me/labels  labels and their status (as the wallet you sign in with)\n"
         f"  {api_url}/epochs     epoch {epoch_number}: its roots, payouts and proofs",
         soft_wrap=True,
     )
     return report
+
+
+def _open_showcase(
+    buyer: ApiUser, fund: _Funding, token: str, *, api_url: str, console: Console
+) -> None:
+    """A funded dataset of every label kind, its items real generated media, left open: each
+    kind's widget has work in the web app."""
+    opened: list[tuple[str, int]] = []
+    quiet = _Funding(
+        chain=fund.chain, token=fund.token, ledger=fund.ledger, buyer=buyer, say=lambda *_: None
+    )
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("opening a dataset of every label kind", total=len(SHOWCASE))
+        for kind in SHOWCASE:
+            body = showcase_body(kind, payment_token=token, price=PRICE, reward=REWARD)
+            dataset = buyer.post("/v1/datasets", json=body)
+            path = f"/v1/datasets/{dataset['id']}"
+            buyer.post(f"{path}/items", json=showcase_items(kind))
+            quiet(path, PRICE * ITEMS_PER_KIND * 2)
+            opened.append((kind, dataset["id"]))
+            progress.advance(task)
+    table = Table(title="open for you to label in the web app, one dataset of every kind")
+    for column in ("kind", "dataset", "page"):
+        table.add_column(column)
+    for kind, dataset_id in opened:
+        table.add_row(kind, SHOWCASE[kind].name, f"{api_url}/datasets/{dataset_id}")
+    console.print(table)
 
 
 def audit_hint(command: str, *, state_dir: Path | None, rpc_url: str, api_url: str) -> str:

@@ -18,9 +18,12 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from ledger.annotation.models import Label, LabelStatus
-from ledger.dataset.models import Item
+from ledger.dataset.models import Dataset, Item
+from ledger.dataset.service import label_type_of, status_of
 from ledger.demo import run_demo
+from ledger.kinds import KINDS
 from ledger.settlement.models import Entitlement, EpochDebit
+from ledger.showcase import ITEMS_PER_KIND
 from tests.conftest import Instance
 from tests.support import Chain
 
@@ -83,6 +86,18 @@ def test_demo_loop_pays_every_verified_label_and_balances_equal_the_chain(
         entitlements = session.scalars(
             select(Entitlement).where(Entitlement.epoch == report.epoch)
         ).all()
+        # then the showcase: a dataset of every label kind, funded, its items waiting for a
+        # person in the web app (none labelled: the epoch paid the two datasets above only)
+        showcase = session.scalars(select(Dataset).where(Dataset.id > 2)).all()
+        assert sorted(label_type_of(d) for d in showcase) == sorted(KINDS)
+        for dataset in showcase:
+            assert status_of(session, dataset) == "open", dataset.name
+            assert (
+                session.scalar(
+                    select(func.count()).select_from(Item).where(Item.dataset_id == dataset.id)
+                )
+                == ITEMS_PER_KIND
+            )
         debited = session.scalar(select(func.count()).select_from(EpochDebit))
 
     dusd, ledger = chain.dusd, chain.ledger
