@@ -1,5 +1,9 @@
-// Preference: the prompt above, answers A and B side by side; keys 1, 2, 3 send "A", "B" or
-// "tie" (the tie only where the dataset's classes offer it).
+// Preference: the prompt above, answers A and B side by side; keys 1, 2, 3 pick "A", "B" or "tie"
+// (the tie only where the dataset's classes offer it), as do the choices themselves, and Enter (or
+// the button) sends the choice picked. A key only picks: comparing two long answers, a person
+// may change their mind, and a stray key must not send a choice nobody made.
+import { useState } from "react";
+
 import { ItemView } from "../ItemView";
 import { ItemFrame } from "./ItemFrame";
 import { CLASS_KEYS, Kbd, usePageKeys } from "./keys";
@@ -14,12 +18,25 @@ export function PreferenceWidget({ item, name, onSubmit }: WidgetProps) {
   const choices = item.label_classes.length > 0 ? item.label_classes : ["A", "B", "tie"];
   const { prompt, answers } = llmItem(item.data);
   const shown = Object.keys(answers).length > 0;
+  const [picked, setPicked] = useState<string | null>(null);
+
+  function send() {
+    if (picked !== null) onSubmit(picked);
+  }
+
   usePageKeys((key) => {
     const value = choices[CLASS_KEYS.indexOf(key)];
-    if (!CLASS_KEYS.includes(key) || value === undefined) return false;
-    onSubmit(value);
-    return true;
+    if (CLASS_KEYS.includes(key) && value !== undefined) {
+      setPicked(value);
+      return true;
+    }
+    if (key === "Enter" && picked !== null) {
+      send();
+      return true;
+    }
+    return false;
   });
+
   return (
     <>
       <ItemFrame externalId={item.external_id}>
@@ -44,15 +61,20 @@ export function PreferenceWidget({ item, name, onSubmit }: WidgetProps) {
           <ItemView data={item.data} name={name} />
         )}
       </ItemFrame>
-      <div role="group" aria-label="Which answer is better" className="classes">
+      <fieldset className="classes">
+        <legend>Which answer is better</legend>
         {choices.map((value, index) => (
-          <button key={value} type="button" className="class-button" aria-keyshortcuts={CLASS_KEYS[index]}
-            onClick={() => onSubmit(value)}>
+          <label key={value} className="class-button">
+            <input type="radio" name="preference" value={value} checked={picked === value}
+              onChange={() => setPicked(value)} aria-keyshortcuts={CLASS_KEYS[index]} />
             <Kbd>{CLASS_KEYS[index]}</Kbd>
             {choiceName(value)}
-          </button>
+          </label>
         ))}
-      </div>
+      </fieldset>
+      <button type="button" className="primary" aria-keyshortcuts="Enter" disabled={picked === null} onClick={send}>
+        {picked === null ? "Pick the better answer" : `Submit: ${choiceName(picked)}`}
+      </button>
     </>
   );
 }

@@ -1,6 +1,8 @@
 // Texts, transcripts and written answers: the item, then a text area; the label is the text
-// itself (not JSON). Ctrl+Enter (or the button) sends it. A transcript's item plays its audio.
-import { useId, useState } from "react";
+// itself (not JSON). The text area has the focus when the item shows, so typing starts at once;
+// Ctrl+Enter (or the button) sends it. A transcript's item plays its audio, and Escape in the
+// text area plays or pauses it without leaving the words.
+import { useEffect, useId, useRef, useState } from "react";
 
 import { ItemView } from "../ItemView";
 import { ItemFrame } from "./ItemFrame";
@@ -44,6 +46,9 @@ const WORDING: Record<string, { label: string; hint: string; button: string }> =
 export function TextWidget({ item, name, onSubmit, kind }: WidgetProps) {
   const id = useId();
   const [text, setText] = useState("");
+  const field = useRef<HTMLTextAreaElement>(null);
+  const player = useRef<HTMLAudioElement>(null);
+  const [unplayed, setUnplayed] = useState<string | null>(null);
   const words = WORDING[item.label_type] ?? ANSWER;
   const audio = item.label_type === "transcripts" ? audioOf(item.data) : null;
   const { prompt } = llmItem(item.data);
@@ -54,11 +59,31 @@ export function TextWidget({ item, name, onSubmit, kind }: WidgetProps) {
     if (ready) onSubmit(text);
   }
 
+  // The item's one control: focused as it shows (not scrolled to, so the item stays in view).
+  useEffect(() => {
+    field.current?.focus({ preventScroll: true });
+  }, []);
+
+  function playOrPause() {
+    const element = player.current;
+    if (element === null) return;
+    setUnplayed(null);
+    if (element.paused) {
+      element.play().catch((error: unknown) =>
+        setUnplayed(
+          `The clip did not play (${error instanceof Error ? error.message : String(error)}); try its play button, or skip the item as "Does not load".`,
+        ),
+      );
+    } else {
+      element.pause();
+    }
+  }
+
   return (
     <>
       <ItemFrame externalId={item.external_id}>
         {audio !== null && (
-          <audio controls src={audio} preload="metadata" aria-label={`${name}: audio`} className="item-audio">
+          <audio ref={player} controls src={audio} preload="metadata" aria-label={`${name}: audio`} className="item-audio">
             <a href={audio}>The item's audio</a>
           </audio>
         )}
@@ -74,24 +99,33 @@ export function TextWidget({ item, name, onSubmit, kind }: WidgetProps) {
       <div className="buyer-field text-answer">
         <label htmlFor={`${id}-text`}>{words.label}</label>
         <textarea
+          ref={field}
           id={`${id}-text`}
           rows={item.label_type === "texts" ? 3 : 8}
           value={text}
           onChange={(event) => setText(event.target.value)}
           aria-describedby={`${id}-hint`}
-          aria-keyshortcuts="Control+Enter"
+          aria-keyshortcuts={audio !== null ? "Control+Enter Escape" : "Control+Enter"}
           aria-invalid={tooLong}
           onKeyDown={(event) => {
             if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
               event.preventDefault();
               send();
+            } else if (event.key === "Escape" && audio !== null) {
+              event.preventDefault();
+              playOrPause();
             }
           }}
         />
         <p id={`${id}-hint`} className="muted">
-          {words.hint} Ctrl+Enter sends it.
+          {words.hint} {audio !== null && "Escape plays or pauses the clip. "}Ctrl+Enter sends it.
           {tooLong && ` At most ${kind?.max_chars} characters.`}
         </p>
+        {unplayed !== null && (
+          <p className="notice notice-error" role="alert">
+            {unplayed}
+          </p>
+        )}
       </div>
       <button type="button" className="primary" disabled={!ready} onClick={send}>
         {words.button}
