@@ -146,7 +146,7 @@ describe('amounts beyond 2^53 base units', { skip: noApp, timeout: 600_000 }, ()
       await page.goto(`${product.url}/buyer/new`);
       await page.getByRole('heading', { level: 1, name: 'New dataset' }).waitFor();
       await page.getByLabel('Name').fill('Pets, exactly rewarded');
-      await page.getByLabel('Classes').fill(CLASSES.join('\n'));
+      await page.getByLabel('Classes', { exact: true }).fill(CLASSES.join('\n'));
       const price = page.getByLabel(/Price per verified label \(dUSD\)/);
       const reward = page.getByLabel(/Reward per verified label \(LABEL\)/);
 

@@ -132,7 +132,7 @@ export async function createDataset(page, form, filled) {
   await page.getByRole('heading', { level: 1, name: 'New dataset' }).waitFor();
   await page.getByLabel('Name').fill(form.name);
   await page.getByRole('radio', { name: TYPE_CHOICE[form.type] }).check();
-  if (form.classes) await page.getByLabel('Classes').fill(form.classes.join('\n'));
+  if (form.classes) await page.getByLabel('Classes', { exact: true }).fill(form.classes.join('\n'));
   await page.getByLabel(/Price per verified label \(dUSD\)/).fill(form.price);
   await page.getByLabel(/Reward per verified label \(LABEL\)/).fill(form.reward);
   await page.getByLabel('Instructions').fill(form.instructions);
