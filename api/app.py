@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import auth, chain, datasets, disputes, epochs, kinds, labels, media, web
+from api.routes import auth, chain, datasets, disputes, epochs, kinds, labels, media, vault, web
 from ledger.runtime import Runtime
 
 
@@ -25,7 +25,7 @@ def create_app(runtime: Runtime, *, web_dist: Path = web.WEB_DIST) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (auth, datasets, labels, disputes, epochs, chain, media, kinds):
+    for module in (auth, datasets, labels, disputes, epochs, chain, media, vault, kinds):
         app.include_router(module.router)
     app.include_router(chain.metrics_router)
     app.include_router(web.router(web_dist))  # last: it answers every path the API does not

@@ -18,6 +18,7 @@ from ledger.dataset.models import (
     DatasetReviewer,
     Item,
 )
+from ledger.media_access.models import MediaAccess, MediaObject
 from ledger.mirror.models import (
     ChainBlock,
     ChainDataset,
@@ -59,6 +60,8 @@ __all__ = [
     "LabelStatus",
     "LedgerEntry",
     "LedgerToken",
+    "MediaAccess",
+    "MediaObject",
     "MirrorCursor",
     "Role",
     "TokenBalance",

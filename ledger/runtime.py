@@ -12,6 +12,8 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.kit.config import Settings
 from ledger.kit.db import Database, utcnow
+from ledger.storage.service import MediaVault
+from ledger.storage.setup import vault_from
 
 
 @dataclass
@@ -21,6 +23,8 @@ class Runtime:
     chain: ChainClient
     deployment: Deployment
     operator: LocalAccount | None
+    # Item data and uploaded media, sealed per dataset, and the signed URLs that show them.
+    vault: MediaVault
     # What the API takes as the current time (leases, review windows, sealed gold verdicts);
     # tests set their own.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
@@ -36,6 +40,7 @@ class Runtime:
             chain=ChainClient(settings.rpc_url),
             deployment=deployment,
             operator=account_from_key(settings.operator_key) if settings.operator_key else None,
+            vault=vault_from(settings),
         )
 
     def operators(self) -> set[str]:

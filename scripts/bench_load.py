@@ -1370,7 +1370,7 @@ def _per_call_ms(cpu: float, calls: int) -> str:
 
 ITEMS = cast(sqlalchemy.Table, Item.__table__)  # `insert(Item.__table__)`, typed
 DATASETS = cast(sqlalchemy.Table, Dataset.__table__)
-PER_ITEM_COLUMNS = ("dataset_id", "external_id", "data", "item_hash", "gold_label")
+PER_ITEM_COLUMNS = ("dataset_id", "external_id", "sealed_data", "item_hash", "gold_label")
 
 
 def stored_item_template(engine: sqlalchemy.Engine, dataset_id: int) -> dict[str, Any]:
@@ -1404,7 +1404,8 @@ def bare_rows(
                 **shared,
                 "dataset_id": dataset_id,
                 "external_id": external_id,
-                "data": data,
+                # as stored, less the sealing: the bare baseline is the database's own cost
+                "sealed_data": json.dumps(data).encode(),
                 "item_hash": item_id_hash(item_key, external_id),
                 "gold_label": None,
             }

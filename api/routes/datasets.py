@@ -60,6 +60,7 @@ def create_dataset(
         buyer=caller.address,
         spec=body,
         allowed_tokens=runtime.deployment.payment_token_addresses,
+        vault=runtime.vault,
     )
     return datasets.to_public(session, dataset, deployment=runtime.deployment)
 
@@ -129,7 +130,11 @@ async def upload_items(
     """Adds items from a JSON array or JSONL (one `{"id", "data", "gold"?}` per line), at most
     100,000 per upload, all or nothing: one bad or duplicate item refuses the upload. The body is
     streamed to disk and written in batches off the event loop, so other requests are served
-    meanwhile."""
+    meanwhile. A string `"media:<name>"` anywhere in an item's data refers to a file uploaded
+    with PUT /v1/datasets/{id}/media/{name} (`unknown_media_reference` if there is none): each
+    wallet shown the item gets a signed URL of its own in its place. Other strings, your own
+    https:// URLs too, are shown as given (then your host guards them). Item data is stored
+    encrypted with the dataset's key."""
     await run_in_threadpool(
         datasets.get_owned_dataset, session, dataset_id=dataset_id, buyer=caller.address
     )
@@ -146,7 +151,13 @@ async def upload_items(
         body.seek(0)
         source: IO[bytes] = body
         return await run_in_threadpool(
-            ingest.ingest, runtime.db, dataset_id=dataset_id, source=source, jsonl=jsonl, now=now
+            ingest.ingest,
+            runtime.db,
+            runtime.vault,
+            dataset_id=dataset_id,
+            source=source,
+            jsonl=jsonl,
+            now=now,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Annotator, CallerDep, NowDep, PathId, SessionDep
+from api.deps import Annotator, CallerDep, NowDep, PathId, RuntimeDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from ledger.dispute import service as disputes
 from ledger.dispute.schemas import (
@@ -43,11 +43,16 @@ def my_disputes(caller: Annotator, session: SessionDep) -> list[DisputePublic]:
 
 
 @router.get("/disputes/queue", response_model=list[DisputeToDecide])
-def dispute_queue(caller: CallerDep, session: SessionDep) -> list[DisputeToDecide]:
+def dispute_queue(
+    caller: CallerDep, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> list[DisputeToDecide]:
     """Open disputes you may decide, oldest first, each with the disputed label's value and
-    its item."""
+    its item (its media as signed URLs for you)."""
     found = disputes.open_disputes_for(session, caller=caller.address, roles=set(caller.roles))
-    return [disputes.to_decide(session, d) for d in found]
+    return [
+        disputes.to_decide(session, d, vault=runtime.vault, decider=caller.address, now=now)
+        for d in found
+    ]
 
 
 @router.post("/disputes/{dispute_id}/decision", response_model=DisputePublic)

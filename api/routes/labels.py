@@ -40,6 +40,7 @@ from ledger.claim.schemas import ClaimBundle
 from ledger.dataset import service as datasets
 from ledger.dataset.models import Item
 from ledger.kit.types import MAX_ROW_ID, checksum
+from ledger.media_access import service as media
 
 router = APIRouter(prefix="/v1", tags=["labels"], responses=ERROR_RESPONSES)
 
@@ -61,7 +62,11 @@ async def next_item(
         credentials,
         Role.annotator,
         lambda session, caller: annotation.next_item(
-            session, annotator=caller.address, dataset_id=dataset_id, now=now
+            session,
+            annotator=caller.address,
+            dataset_id=dataset_id,
+            now=now,
+            vault=runtime.vault,
         ),
     )
 
@@ -96,7 +101,7 @@ async def submit_label_and_next(
         credentials,
         Role.annotator,
         lambda session, caller: annotation.label_and_next(
-            session, annotator=caller.address, spec=body, now=now
+            session, annotator=caller.address, spec=body, now=now, vault=runtime.vault
         ),
     )
 
@@ -204,12 +209,26 @@ def buyer_record(address: str, _caller: CallerDep, session: SessionDep) -> Buyer
 def review_queue(
     caller: Reviewer,
     session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ReviewEntry]:
-    """Pending labels of the datasets you review, oldest first, each with its item's data."""
+    """Pending labels of the datasets you review, oldest first, each with its item's data (its
+    media as signed URLs for you, for a few minutes)."""
     rows = repository.review_queue(session, reviewer=caller.address, limit=limit)
     return [
-        ReviewEntry(**annotation.to_public(label, item).model_dump(), item_data=item.data)
+        ReviewEntry(
+            **annotation.to_public(label, item).model_dump(),
+            item_data=media.shown_item_data(
+                runtime.vault,
+                datasets.get_dataset(session, item.dataset_id),
+                item_id=item.id,
+                external_id=item.external_id,
+                sealed=item.sealed_data,
+                wallet=caller.address,
+                now=now,
+            ),
+        )
         for label, item in rows
     ]
 

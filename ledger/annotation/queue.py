@@ -144,7 +144,7 @@ def _joined(query: Any) -> Any:
 
 
 def _held_columns(held: Any) -> list[Any]:
-    return [held.c.id, held.c.external_id, held.c.data, held.c.lease_expires_at]
+    return [held.c.id, held.c.external_id, held.c.sealed_data, held.c.lease_expires_at]
 
 
 @functools.cache
@@ -283,7 +283,7 @@ def lease_first_statement(*, postgres: bool) -> Any:
         update(items)
         .where(items.c.id == first.scalar_subquery())
         .values(leased_to=_ANNOTATOR, lease_expires_at=bindparam("p_expires", type_=UTCDateTime()))
-        .returning(items.c.id, items.c.external_id, items.c.data, items.c.lease_expires_at)
+        .returning(items.c.id, items.c.external_id, items.c.sealed_data, items.c.lease_expires_at)
     )
     if not postgres:
         return leasing
@@ -301,7 +301,7 @@ def lease_first_statement(*, postgres: bool) -> Any:
         ),
     )
     return select(
-        leased.c.id, leased.c.external_id, leased.c.data, leased.c.lease_expires_at
+        leased.c.id, leased.c.external_id, leased.c.sealed_data, leased.c.lease_expires_at
     ).add_cte(served.cte("served"))
 
 
@@ -351,11 +351,12 @@ def _served(
 
 @dataclass(frozen=True)
 class Served:
-    """An item as next-item hands it out."""
+    """An item as next-item hands it out: `data` still sealed (see
+    ledger.media_access.service.shown_item_data)."""
 
     item_id: int
     external_id: str
-    data: Any
+    data: bytes
     lease_expires_at: dt.datetime
 
 
@@ -391,14 +392,14 @@ def release_expired(session: Session, *, now: dt.datetime) -> int:
 def held_by(session: Session, *, dataset_id: int, annotator: str) -> Served | None:
     """The item this annotator holds on the dataset, if any (expired leases released first)."""
     row = session.execute(
-        select(Item.id, Item.external_id, Item.data, Item.lease_expires_at).where(
+        select(Item.id, Item.external_id, Item.sealed_data, Item.lease_expires_at).where(
             Item.dataset_id == dataset_id, Item.leased_to == annotator
         )
     ).first()
     if row is None:
         return None
     assert row.lease_expires_at is not None
-    return Served(row.id, row.external_id, row.data, row.lease_expires_at)
+    return Served(row.id, row.external_id, row.sealed_data, row.lease_expires_at)
 
 
 def _not_served_to(annotator: str | BindParameter[str], items: Any = Item) -> Any:

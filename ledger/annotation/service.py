@@ -52,6 +52,7 @@ from ledger.dataset.models import Dataset, Item
 from ledger.dataset.schemas import DatasetStatus, Method
 from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from ledger.media_access.service import shown_item_data
 from ledger.publication import label_hash, random_nonce
 from ledger.quality.reputation import (
     DEFAULT_POLICY,
@@ -60,6 +61,7 @@ from ledger.quality.reputation import (
     receives_items,
     reputation_score,
 )
+from ledger.storage.service import MediaVault
 
 
 class QueueEmpty(NotFound):
@@ -147,17 +149,20 @@ def _require_open(dataset: Dataset, status: DatasetStatus) -> None:
         )
 
 
-def next_item(session: Session, *, annotator: str, dataset_id: int, now: dt.datetime) -> NextItem:
+def next_item(
+    session: Session, *, annotator: str, dataset_id: int, now: dt.datetime, vault: MediaVault
+) -> NextItem:
     """Serves the annotator an item and reserves it for them for the dataset's lease time: the
     item they already hold on the dataset, or the first free one in the queue they were never
     served (gold items mixed in at the dataset's gold rate, or only gold items during a
-    qualification warm-up)."""
+    qualification warm-up). Its data comes with signed URLs for its media, for this annotator
+    and until the lease ends."""
     hold_writes(session)
     context = queue.serving_context(session, dataset_id=dataset_id, annotator=annotator)
     if context is None or not _may_see(context, annotator):
         raise datasets.DatasetNotFound(f"no dataset {dataset_id}")
     _check_worker(context, annotator)
-    return _next_for(session, context, annotator=annotator, now=now)
+    return _next_for(session, context, annotator=annotator, now=now, vault=vault)
 
 
 def _check_worker(context: queue.Context, annotator: str) -> None:
@@ -174,7 +179,12 @@ def _check_worker(context: queue.Context, annotator: str) -> None:
 
 
 def _next_for(
-    session: Session, context: queue.Context, *, annotator: str, now: dt.datetime
+    session: Session,
+    context: queue.Context,
+    *,
+    annotator: str,
+    now: dt.datetime,
+    vault: MediaVault,
 ) -> NextItem:
     dataset = context.dataset
     row = context.counters
@@ -220,7 +230,16 @@ def _next_for(
         dataset_id=dataset.id,
         item_id=served.item_id,
         external_id=served.external_id,
-        data=served.data,
+        data=shown_item_data(
+            vault,
+            dataset,
+            item_id=served.item_id,
+            external_id=served.external_id,
+            sealed=served.data,
+            wallet=annotator,
+            now=now,
+            not_after=served.lease_expires_at,
+        ),
         label_type=datasets.label_type_of(dataset),
         label_classes=datasets.label_classes(dataset),
         lease_expires_at=served.lease_expires_at,
@@ -473,7 +492,7 @@ def submit_label(
 
 
 def label_and_next(
-    session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime
+    session: Session, *, annotator: str, spec: LabelCreate, now: dt.datetime, vault: MediaVault
 ) -> LabelAndNext:
     """Submit and next, in one round trip: stores the label as `submit_label` does, then serves
     the next item as `next_item` does. When nothing can be served the label is still stored, and
@@ -493,7 +512,7 @@ def label_and_next(
         held=held,
     )
     try:
-        served = _next_for(session, after, annotator=annotator, now=now)
+        served = _next_for(session, after, annotator=annotator, now=now, vault=vault)
     except (QueueEmpty, ItemsReserved, BelowReputationCutoff, QualificationFailed) as refusal:
         return LabelAndNext(
             label=label, next=None, next_refusal=Refusal(code=refusal.code, message=refusal.message)

@@ -34,6 +34,7 @@ from ledger.dataset.schemas import ItemsCreated, item_data_problem
 from ledger.dataset.service import (
     LabelOutsideSchema,
     check_label,
+    item_data_sealer,
     label_kind_of,
     refuse_gold_if_reviewed_only,
     refuse_gold_once_on_chain,
@@ -43,7 +44,9 @@ from ledger.dataset.service import (
 from ledger.kinds import NotAnAnswer
 from ledger.kit.db import Database, hold_writes, insert_many, is_postgres
 from ledger.kit.errors import BadRequest, Conflict, Unprocessable
+from ledger.media_access.service import ReferenceChecker
 from ledger.merkle import keccak256
+from ledger.storage.service import MediaVault
 
 MAX_ITEMS_PER_UPLOAD = 100_000
 MAX_ITEM_BYTES = 1 << 20  # one item's JSON
@@ -74,7 +77,7 @@ class _Batch:
 _COLUMNS = (
     "dataset_id",
     "external_id",
-    "data",
+    "sealed_data",
     "item_hash",
     "gold_label",
     "gold",
@@ -87,6 +90,7 @@ _COLUMNS = (
 
 def ingest(
     db: Database,
+    vault: MediaVault,
     *,
     dataset_id: int,
     source: IO[bytes],
@@ -94,10 +98,14 @@ def ingest(
     now: dt.datetime,
 ) -> ItemsCreated:
     """Adds the items of `source` to the dataset, all or nothing (see the module docstring).
+    Each item's data is stored sealed under the dataset's key; each media reference in it
+    (`"media:<name>"`, ledger.media_access.references) must name a file uploaded to the dataset.
     The caller checked that the dataset is theirs."""
     dataset = _claim(db, dataset_id=dataset_id, now=now)
     try:
-        created, gold = _write_batches(db, dataset=dataset, source=source, jsonl=jsonl, now=now)
+        created, gold = _write_batches(
+            db, vault, dataset=dataset, source=source, jsonl=jsonl, now=now
+        )
         if created == 0:
             raise Unprocessable("the upload holds no items")
         _publish(db, dataset_id=dataset_id, created=created, gold=gold)
@@ -108,11 +116,16 @@ def ingest(
 
 
 def ingest_records(
-    db: Database, *, dataset_id: int, records: Iterable[Mapping[str, Any]], now: dt.datetime
+    db: Database,
+    vault: MediaVault,
+    *,
+    dataset_id: int,
+    records: Iterable[Mapping[str, Any]],
+    now: dt.datetime,
 ) -> ItemsCreated:
     """`ingest` for code that has the items in hand (the demo, tests): as JSONL."""
     body = io.BytesIO(b"\n".join(orjson.dumps(dict(record)) for record in records))
-    return ingest(db, dataset_id=dataset_id, source=body, jsonl=True, now=now)
+    return ingest(db, vault, dataset_id=dataset_id, source=body, jsonl=True, now=now)
 
 
 def _claim(db: Database, *, dataset_id: int, now: dt.datetime) -> Dataset:
@@ -174,9 +187,17 @@ def _publish(db: Database, *, dataset_id: int, created: int, gold: int) -> None:
 
 
 def _write_batches(
-    db: Database, *, dataset: Dataset, source: IO[bytes], jsonl: bool, now: dt.datetime
+    db: Database,
+    vault: MediaVault,
+    *,
+    dataset: Dataset,
+    source: IO[bytes],
+    jsonl: bool,
+    now: dt.datetime,
 ) -> tuple[int, int]:
     spec = verification_of(dataset)
+    seal = item_data_sealer(vault, dataset)
+    references = ReferenceChecker(db, dataset.id)
     places, gold_places = spec.places(gold=False), spec.places(gold=True)
     key = bytes.fromhex(dataset.item_key.removeprefix("0x"))
     created = gold_count = 0
@@ -189,6 +210,7 @@ def _write_batches(
         if created + len(batch.rows) >= MAX_ITEMS_PER_UPLOAD:
             raise Unprocessable(f"at most {MAX_ITEMS_PER_UPLOAD} items per upload; split the file")
         external_id, data, gold = _item(dataset, where, record)
+        references.add(where, data)
         if gold is not None and not gold_checked:
             with db.unit_of_work() as session:
                 refuse_gold_once_on_chain(session, dataset)  # checked again when it is published
@@ -198,7 +220,7 @@ def _write_batches(
             (
                 dataset.id,
                 external_id,
-                data,
+                seal(external_id, data),
                 "0x" + keccak256(key + external_id.encode()).hex(),
                 gold,
                 gold is not None,
@@ -210,10 +232,12 @@ def _write_batches(
         )
         gold_count += gold is not None
         if len(batch.rows) >= BATCH:
+            references.check()
             _insert(db, dataset, batch)
             created += len(batch.rows)
             batch = _Batch()
     if batch.rows:
+        references.check()
         _insert(db, dataset, batch)
         created += len(batch.rows)
     return created, gold_count
@@ -266,8 +290,8 @@ def _duplicate(db: Database, dataset: Dataset, ids: list[str]) -> DuplicateItem:
 # --- one item --------------------------------------------------------------------------------
 
 
-def _item(dataset: Dataset, where: str, record: Any) -> tuple[str, str, str | None]:
-    """(external id, data as stored JSON text, gold answer) of a record, or a 422 naming it."""
+def _item(dataset: Dataset, where: str, record: Any) -> tuple[str, Any, str | None]:
+    """(external id, data, gold answer) of a record, or a 422 naming it."""
     if not isinstance(record, dict):
         raise Unprocessable(f'{where}: expected an object {{"id", "data", "gold"?}}')
     unknown = record.keys() - _FIELDS
@@ -294,7 +318,7 @@ def _item(dataset: Dataset, where: str, record: Any) -> tuple[str, str, str | No
     if gold is not None:
         _check_text(where, "gold", gold)
     _check_data(where, record["data"])
-    return external_id, orjson.dumps(record["data"]).decode(), gold
+    return external_id, record["data"], gold
 
 
 def _check_text(where: str, name: str, value: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UnicodeText,
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
 from ledger.kit.types import AddressColumn, Bytes32Column
+from ledger.storage.crypto import WRAPPED_KEY_BYTES
 
 
 class Dataset(Base):
@@ -72,6 +74,10 @@ class Dataset(Base):
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     gold_count: Mapped[int] = mapped_column(Integer, default=0)
     upload_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The dataset's own data key, wrapped by the service's master key and bound to this id
+    # (ledger.storage.MediaVault.wrap_new_dataset_key): its items' data and its uploaded media
+    # are sealed under it. Never shown; deleting it makes every copy of them unreadable.
+    data_key: Mapped[bytes] = mapped_column(LargeBinary(WRAPPED_KEY_BYTES))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -160,7 +166,9 @@ class Item(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     external_id: Mapped[str] = mapped_column(String(200))
-    data: Mapped[Any] = mapped_column(JSON)
+    # The item's JSON data sealed under its dataset's key, bound to the dataset and external id
+    # (ledger.dataset.service.item_data opens it; nothing else reads this column).
+    sealed_data: Mapped[bytes] = mapped_column(LargeBinary)
     # How publications name it: keccak256(dataset.item_key ++ external_id).
     item_hash: Mapped[str] = mapped_column(Bytes32Column)
     # The known answer of a gold item; never shown to annotators.

@@ -4,9 +4,10 @@ workforces; who may see a dataset at all."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session
@@ -55,6 +56,7 @@ from ledger.publication import (
     terms_document,
 )
 from ledger.quality.agreement import Consensus
+from ledger.storage.service import MediaVault
 
 
 class DatasetNotFound(NotFound):
@@ -103,7 +105,12 @@ def chain_dataset_id_of(buyer: str, salt: bytes) -> str:
 
 
 def create_dataset(
-    session: Session, *, buyer: str, spec: DatasetCreate, allowed_tokens: Sequence[str]
+    session: Session,
+    *,
+    buyer: str,
+    spec: DatasetCreate,
+    allowed_tokens: Sequence[str],
+    vault: MediaVault,
 ) -> Dataset:
     token = checksum(spec.payment_token)
     if token not in allowed_tokens:
@@ -132,12 +139,16 @@ def create_dataset(
         terms_nonce=random_nonce(),
         gold_nonce=random_nonce(),
         item_key=random_nonce(),
+        # the key is bound to the dataset's id, which the insert gives: wrapped just below, in
+        # the same transaction, so no dataset is ever stored without its key
+        data_key=b"",
     )
     _check_examples(dataset, spec.examples)
     first = _instructions_row(dataset, spec, version=1)
     _seal_terms(dataset, gold=[], instructions=first.hash)
     session.add(dataset)
     session.flush()
+    dataset.data_key = vault.wrap_new_dataset_key(dataset.id)
     first.dataset_id = dataset.id
     session.add(first)
     session.add_all(DatasetMember(dataset_id=dataset.id, address=a) for a in workforce)
@@ -208,6 +219,26 @@ def refuse_gold_once_on_chain(session: Session, dataset: Dataset) -> None:
             f"dataset {dataset.id} is on the ledger: its gold answers were committed with it "
             "and cannot change; upload these items without gold, or create a new dataset"
         )
+
+
+def item_data_sealer(vault: MediaVault, dataset: Dataset) -> Callable[[str, Any], bytes]:
+    """Seals items' data for storage (`Item.sealed_data`), for one upload: `sealer(external id,
+    data)` gives the data's JSON sealed under the dataset's key, bound to the dataset and that
+    external id. With `item_data`, the one place item data is sealed and opened."""
+    seal = vault.item_sealer(dataset.id, wrapped_key=dataset.data_key)
+
+    def sealer(external_id: str, data: Any) -> bytes:
+        return seal(external_id, orjson.dumps(data))
+
+    return sealer
+
+
+def item_data(vault: MediaVault, dataset: Dataset, external_id: str, sealed: bytes) -> Any:
+    """An item's data as its buyer uploaded it, from its sealed column. Media references
+    (`media:<name>`) are still in it: what is shown to a wallet goes through
+    `ledger.media_access.service.shown_item_data`, which turns them into signed URLs."""
+    opened = vault.open_item_data(dataset.id, external_id, sealed, wrapped_key=dataset.data_key)
+    return orjson.loads(opened)
 
 
 def get_dataset(session: Session, dataset_id: int) -> Dataset:

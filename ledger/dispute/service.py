@@ -34,6 +34,8 @@ from ledger.dispute.schemas import (
 )
 from ledger.kit.db import hold_writes
 from ledger.kit.errors import Conflict, Forbidden, NotFound
+from ledger.media_access.service import shown_item_data
+from ledger.storage.service import MediaVault
 
 
 class NotYourLabel(Forbidden):
@@ -193,8 +195,11 @@ def to_public(session: Session, dispute: Dispute) -> DisputePublic:
     )
 
 
-def to_decide(session: Session, dispute: Dispute) -> DisputeToDecide:
-    """An open dispute with what its decider needs to judge it: the label's value, its item."""
+def to_decide(
+    session: Session, dispute: Dispute, *, vault: MediaVault, decider: str, now: dt.datetime
+) -> DisputeToDecide:
+    """An open dispute with what its decider needs to judge it: the label's value, its item
+    (its media as signed URLs for the decider)."""
     label = _label(session, dispute.label_id)
     item = session.get(Item, label.item_id)
     assert item is not None
@@ -202,7 +207,15 @@ def to_decide(session: Session, dispute: Dispute) -> DisputeToDecide:
         **to_public(session, dispute).model_dump(),
         value=label.value,
         external_id=item.external_id,
-        item_data=item.data,
+        item_data=shown_item_data(
+            vault,
+            datasets.get_dataset(session, item.dataset_id),
+            item_id=item.id,
+            external_id=item.external_id,
+            sealed=item.sealed_data,
+            wallet=decider,
+            now=now,
+        ),
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".label-ledger")
@@ -60,6 +61,36 @@ class Settings(BaseSettings):
     # Where each settlement writes the publication auditors check (ledger/publication.py); the
     # API serves the same files under /v1/published/.
     publish_dir: Path = STATE_DIR / "published"
+
+    # Media and confidentiality (ledger/storage, ledger/media_access). The master key wraps every
+    # dataset's data key (item data and uploaded media are sealed with it): 64 hex digits in a
+    # file only the service reads, made (mode 0600) on first start when missing, never logged.
+    # Losing it loses every dataset's data. Default: master.key in the state directory (the
+    # deployment file's folder, which `up` keeps in its --state-dir).
+    master_key_file: Path | None = None
+    # Where uploaded media is kept: "local" (a directory) or "s3" (any S3-compatible store).
+    media_store: Literal["local", "s3"] = "local"
+    # The local store's directory. Default: media/ in the state directory.
+    media_dir: Path | None = None
+    # The S3-compatible store: endpoint (http(s)://host:port), bucket (must exist), region, and
+    # credentials, from the environment like every setting.
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # How long a signed media URL lives (never past the lease it was issued for).
+    media_url_ttl_seconds: int = Field(default=600, gt=0, le=24 * 3600)
+
+    def state_dir(self) -> Path:
+        """The folder the service keeps its own files in: the deployment file's."""
+        return self.deployment_file.parent
+
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.state_dir() / "master.key"
+
+    def media_path(self) -> Path:
+        return self.media_dir or self.state_dir() / "media"
 
     def operator_set(self) -> set[str]:
         return {a.strip().lower() for a in self.operator_addresses.split(",") if a.strip()}

@@ -27,6 +27,7 @@ from ledger.auth.models import Account as AccountRow
 from ledger.auth.models import AccountRole, AuthNonce, AuthSession
 from ledger.auth.siwe import SiweMessage
 from ledger.dataset.models import Dataset, DatasetReviewer, Item
+from ledger.dataset.service import item_data
 from ledger.settlement.models import Epoch
 from tests.conftest import Instance
 from tests.support import Chain
@@ -697,7 +698,13 @@ def test_upload_items_jsonl_keeps_line_separators_inside_strings(
 
     with instance.runtime.db.unit_of_work() as session:
         stored = session.scalars(select(Item).order_by(Item.external_id)).all()
-        assert [(i.external_id, i.data) for i in stored] == [(r["id"], r["data"]) for r in records]
+        found = session.get(Dataset, dataset["id"])
+        assert found is not None
+        opened = [
+            (i.external_id, item_data(instance.runtime.vault, found, i.external_id, i.sealed_data))
+            for i in stored
+        ]
+        assert opened == [(r["id"], r["data"]) for r in records]
 
 
 def test_upload_items_refuses_gold_outside_schema(

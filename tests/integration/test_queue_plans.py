@@ -39,6 +39,7 @@ def filled(db: Database) -> int:
             terms_nonce=zero,
             gold_nonce=zero,
             item_key=zero,
+            data_key=b"",  # nothing here opens item data
             salt=zero,
             chain_dataset_id=zero,
             items_visible_upto=2**31 - 1,
@@ -53,7 +54,7 @@ def filled(db: Database) -> int:
             (
                 "dataset_id",
                 "external_id",
-                "data",
+                "sealed_data",
                 "item_hash",
                 "gold",
                 "places",
@@ -62,7 +63,7 @@ def filled(db: Database) -> int:
                 "created_at",
             ),
             [
-                (dataset_id, f"i-{n}", "1", zero, False, 1, int(n < ITEMS // 2), 0, stamp)
+                (dataset_id, f"i-{n}", b"1", zero, False, 1, int(n < ITEMS // 2), 0, stamp)
                 for n in range(ITEMS)
             ],
         )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +66,7 @@ from ledger.settlement.service import (
     post_epoch,
     settle,
 )
+from ledger.storage import LocalBlobStore, MasterKey, MediaVault
 from tests.support import Chain
 
 pytestmark = pytest.mark.chain
@@ -72,6 +75,8 @@ PRICE = 250_000  # 0.25 dUSD
 REWARD = 10**6  # 1 LABEL (6 decimals)
 CLASSES = ["cat", "dog"]
 DAY = 24 * 3600
+#: Item data is sealed under a dataset key this vault wraps (no media: its store stays empty).
+VAULT = MediaVault(LocalBlobStore(Path(tempfile.mkdtemp())), MasterKey.generate())
 
 
 @dataclass
@@ -114,10 +119,12 @@ def funded_dataset(
                 verification=VerificationSpec(gold_reveal_seconds=0),
             ),
             allowed_tokens=chain.deployment.payment_token_addresses,
+            vault=VAULT,
         )
         dataset_id = dataset.id
     ingest_records(
         db,
+        VAULT,
         dataset_id=dataset_id,
         records=[{"id": f"img-{n}", "data": {"n": n}, "gold": "cat"} for n in range(items)],
         now=utcnow(),
@@ -775,7 +782,9 @@ def test_closing_dataset_pays_a_label_submitted_before_the_close_and_reviewed_in
     dataset = funded_dataset(db, chain, items=1, fund=10 * PRICE)
     worker, reviewer = annotator(), annotator()
     close_at = int(utcnow().timestamp()) + 30
-    ingest_records(db, dataset_id=dataset.id, records=[{"id": "doc-0", "data": {}}], now=utcnow())
+    ingest_records(
+        db, VAULT, dataset_id=dataset.id, records=[{"id": "doc-0", "data": {}}], now=utcnow()
+    )
     with db.unit_of_work() as session:
         record = datasets.get_dataset(session, dataset.id)
         datasets.appoint_reviewer(session, dataset=record, address=reviewer)
