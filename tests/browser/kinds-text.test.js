@@ -17,7 +17,7 @@ import { checkPage, launchBrowser, openApp, story } from './support/pages.js';
 import { REPO_ROOT } from './support/paths.js';
 import { startProduct } from './support/product.js';
 import { ApiUser, seedKindDataset } from './support/seed.js';
-import { connectAndSignIn, labelled, selectWithMouse } from './support/steps.js';
+import { connectAndSignIn, labelled } from './support/steps.js';
 import { TestWallet } from './support/wallet.js';
 
 /** @typedef {import('playwright-core').Page} Page */
@@ -98,6 +98,42 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
   /** Whether the page's focus is on an element `locator` finds. */
   async function focused(/** @type {import('playwright-core').Locator} */ locator) {
     return locator.evaluate((element) => element === document.activeElement);
+  }
+
+  /**
+   * Selects `part` of the text in `.span-text` with the mouse, as a person drags across the
+   * words (pressed just inside its first character, released just inside its last), however
+   * the text is split among highlights.
+   * @param {Page} page
+   * @param {string} part
+   */
+  async function selectText(page, part) {
+    const rects = await page.locator('.span-text').evaluate((element, wanted) => {
+      const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+      /** @type {{ node: Node, from: number }[]} */
+      const nodes = [];
+      let whole = '';
+      for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+        nodes.push({ node, from: whole.length });
+        whole += node.textContent ?? '';
+      }
+      const start = whole.indexOf(wanted);
+      if (start < 0) throw new Error(`"${wanted}" is not in the text`);
+      const box = (/** @type {number} */ offset) => {
+        const at = nodes.filter((n) => n.from <= offset).pop();
+        if (!at) throw new Error(`no text at ${offset}`);
+        const range = document.createRange();
+        range.setStart(at.node, offset - at.from);
+        range.setEnd(at.node, offset - at.from + 1);
+        const { left, right, top, bottom } = range.getBoundingClientRect();
+        return { left, right, y: (top + bottom) / 2 };
+      };
+      return { first: box(start), last: box(start + wanted.length - 1) };
+    }, part);
+    await page.mouse.move(rects.first.left + 1, rects.first.y);
+    await page.mouse.down();
+    await page.mouse.move(rects.last.right - 1, rects.last.y, { steps: 8 });
+    await page.mouse.up();
   }
 
   /** Focuses `locator` as Tab would reach it, then presses `key` there. */
@@ -221,7 +257,7 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
       const selected = page.getByRole('status').filter({ hasText: /^(Nothing selected|Selected characters)/ });
       /** Selects `part` with the mouse and presses `key` for its class. */
       async function mark(/** @type {string} */ part, /** @type {string} */ key) {
-        await selectWithMouse(page, text, part);
+        await selectText(page, part);
         const start = text.indexOf(part);
         await selected.filter({ hasText: `Selected characters ${start} to ${start + part.length}: “${part}”` }).waitFor();
         await page.keyboard.press(key);
@@ -232,9 +268,18 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
       await mark('Charles Babbage', '1');
       const entities = page.getByRole('list', { name: 'Entities' }).getByRole('listitem');
       assert.equal(await entities.count(), 3);
+      // each marked in the text, its class after it
+      assert.deepEqual(
+        await page.locator('.span-text mark').evaluateAll((marks) =>
+          marks.map((mark) => [mark.textContent, mark.getAttribute('data-entity-end')]),
+        ),
+        [['Ada Lovelace', 'PER'], ['Charles Babbage', 'PER'], ['London', 'PER']],
+      );
+      assert.equal(await page.locator('.span-text').textContent(), text, 'the text itself unchanged');
       await checkPage(page, 'kinds-entities-marked');
       await pressOn(page.getByRole('button', { name: 'Delete PER “London”' }), 'Enter');
       await entities.nth(2).waitFor({ state: 'detached' });
+      assert.equal(await focused(page.getByRole('heading', { name: 'Entities' })), true, 'the focus stays in the widget');
       await mark('London', '3');
       await mark('Analytical Engine', '2');
       assert.equal(await entities.count(), 4);
@@ -293,6 +338,7 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
         const element = document.querySelector('audio');
         return element !== null && element.readyState >= 1 && element.duration > 1;
       });
+      assert.equal(await page.locator('.item-frame .item-text').count(), 0, "the clip's address is not shown as words to read");
       const field = page.getByRole('textbox', { name: 'Transcript' });
       await page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA');
       assert.equal(await focused(field), true, 'the transcript field has the focus when the item shows');

@@ -42,6 +42,10 @@ export function MultilabelWidget({ item, name, onSubmit }: WidgetProps) {
       <ItemFrame externalId={item.external_id}>
         <ItemView data={item.data} name={name} />
       </ItemFrame>
+      <p className="muted">
+        Tick every class that applies (keys 1 to 9 tick and untick them); Enter sends the classes ticked, or none if
+        none applies.
+      </p>
       <fieldset className="classes">
         <legend>Every class that applies</legend>
         {classes.map((value, index) => (

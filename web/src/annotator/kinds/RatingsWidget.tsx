@@ -49,6 +49,10 @@ export function RatingsWidget({ item, name, onSubmit }: WidgetProps) {
           <ItemView data={item.data} name={name} />
         )}
       </ItemFrame>
+      <p className="muted">
+        Rate the answer on each criterion from 1 (poor) to 5 (excellent): ← and → move within a criterion, Tab to the
+        next. Enter sends the ratings once every criterion is rated.
+      </p>
       <div className="ratings">
         {criteria.map((criterion) => (
           <fieldset key={criterion} className="rating">

@@ -27,6 +27,15 @@ export function audioOf(data: unknown): string | null {
   return typeof found === "string" ? found : null;
 }
 
+/** The item's data with its clip taken out (the player shows it): the other fields, or null
+ * when nothing else is left to read. */
+function besideClip(data: unknown, clip: string): unknown {
+  if (data === clip) return null;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return data;
+  const rest = Object.entries(data as Record<string, unknown>).filter(([, value]) => value !== clip);
+  return rest.length === 0 ? null : Object.fromEntries(rest);
+}
+
 const ANSWER = { label: "Your answer", hint: "Type the answer as the instructions ask.", button: "Submit the answer" };
 
 const WORDING: Record<string, { label: string; hint: string; button: string }> = {
@@ -52,6 +61,7 @@ export function TextWidget({ item, name, onSubmit, kind }: WidgetProps) {
   const words = WORDING[item.label_type] ?? ANSWER;
   const audio = item.label_type === "transcripts" ? audioOf(item.data) : null;
   const { prompt } = llmItem(item.data);
+  const rest = audio === null ? item.data : besideClip(item.data, audio);
   const tooLong = kind !== undefined && Array.from(text).length > kind.max_chars;
   const ready = text.trim().length > 0 && !tooLong;
 
@@ -93,7 +103,7 @@ export function TextWidget({ item, name, onSubmit, kind }: WidgetProps) {
             <p className="item-text">{prompt}</p>
           </section>
         ) : (
-          <ItemView data={item.data} name={name} />
+          rest !== null && <ItemView data={rest} name={name} />
         )}
       </ItemFrame>
       <div className="buyer-field text-answer">
