@@ -7,8 +7,11 @@ import { ClassesWidget } from "./ClassesWidget";
 import { CuboidsWidget } from "./CuboidsWidget";
 import { EntitiesWidget } from "./EntitiesWidget";
 import { FallbackWidget } from "./FallbackWidget";
+import { KeypointsWidget } from "./KeypointsWidget";
+import { MasksWidget } from "./MasksWidget";
 import { MultilabelWidget } from "./MultilabelWidget";
 import { ObjectsWidget } from "./ObjectsWidget";
+import { PolygonsWidget } from "./PolygonsWidget";
 import { PreferenceWidget } from "./PreferenceWidget";
 import { RankingWidget } from "./RankingWidget";
 import { RatingsWidget } from "./RatingsWidget";
@@ -36,6 +39,9 @@ export const WIDGETS: Readonly<Record<string, ComponentType<WidgetProps>>> = {
   segments: SegmentsWidget,
   tracks: TracksWidget,
   cuboids: CuboidsWidget,
+  polygons: PolygonsWidget,
+  keypoints: KeypointsWidget,
+  masks: MasksWidget,
 };
 
 /** The widget that labels items of `labelType`: its own, or the JSON fallback. */
