@@ -162,6 +162,12 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
         const img = /** @type {HTMLImageElement} */ (element);
         return { width: img.naturalWidth, height: img.naturalHeight };
       });
+      // A 160 × 120 picture is scaled up to a size a person can judge (and aim at) on a desktop.
+      const desktop = await picture.boundingBox();
+      assert.ok(
+        desktop && desktop.width >= 2 * natural.width && Math.abs(desktop.width / desktop.height - natural.width / natural.height) < 0.02,
+        `the picture is shown scaled up at its own proportions: ${desktop?.width} × ${desktop?.height} for ${natural.width} × ${natural.height}`,
+      );
       /** Drags over `box` (the picture's own pixels) on the picture as it is shown now. */
       async function drawBox(/** @type {number[]} */ box) {
         await picture.scrollIntoViewIfNeeded();
@@ -203,6 +209,9 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
       await status.filter({ hasText: 'box 2 selected' }).waitFor();
       await page.keyboard.press('Delete');
       await status.filter({ hasText: /^1 box drawn$/ }).waitFor();
+      const listHeading = page.getByRole('heading', { name: 'Boxes drawn' });
+      await page.waitForFunction(() => document.activeElement?.tagName === 'H2');
+      assert.equal(await focused(listHeading), true, 'the focus stays in the widget');
 
       const list = page.getByRole('list', { name: 'Boxes drawn' });
       const shownBox = JSON.parse(((await list.locator('code').first().textContent()) ?? '').trim());

@@ -2,7 +2,7 @@
 // (it takes the class picked for the next box, keys 1 to 9), pick a box in the list to change its
 // class or delete it (Delete), Enter sends them all as
 // [{"class": c, "box": [x_min, y_min, x_max, y_max]}, ...] (possibly none: nothing to mark).
-import { useState } from "react";
+import { useRef, useState } from "react";
 
 import { type Box, BoxCanvas, hasArea, pictureOf } from "../BoxCanvas";
 import { ItemView } from "../ItemView";
@@ -23,6 +23,7 @@ export function ObjectsWidget({ item, name, onSubmit }: WidgetProps) {
   const [draft, setDraft] = useState<Box | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [next, setNext] = useState(classes[0] ?? "");
+  const heading = useRef<HTMLHeadingElement>(null);
 
   function send() {
     onSubmit(JSON.stringify(objects.map((o) => ({ class: o.class, box: o.box }))));
@@ -35,6 +36,12 @@ export function ObjectsWidget({ item, name, onSubmit }: WidgetProps) {
   function remove(index: number) {
     setObjects((all) => all.filter((_, n) => n !== index));
     setSelected(null);
+    // the focus was on the deleted box's row (now gone): keep it in the widget, at the list
+    requestAnimationFrame(() => {
+      if (document.activeElement === null || document.activeElement === document.body) {
+        heading.current?.focus({ preventScroll: true });
+      }
+    });
   }
 
   function pick(value: string) {
@@ -107,7 +114,9 @@ export function ObjectsWidget({ item, name, onSubmit }: WidgetProps) {
           </label>
         ))}
       </fieldset>
-      <h2 className="objects-heading">Boxes drawn</h2>
+      <h2 ref={heading} tabIndex={-1} className="objects-heading">
+        Boxes drawn
+      </h2>
       {objects.length === 0 ? (
         <p className="muted">None yet. If there is nothing to mark, submit no boxes.</p>
       ) : (
