@@ -206,7 +206,8 @@ export function KeypointsWidget({ item, name, onSubmit }: WidgetProps) {
               {isCurrent && <circle cx={m.at[0]} cy={m.at[1]} r={(DOT + 5) * unit} fill="none" stroke="#ffffff" strokeWidth={3} vectorEffect="non-scaling-stroke" />}
               <circle cx={m.at[0]} cy={m.at[1]} r={DOT * unit} fill={colourAt(n)} stroke="#ffffff" strokeWidth={2} vectorEffect="non-scaling-stroke" />
               <text x={m.at[0] + (DOT + 3) * unit} y={m.at[1] - (DOT + 1) * unit} fontSize={12 * unit} className="layer-caption">
-                {names[n]}
+                {/* the current one by name, the others by their number in the list (names crowd) */}
+                {isCurrent ? `${n + 1} ${names[n] ?? ""}` : n + 1}
               </text>
             </g>
           );
@@ -243,7 +244,9 @@ export function KeypointsWidget({ item, name, onSubmit }: WidgetProps) {
         <ol aria-label="Keypoints">
           {names.map((keypoint, n) => (
             <li key={keypoint} className={n === current ? "objects-row objects-selected" : "objects-row"}>
-              <span className="keypoints-swatch" style={{ background: colourAt(n) }} aria-hidden="true" />
+              <span className="keypoints-swatch" style={{ background: colourAt(n) }} aria-hidden="true">
+                {n + 1}
+              </span>
               <label className="keypoints-name">
                 <input type="radio" name={`${id}-current`} value={keypoint} checked={n === current} onChange={() => go(n)} />
                 {keypoint}
