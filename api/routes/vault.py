@@ -74,7 +74,7 @@ async def upload_media(
     declared = request.headers.get("content-length")
     # refused before a byte of the body is read when the headers already say so
     vault.check_upload(int(declared) if declared and declared.isdigit() else 1, content_type)
-    vault.blob_key(dataset_id, name)
+    media.check_upload_name(vault, dataset_id, name)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

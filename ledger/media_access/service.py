@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from ledger.media_access.references import (
     with_urls,
 )
 from ledger.media_access.schemas import ItemView, MediaAccessPublic, MediaObjectPublic
-from ledger.storage.service import MediaVault
+from ledger.storage.service import BadMediaName, MediaVault
 from ledger.storage.signing import MediaGrant
 
 
@@ -78,6 +79,7 @@ def upload(
     """Stores `content` as `name` in the dataset (the caller checked it is the buyer's), sealed
     under the dataset's key. Returns the object and whether it is new: the same name with the
     same bytes and type again is the same object (a retried upload), with other bytes 409."""
+    check_upload_name(vault, dataset_id, name)
     normalized = vault.check_upload(len(content), content_type)
     blob_key = vault.blob_key(dataset_id, name)
     digest = hashlib.sha256(content).hexdigest()
@@ -107,6 +109,20 @@ def upload(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+_EXTENSION = re.compile(r"[^/]+\.[A-Za-z0-9]{1,10}")
+
+
+def check_upload_name(vault: MediaVault, dataset_id: int, name: str) -> None:
+    """A name the vault takes whose file name ends with an extension: the signed URLs end with
+    it, and clients (the web app) tell a picture from a clip or a point cloud by it."""
+    vault.blob_key(dataset_id, name)
+    if not _EXTENSION.fullmatch(name.rsplit("/", 1)[-1]):
+        raise BadMediaName(
+            f"media name {name[:100]!r} needs an extension (clip.wav, photo.jpg, scan.pcd): "
+            "URLs end with it, and clients show the file by it"
+        )
 
 
 def _same_or_taken(existing: MediaObject, digest: str, content_type: str) -> MediaObjectPublic:

@@ -325,8 +325,9 @@ def test_bad_uploads_are_refused_and_store_nothing(
         415,
         "media_type_refused",
     )
-    error_of(put_media(buyer, dataset["id"], ".hidden.png", PNG, "image/png"), 422, "bad_media_name")
+    error_of(put_media(buyer, dataset["id"], ".hid.png", PNG, "image/png"), 422, "bad_media_name")
     error_of(put_media(buyer, dataset["id"], "empty.png", b"", "image/png"), 422, "media_empty")
+    error_of(put_media(buyer, dataset["id"], "frames/1", PNG, "image/png"), 422, "bad_media_name")
     other = user(http, chain, "buyer")
     error_of(put_media(other, dataset["id"], "pic.png", PNG, "image/png"), 403, "not_dataset_buyer")
     annotator = user(http, chain, "annotator")
