@@ -66,6 +66,14 @@ export function BoxCanvas({
     return [Math.round(x), Math.round(y)];
   }
 
+  // Once its proportions are known the picture is sized by its width, its height following:
+  // a fixed height with a width clamped to a phone's screen letterboxed it (object-fit), and the
+  // pointer's place on the element was then not its place on the picture.
+  const sized =
+    natural === null || natural.height <= 0
+      ? undefined
+      : { width: `min(100%, calc(min(50vh, 24rem) * ${natural.width / natural.height}))` };
+
   function placed(box: Box) {
     if (natural === null || natural.width <= 0 || natural.height <= 0) return undefined;
     return {
@@ -79,7 +87,7 @@ export function BoxCanvas({
   return (
     <div
       className="box-canvas"
-      style={readOnly ? { cursor: "default", touchAction: "auto" } : undefined}
+      style={{ ...sized, ...(readOnly ? { cursor: "default", touchAction: "auto" } : {}) }}
       {...(readOnly
         ? {}
         : {
@@ -101,6 +109,7 @@ export function BoxCanvas({
       <img
         ref={image}
         className="item-image"
+        style={sized === undefined ? undefined : { width: "100%", height: "auto" }}
         src={src}
         alt={name}
         draggable={false}
