@@ -160,7 +160,11 @@ export interface paths {
          * @description Adds items from a JSON array or JSONL (one `{"id", "data", "gold"?}` per line), at most
          *     100,000 per upload, all or nothing: one bad or duplicate item refuses the upload. The body is
          *     streamed to disk and written in batches off the event loop, so other requests are served
-         *     meanwhile.
+         *     meanwhile. A string `"media:<name>"` anywhere in an item's data refers to a file uploaded
+         *     with PUT /v1/datasets/{id}/media/{name} (`unknown_media_reference` if there is none): each
+         *     wallet shown the item gets a signed URL of its own in its place. Other strings, your own
+         *     https:// URLs too, are shown as given (then your host guards them). Item data is stored
+         *     encrypted with the dataset's key.
          */
         post: operations["upload_items_v1_datasets__dataset_id__items_post"];
         delete?: never;
@@ -635,7 +639,8 @@ export interface paths {
         };
         /**
          * Review Queue
-         * @description Pending labels of the datasets you review, oldest first, each with its item's data.
+         * @description Pending labels of the datasets you review, oldest first, each with its item's data (its
+         *     media as signed URLs for you, for a few minutes).
          */
         get: operations["review_queue_v1_reviews_queue_get"];
         put?: never;
@@ -720,7 +725,7 @@ export interface paths {
         /**
          * Dispute Queue
          * @description Open disputes you may decide, oldest first, each with the disputed label's value and
-         *     its item.
+         *     its item (its media as signed URLs for you).
          */
         get: operations["dispute_queue_v1_disputes_queue_get"];
         put?: never;
@@ -1024,10 +1029,124 @@ export interface paths {
         };
         /**
          * Media
-         * @description A picture or text the repository generates: `pets/<0-9999>.png` (a cat, a dog or a bird)
-         *     or `texts/<0-5>.txt`. 404 `unknown_media` for anything else.
+         * @description A file the repository generates or ships: `pets/<0-9999>.png` (a cat, a dog or a bird),
+         *     `texts/<0-5>.txt`, `audio/<0-5>.wav` (speech and music between silences),
+         *     `video/shapes.webm` (a ball and a block moving, 10 frames a second) or `clouds/<0-3>.bin`
+         *     (a lidar-like point cloud) or `speech/<0-2>.ogg` (a spoken sentence). 404 `unknown_media`
+         *     for anything else.
          */
         get: operations["media_media__path__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_id}/media/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload Media
+         * @description Uploads a media file into your dataset: the raw bytes as the body, their type in
+         *     Content-Type (a picture, sound, video, plain text, CSV, JSON, or application/octet-stream
+         *     for point clouds; 415 `media_type_refused` otherwise), at most 50 MiB (413
+         *     `media_too_large`). Items refer to it as `"media:<name>"`. Stored encrypted with the
+         *     dataset's key. The same name with the same bytes again is the same file (200); with other
+         *     bytes, 409 `media_name_taken`. 201 when new.
+         */
+        put: operations["upload_media_v1_datasets__dataset_id__media__name__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Media
+         * @description The media files of your dataset, by name.
+         */
+        get: operations["list_media_v1_datasets__dataset_id__media_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_id}/media-access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Media Access Log
+         * @description Who opened your dataset's media, newest first: the wallet, why it was let in (holding
+         *     the item's lease, reviewing, buying, operating), which item and file, when. Page with
+         *     `offset`.
+         */
+        get: operations["media_access_log_v1_datasets__dataset_id__media_access_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_id}/items/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Item
+         * @description One item of your dataset as annotators see it, its media as signed URLs for you.
+         */
+        get: operations["get_item_v1_datasets__dataset_id__items__item_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{dataset_id}/{item_id}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Media
+         * @description A media file through the signed URL an item was shown with (no sign-in: the URL says who
+         *     it is for). 403 `media_url_invalid` for a URL we did not issue or that was altered,
+         *     `media_url_expired` once its time is up (ask for the item again), `media_access_denied`
+         *     when its wallet may no longer see the item (its lease ended). Each opening is logged for the
+         *     dataset's buyer.
+         */
+        get: operations["open_media_v1_media__dataset_id___item_id___name__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1289,7 +1408,7 @@ export interface components {
             label_type: components["schemas"]["LabelType"];
             /**
              * Label Classes
-             * @description what the label type picks from or names: its classes, keypoints, answers or criteria (see the README's Label kinds); empty for boxes, spans and texts
+             * @description what the label type picks from or names (GET /v1/kinds, `classes_are`): its classes, keypoints, answers or criteria; empty for the kinds that take none
              */
             label_classes?: string[];
             /**
@@ -1860,6 +1979,23 @@ export interface components {
              */
             committed: boolean;
         };
+        /**
+         * ItemView
+         * @description An item of your dataset as annotators are shown it: its data with each media reference
+         *     turned into a signed URL (for you, for a few minutes).
+         */
+        ItemView: {
+            /** Dataset Id */
+            dataset_id: number;
+            /** Item Id */
+            item_id: number;
+            /** External Id */
+            external_id: string;
+            /** Data */
+            data: unknown;
+            /** Gold */
+            gold: boolean;
+        };
         /** ItemsCreated */
         ItemsCreated: {
             /** Created */
@@ -2052,7 +2188,7 @@ export interface components {
          * @description What a label is; each kind's shape and agreement measure: README, Label kinds.
          * @enum {string}
          */
-        LabelType: "classes" | "boxes" | "spans" | "objects" | "preference" | "ranking" | "ratings" | "written";
+        LabelType: "classes" | "boxes" | "spans" | "objects" | "polygons" | "keypoints" | "masks" | "multilabel" | "entities" | "texts" | "transcripts" | "segments" | "tracks" | "cuboids" | "preference" | "ranking" | "ratings" | "written";
         /** LeaseTerms */
         LeaseTerms: {
             /**
@@ -2072,6 +2208,62 @@ export interface components {
             address: string;
             /** Roles */
             roles: components["schemas"]["Role"][];
+        };
+        /**
+         * MediaAccessPublic
+         * @description One opening of a signed media URL: who opened which object of which item, when.
+         */
+        MediaAccessPublic: {
+            /** Id */
+            id: number;
+            /** Wallet */
+            wallet: string;
+            /**
+             * Role
+             * @description why it was let in: annotator (held the item's lease), reviewer, buyer or operator
+             */
+            role: string;
+            /** Item Id */
+            item_id: number;
+            /** External Id */
+            external_id: string;
+            /** Object Name */
+            object_name: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
+        /**
+         * MediaObjectPublic
+         * @description An uploaded media file of a dataset, as its buyer sees it.
+         */
+        MediaObjectPublic: {
+            /** Name */
+            name: string;
+            /**
+             * Reference
+             * @description how an item's data refers to it: "media:<name>"
+             */
+            reference: string;
+            /** Content Type */
+            content_type: string;
+            /**
+             * Size
+             * @description bytes, as uploaded (stored sealed, a little larger)
+             */
+            size: number;
+            /**
+             * Sha256
+             * @description hex SHA-256 of the bytes as uploaded
+             */
+            sha256: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /**
          * Method
@@ -6713,7 +6905,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description a generated picture (pets/<n>.png) or text (texts/<n>.txt) */
+            /** @description a generated picture (pets/<n>.png), text (texts/<n>.txt), audio clip (audio/<n>.wav), the video (video/shapes.webm) or a point cloud (clouds/<n>.bin: float32 x, y, z triples, little-endian) or a spoken sentence (speech/<n>.ogg) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6721,6 +6913,10 @@ export interface operations {
                 content: {
                     "image/png": unknown;
                     "text/plain": unknown;
+                    "audio/wav": unknown;
+                    "audio/ogg": unknown;
+                    "video/webm": unknown;
+                    "application/octet-stream": unknown;
                 };
             };
             /** @description unchanged since the ETag in If-None-Match */
@@ -6729,6 +6925,432 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_media_v1_datasets__dataset_id__media__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                /** @description e.g. clip.wav or frames/0001.png */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaObjectPublic"];
+                };
+            };
+            /** @description stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaObjectPublic"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description media_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description media_type_refused */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_media_v1_datasets__dataset_id__media_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaObjectPublic"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    media_access_log_v1_datasets__dataset_id__media_access_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaAccessPublic"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_item_v1_datasets__dataset_id__items__item_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the token expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in without the needed role or ownership */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Input outside what is allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    open_media_v1_media__dataset_id___item_id___name__get: {
+        parameters: {
+            query?: {
+                wallet?: string;
+                token?: string;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_id: number;
+                /** @description e.g. clip.wav or frames/0001.png */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file, under the content type it was uploaded with */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
             };
             /** @description Malformed request */
             400: {
