@@ -377,6 +377,8 @@ describe('the image kinds labelled through their widgets', { timeout: 900_000 },
       await checkPage(page, 'kinds-polygons-refused');
       await page.getByRole('button', { name: 'Delete polygon 2' }).click();
       await status.filter({ hasText: /^1 polygon drawn/ }).waitFor();
+      // the focus, on the deleted row's button, stays in the widget: at the list's heading
+      await page.waitForFunction(() => document.activeElement?.textContent === 'Polygons drawn');
 
       // The class of polygon 1 in the list is the dog's; Enter sends.
       assert.equal(await page.getByRole('combobox', { name: 'Class of polygon 1' }).inputValue(), 'dog');

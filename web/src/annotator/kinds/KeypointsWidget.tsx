@@ -80,6 +80,11 @@ export function KeypointsWidget({ item, name, onSubmit }: WidgetProps) {
   }
 
   function clear(index: number) {
+    const m = marks[index];
+    if (m === undefined || (m.at === null && !m.hidden)) {
+      setNotice(`${names[index] ?? ""} is not placed: nothing to take away.`);
+      return;
+    }
     update(index, () => ({ at: null, hidden: false }));
     setNotice(`${names[index] ?? ""} taken away: not placed.`);
   }
@@ -273,7 +278,7 @@ export function KeypointsWidget({ item, name, onSubmit }: WidgetProps) {
         <button type="button" onClick={() => go(current + 1)} aria-keyshortcuts="N">
           <Kbd>N</Kbd> Next keypoint
         </button>
-        <button type="button" onClick={() => clear(current)} aria-keyshortcuts="Delete" disabled={mark?.at == null && !mark?.hidden}>
+        <button type="button" onClick={() => clear(current)} aria-keyshortcuts="Delete">
           Take {currentName} away
         </button>
       </div>

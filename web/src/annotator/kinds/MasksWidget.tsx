@@ -151,6 +151,10 @@ export function MasksWidget({ item, name, onSubmit }: WidgetProps) {
   function clear() {
     const p = painting.current;
     if (p === null) return;
+    if (area === 0) {
+      setNotice("The mask is empty already.");
+      return;
+    }
     remember();
     p.mask.fill(0);
     draw();
@@ -335,10 +339,10 @@ export function MasksWidget({ item, name, onSubmit }: WidgetProps) {
         <button type="button" onClick={() => resize(1)} aria-keyshortcuts="]" disabled={brush === BRUSHES.length - 1}>
           Larger brush <Kbd>]</Kbd>
         </button>
-        <button type="button" onClick={undo} aria-keyshortcuts="Control+Z" disabled={undoable === 0}>
-          Undo
+        <button type="button" onClick={undo} aria-keyshortcuts="Control+Z">
+          Undo{undoable > 0 ? ` (${undoable})` : ""}
         </button>
-        <button type="button" onClick={clear} disabled={area === 0}>
+        <button type="button" onClick={clear}>
           Clear the mask
         </button>
       </div>

@@ -5,13 +5,14 @@
 // vertices, which a drag then moves; , and . step through its vertices, the arrow keys move the
 // selected vertex a pixel (Shift: ten), Delete removes the vertex (or, with none selected, the
 // polygon). Enter sends [{"class": c, "points": [[x, y], ...]}, ...] in the picture's own pixels.
-import { type PointerEvent, useId, useState } from "react";
+import { type PointerEvent, useId, useRef, useState } from "react";
 
 import { pictureOf } from "../BoxCanvas";
 import { ImageStage, picturePoint, type Stage } from "../ImageStage";
 import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
+import { keepFocusAt } from "./focus";
 import { Kbd } from "./keys";
 import { clamp, rounded } from "./media";
 import { NoMedia } from "./NoMedia";
@@ -110,6 +111,7 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
   const [dragging, setDragging] = useState<{ polygon: number; vertex: number } | null>(null);
   const [next, setNext] = useState(classes[0] ?? "");
   const [notice, setNotice] = useState("");
+  const heading = useRef<HTMLHeadingElement>(null);
 
   const chosen = selected === null ? undefined : polygons[selected.polygon];
 
@@ -163,6 +165,7 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
     setPolygons((all) => all.filter((_, n) => n !== index));
     setSelected(null);
     setNotice(`${why}Polygon ${index + 1} deleted.`);
+    keepFocusAt(heading);
   }
 
   function removeVertex(index: number, vertex: number) {
@@ -175,6 +178,7 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
     change(index, (o) => ({ ...o, points: o.points.filter((_, v) => v !== vertex) }));
     setSelected({ polygon: index, vertex: null });
     setNotice(`Vertex ${vertex + 1} of polygon ${index + 1} deleted.`);
+    keepFocusAt(heading);
   }
 
   function pick(value: string) {
@@ -409,7 +413,9 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
           </button>
         </div>
       )}
-      <h2 className="objects-heading">Polygons drawn</h2>
+      <h2 ref={heading} tabIndex={-1} className="objects-heading">
+        Polygons drawn
+      </h2>
       {polygons.length === 0 ? (
         <p className="muted">None yet. If there is nothing to outline, submit no polygons.</p>
       ) : (
