@@ -146,12 +146,14 @@ def get_item(
             "content": {"application/octet-stream": {}},
             "description": "the file, under the content type it was uploaded with",
         },
+        206: {"description": "the byte range a `Range: bytes=a-b` header asked for"},
     },
 )
 async def open_media(
     dataset_id: PathId,
     item_id: PathId,
     name: MediaName,
+    request: Request,
     runtime: RuntimeDep,
     wallet: Annotated[str, Query(max_length=42)] = "",
     token: Annotated[str, Query(max_length=80)] = "",
@@ -159,25 +161,54 @@ async def open_media(
     """A media file through the signed URL an item was shown with (no sign-in: the URL says who
     it is for). 403 `media_url_invalid` for a URL we did not issue or that was altered,
     `media_url_expired` once its time is up (ask for the item again), `media_access_denied`
-    when its wallet may no longer see the item (its lease ended). Each opening is logged for the
-    dataset's buyer."""
+    when its wallet may no longer see the item (its lease ended). One byte range may be asked
+    for (`Range`), as players do. Each opening is logged for the dataset's buyer."""
     now = runtime.clock()
     grant = runtime.vault.verify(dataset_id, item_id, name, wallet, token, now=now)
     async with runtime.db.request_turns:
         opening = await run_in_threadpool(_authorize, runtime, grant, now)
     found = await run_in_threadpool(media.read, runtime.vault, opening)
-    async with runtime.db.request_turns:
-        await run_in_threadpool(_log, runtime, opening, now)
+    wanted = _byte_range(request.headers.get("range"), len(found.content))
+    if wanted is None or wanted[0] == 0:
+        # a video or clip is read in ranges as it plays: its first range is the opening
+        async with runtime.db.request_turns:
+            await run_in_threadpool(_log, runtime, opening, now)
     filename = name.rsplit("/", 1)[-1]
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "Accept-Ranges": "bytes",
+    }
+    if wanted is None:
+        return Response(found.content, media_type=found.content_type, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(found.content)}"
     return Response(
-        found.content,
+        found.content[first : last + 1],
+        status_code=206,
         media_type=found.content_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            "Content-Disposition": f'inline; filename="{filename}"',
-        },
+        headers=headers,
     )
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range `Range: bytes=a-b` (or `a-`, or `-n`) asks for, within the file; None
+    for no range, or one this does not serve (several ranges, or beyond the end): then the
+    whole file is sent, which a client takes as well."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    start, _, end = header[len("bytes=") :].strip().partition("-")
+    if not (start.isdigit() or end.isdigit()) or (start and not start.isdigit()):
+        return None
+    if end and not end.isdigit():
+        return None
+    if not start:  # the last n bytes
+        count = int(end)
+        return (max(size - count, 0), size - 1) if count else None
+    first = int(start)
+    last = min(int(end), size - 1) if end else size - 1
+    return (first, last) if first <= last else None
 
 
 def _authorize(runtime: Runtime, grant: MediaGrant, now: dt.datetime) -> media.Opening:

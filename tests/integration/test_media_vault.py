@@ -130,7 +130,13 @@ def test_lease_holder_opens_the_media_and_the_buyer_sees_who(
     assert opened.headers["x-content-type-options"] == "nosniff"
     assert opened.headers["cache-control"] == "private, no-store"
     assert opened.headers["content-disposition"] == 'inline; filename="clip.wav"'
-    assert scene.http.get(url).status_code == 200
+    # a player reads in ranges: a range from the start is an opening, later ones are not
+    part = scene.http.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206
+    assert part.content == WAV[:100]
+    assert part.headers["content-range"] == f"bytes 0-99/{len(WAV)}"
+    rest = scene.http.get(url, headers={"Range": "bytes=100-"})
+    assert rest.content == WAV[100:]
 
     log = access_log(scene)
     assert [(e["wallet"], e["role"], e["item_id"], e["object_name"]) for e in log] == [
