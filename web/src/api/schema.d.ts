@@ -1143,8 +1143,8 @@ export interface paths {
          * @description A media file through the signed URL an item was shown with (no sign-in: the URL says who
          *     it is for). 403 `media_url_invalid` for a URL we did not issue or that was altered,
          *     `media_url_expired` once its time is up (ask for the item again), `media_access_denied`
-         *     when its wallet may no longer see the item (its lease ended). Each opening is logged for the
-         *     dataset's buyer.
+         *     when its wallet may no longer see the item (its lease ended). One byte range may be asked
+         *     for (`Range`), as players do. Each opening is logged for the dataset's buyer.
          */
         get: operations["open_media_v1_media__dataset_id___item_id___name__get"];
         put?: never;
@@ -7351,6 +7351,13 @@ export interface operations {
                 content: {
                     "application/octet-stream": unknown;
                 };
+            };
+            /** @description the byte range a `Range: bytes=a-b` header asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed request */
             400: {
