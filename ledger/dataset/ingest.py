@@ -10,6 +10,10 @@ to `datasets.items_visible_upto`. The batches of an upload land above it, and on
 transaction moves it past them, with the counts and, for gold items, the terms. A bad or duplicate
 item anywhere stops the upload and deletes what it had written; so does a crash, at the start of
 the next upload (`_claim`). One upload runs per dataset at a time.
+
+Each item's data is stored sealed under its dataset's key (`item_data_sealer`, unwrapped once an
+upload), and its media references are checked batch by batch against the dataset's uploaded
+files before the batch is written (`ledger.media_access.service.ReferenceChecker`).
 """
 
 from __future__ import annotations
