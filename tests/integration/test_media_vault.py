@@ -185,6 +185,30 @@ def test_other_annotators_and_buyers_cannot_open_or_read_an_item(
     assert access_log(scene) == []
 
 
+def test_a_private_datasets_items_reach_only_its_workforce_while_admitted(
+    instance: Instance,
+    http: httpx.Client,  # noqa: F811
+    chain: Chain,
+    clock: list[dt.datetime],
+) -> None:
+    buyer = user(http, chain, "buyer")
+    member, stranger = user(http, chain, "annotator"), user(http, chain, "annotator")
+    dataset = create_dataset(buyer, chain, private=True, workforce=[member.address])
+    assert put_media(buyer, dataset["id"], "clip.wav", WAV, "audio/wav").status_code == 201
+    upload(buyer, dataset["id"], ITEMS)
+    fund(chain, buyer, buyer.get(f"/v1/datasets/{dataset['id']}"))
+
+    next_item = f"/v1/datasets/{dataset['id']}/next-item"
+    refused(404, "dataset_not_found", lambda: stranger.get(next_item))
+    served = member.get(next_item)
+    url = served["data"]["audio"]
+    assert http.get(url).status_code == 200
+    # dismissed: the lease ends with it, and so does the URL, before it expires
+    buyer.delete(f"/v1/datasets/{dataset['id']}/workforce/{member.address}")
+    error_of(http.get(url), 403, "media_access_denied")
+    refused(404, "dataset_not_found", lambda: member.get(next_item))
+
+
 def test_an_expired_url_is_refused_and_next_item_gives_a_fresh_one(
     scene: Scene, chain: Chain, clock: list[dt.datetime]
 ) -> None:
