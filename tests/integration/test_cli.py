@@ -19,10 +19,13 @@ from sqlalchemy import select
 from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.chain.deploy import GUARDIAN_ROLE, PAUSER_ROLE, ROOT_PROPOSER_ROLE
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
-from ledger.dataset.models import Item
+from ledger.dataset.models import Dataset, Item
+from ledger.dataset.service import item_data
 from ledger.kit.db import Database
 from ledger.media import pet_kind
 from ledger.settlement.publish import publish
+from ledger.showcase import SHOWCASE
+from ledger.storage import LocalBlobStore, MasterKey, MediaVault
 from tests.conftest import Instance
 from tests.support import Chain
 
@@ -391,13 +394,32 @@ def test_up_records_itself_and_demo_and_audit_use_that_instance(
         tail = [line.split()[0] for line in demo.stdout.splitlines()[-3:]]
         assert tail == [f"{url}/datasets", f"{url}/me/labels", f"{url}/epochs"], demo.stdout
 
-        # the demo's items are pictures served by this instance, showing what they are said to
+        # the demo's items are pictures served by this instance, showing what they are said to;
+        # their data is sealed under the master key `up` wrote in its state directory
+        key_file = tmp_path / ".label-ledger" / "master.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        vault = MediaVault(LocalBlobStore(tmp_path / "blobs"), MasterKey.from_file(key_file))
         db = Database(database_url)
         try:
             with db.unit_of_work() as session:
-                items = session.scalars(select(Item)).all()
-                urls = [item.data["url"] for item in items]
-                gold = {item.data["url"]: item.gold_label for item in items if item.gold}
+                # the loop's datasets (the showcase after it, one per kind, has media of its own)
+                showcase = {show.name for show in SHOWCASE.values()}
+                items = [
+                    item
+                    for item in session.scalars(select(Item)).all()
+                    if session.get_one(Dataset, item.dataset_id).name not in showcase
+                ]
+                data = {
+                    item.id: item_data(
+                        vault,
+                        session.get_one(Dataset, item.dataset_id),
+                        item.external_id,
+                        item.sealed_data,
+                    )
+                    for item in items
+                }
+                urls = [data[item.id]["url"] for item in items]
+                gold = {data[item.id]["url"]: item.gold_label for item in items if item.gold}
         finally:
             db.engine.dispose()
         assert len(urls) == 40 + 10
