@@ -1,7 +1,7 @@
 // One of the buyer's datasets: its terms hash, funding through the wallet, items uploaded from a
 // file, reviewers appointed, its instructions and allowlist edited, how the work goes (labels,
 // verified, paid, escrow left as the chain holds it), the agreement report, the delivered labels
-// downloaded, and closing it for the refund.
+// downloaded, its media uploaded and the log of who opened them, and closing it for the refund.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useParams } from "react-router";
@@ -17,6 +17,7 @@ import { Agreement } from "./Agreement";
 import { Close } from "./Close";
 import { Download } from "./Download";
 import { InstructionsEditor, Workforce } from "./Edit";
+import { MediaAccess, MediaFiles } from "./Media";
 import { Funding } from "./Funding";
 import { Progress } from "./Progress";
 import { STATUS_WORDS, useBuyerDataset, useReviewers } from "./queries";
@@ -165,6 +166,8 @@ function BuyerDataset({ datasetId }: { datasetId: number }) {
           ) : (
             <p>This dataset is {STATUS_WORDS[dataset.status]}: the ledger takes no more funds for it.</p>
           )}
+          <h2>Media</h2>
+          <MediaFiles datasetId={dataset.id} />
           <h2>Items</h2>
           <Upload datasetId={dataset.id} />
           <h2>Reviewers</h2>
@@ -179,6 +182,8 @@ function BuyerDataset({ datasetId }: { datasetId: number }) {
           <Agreement datasetId={dataset.id} labelType={dataset.label_type} />
           <h2>Delivered labels</h2>
           <Download datasetId={dataset.id} />
+          <h2>Who opened your media</h2>
+          <MediaAccess datasetId={dataset.id} />
           {dataset.status !== "awaiting_funds" && (
             <>
               <h2>Close and refund</h2>
