@@ -25,11 +25,13 @@ What it does, in order:
 3. Ingest: uploads one item through the API into a scratch dataset and reads back the row the
    service stored, so the bare rows carry exactly what the service stores per item: the columns
    of `ledger.dataset.models.Item` as the model has them when it runs, with `dataset_id`,
-   `external_id`, `data`, `item_hash` (`item_id_hash(dataset.item_key, id)`) and `gold_label`
-   (None) set per item and every other column copied from that stored item (the probe item's
-   own row, rebuilt that way, must equal what was stored, or the benchmark stops). Then times a
-   bare `connection.execute(insert(Item.__table__), rows)` of `--ingest-items` (default 100,000)
-   rows in one transaction into a fresh dataset (its own engine on the same URL, made by
+   `external_id`, `sealed_data`, `item_hash` (`item_id_hash(dataset.item_key, id)`) and
+   `gold_label` (None) set per item and every other column copied from that stored item (the
+   probe item's own row, rebuilt that way, must equal what was stored but for the sealed data,
+   which must be sealed, or the benchmark stops). Then times sealing each item's data as the
+   service does (AES-256-GCM under a data key of the benchmark's own, `MediaVault.item_sealer`)
+   and a bare `connection.execute(insert(Item.__table__), rows)` of `--ingest-items` (default
+   100,000) rows in one transaction into a fresh dataset (its own engine on the same URL, made by
    `ledger.kit.db.make_engine`, so SQLite gets the service's pragmas), then the HTTP upload of
    the same items as JSONL into another fresh dataset, while a probe client calls GET /v1/me
    every ~20 ms on its own connection. Reports both times and their ratio, the server process's
@@ -104,6 +106,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
 import httpx
+import orjson
 import sqlalchemy
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -125,6 +128,7 @@ from ledger.dataset.models import Dataset, Item
 from ledger.kit.db import make_engine
 from ledger.kit.errors import LedgerError
 from ledger.publication import item_id_hash
+from ledger.storage import LocalBlobStore, MasterKey, MediaVault
 
 try:
     import orjson
@@ -1388,9 +1392,15 @@ def dataset_key(engine: sqlalchemy.Engine, dataset_id: int) -> str:
 
 
 def bare_rows(
-    template: dict[str, Any], dataset_id: int, item_key: str, count: int
+    template: dict[str, Any],
+    dataset_id: int,
+    item_key: str,
+    count: int,
+    seal: Callable[[str, bytes], bytes] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows the service would store for items 0..count-1 of the benchmark in `dataset_id`."""
+    """The rows the service would store for items 0..count-1 of the benchmark in `dataset_id`:
+    each item's data sealed by `seal(external id, JSON)` (the service's cipher, under a key of
+    the benchmark's own), or plain without it."""
     shared = {
         column.key: template[column.key]
         for column in ITEMS.columns
@@ -1404,8 +1414,9 @@ def bare_rows(
                 **shared,
                 "dataset_id": dataset_id,
                 "external_id": external_id,
-                # as stored, less the sealing: the bare baseline is the database's own cost
-                "sealed_data": json.dumps(data).encode(),
+                "sealed_data": (
+                    seal(external_id, orjson.dumps(data)) if seal else json.dumps(data).encode()
+                ),
                 "item_hash": item_id_hash(item_key, external_id),
                 "gold_label": None,
             }
@@ -1413,7 +1424,7 @@ def bare_rows(
     return rows
 
 
-def ingest_round(bench: Workbench, items: int) -> IngestRound:
+def ingest_round(bench: Workbench, items: int) -> IngestRound:  # noqa: PLR0915
     server, run = bench.server, bench.run
     refusals = Refusals()
     log_offset = server.log_size()
@@ -1444,8 +1455,13 @@ def ingest_round(bench: Workbench, items: int) -> IngestRound:
         task = bench.progress.add_task(
             f"{run.name}: bare executemany of {items:,} items", total=None, figures=""
         )
-        rows = bare_rows(template, bare_dataset, item_key, items)
+        # The least any service keeping these items sealed must do: seal each item's data (the
+        # same AES-256-GCM, under a data key of the benchmark's own, unwrapped once as the
+        # service's upload does) and insert the rows in one executemany.
+        vault = MediaVault(LocalBlobStore(Path(tempfile.mkdtemp())), MasterKey.generate())
+        seal = vault.item_sealer(bare_dataset, wrapped_key=vault.wrap_new_dataset_key(bare_dataset))
         started = time.perf_counter()
+        rows = bare_rows(template, bare_dataset, item_key, items, seal)
         with engine.begin() as conn:
             conn.execute(insert(ITEMS), rows)
         bare_seconds = time.perf_counter() - started
