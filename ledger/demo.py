@@ -199,7 +199,8 @@ def run_demo(
     )
     # The truth is what each picture shows.
     truth = {f"img-{i:04d}": pet_kind(i % PET_COUNT) for i in range(items)}
-    gold_ids = set(list(truth)[:: max(items // 20, 1)])
+    # every 20th item is gold, and never more than every other one: a small run keeps plain items
+    gold_ids = set(list(truth)[:: max(items // 20, 2)])
     lines = [
         json.dumps(
             {"id": ext, "data": {"url": picture(i)}} | ({"gold": answer} if ext in gold_ids else {})
@@ -363,8 +364,9 @@ def _open_showcase(
             opened.append((kind, dataset["id"]))
             progress.advance(task)
     table = Table(title="open for you to label in the web app, one dataset of every kind")
-    for column in ("kind", "dataset", "page"):
-        table.add_column(column)
+    table.add_column("kind")
+    table.add_column("dataset")
+    table.add_column("page", overflow="fold")  # a link cut short is no link
     for kind, dataset_id in opened:
         table.add_row(kind, SHOWCASE[kind].name, f"{api_url}/datasets/{dataset_id}")
     console.print(table)
