@@ -10,6 +10,7 @@ import { type PointerEvent, useEffect, useId, useMemo, useRef, useState } from "
 import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
+import { ObjectRow } from "./ObjectRow";
 import { cloudOf, rounded, useFetchedMedia } from "./media";
 import { NoMedia } from "./NoMedia";
 import { colourOf } from "./SegmentsWidget";
@@ -474,28 +475,14 @@ export function CuboidsWidget({ item, name, onSubmit }: WidgetProps) {
       ) : (
         <ol className="objects-list" aria-label="Boxes placed">
           {cuboids.map((c, n) => (
-            <li key={n} className={n === selected ? "objects-row objects-selected" : "objects-row"}>
-              <button type="button" aria-pressed={n === selected} onClick={() => setSelected(n === selected ? null : n)}>
-                Box {n + 1}
-              </button>
-              <label>
-                Class of box {n + 1}{" "}
-                <select value={c.class} onChange={(e) => change(n, (old) => ({ ...old, class: e.target.value }))}>
-                  {classes.map((value) => (
-                    <option key={value} value={value}>
-                      {value}
-                    </option>
-                  ))}
-                </select>
-              </label>
+            <ObjectRow key={n} noun="box" index={n} selected={n === selected} onSelect={() => setSelected(n === selected ? null : n)}
+              classes={classes} value={c.class} onClass={(value) => change(n, (old) => ({ ...old, class: value }))}
+              onDelete={() => remove(n)}>
               <span className="cuboids-numbers">
                 centre {c.center.map((v) => v.toFixed(2)).join(", ")}; size {c.size.map((v) => v.toFixed(2)).join(" × ")} m; turned{" "}
                 {degrees(c.yaw)}
               </span>
-              <button type="button" onClick={() => remove(n)}>
-                Delete box {n + 1}
-              </button>
-            </li>
+            </ObjectRow>
           ))}
         </ol>
       )}

@@ -7,6 +7,7 @@ import { useRef, useState } from "react";
 import { type Box, BoxCanvas, hasArea, pictureOf } from "../BoxCanvas";
 import { ItemView } from "../ItemView";
 import { ItemFrame } from "./ItemFrame";
+import { ObjectRow } from "./ObjectRow";
 import { CLASS_KEYS, Kbd, usePageKeys } from "./keys";
 import { NoMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
@@ -122,25 +123,10 @@ export function ObjectsWidget({ item, name, onSubmit }: WidgetProps) {
       ) : (
         <ol className="objects-list" aria-label="Boxes drawn">
           {objects.map((o, n) => (
-            <li key={n} className={n === selected ? "objects-row objects-selected" : "objects-row"}>
-              <button type="button" aria-pressed={n === selected} onClick={() => setSelected(n === selected ? null : n)}>
-                Box {n + 1}
-              </button>{" "}
+            <ObjectRow key={n} noun="box" index={n} selected={n === selected} onSelect={() => setSelected(n === selected ? null : n)}
+              classes={classes} value={o.class} onClass={(value) => classOf(n, value)} onDelete={() => remove(n)}>
               <code>[{o.box.join(", ")}]</code>{" "}
-              <label>
-                Class of box {n + 1}{" "}
-                <select value={o.class} onChange={(e) => classOf(n, e.target.value)}>
-                  {classes.map((value) => (
-                    <option key={value} value={value}>
-                      {value}
-                    </option>
-                  ))}
-                </select>
-              </label>{" "}
-              <button type="button" onClick={() => remove(n)}>
-                Delete box {n + 1}
-              </button>
-            </li>
+            </ObjectRow>
           ))}
         </ol>
       )}

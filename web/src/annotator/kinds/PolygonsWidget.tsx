@@ -12,6 +12,7 @@ import { ImageStage, picturePoint, type Stage } from "../ImageStage";
 import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
+import { ObjectRow } from "./ObjectRow";
 import { keepFocusAt } from "./focus";
 import { Kbd } from "./keys";
 import { clamp, rounded } from "./media";
@@ -423,26 +424,12 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
           {polygons.map((o, n) => {
             const why = notSimple(o.points);
             return (
-              <li key={n} className={n === selected?.polygon ? "objects-row objects-selected" : "objects-row"}>
-                <button type="button" aria-pressed={n === selected?.polygon} onClick={() => select(n === selected?.polygon ? null : n)}>
-                  Polygon {n + 1}
-                </button>
-                <label>
-                  Class of polygon {n + 1}{" "}
-                  <select value={o.class} onChange={(e) => change(n, (old) => ({ ...old, class: e.target.value }))}>
-                    {classes.map((value) => (
-                      <option key={value} value={value}>
-                        {value}
-                      </option>
-                    ))}
-                  </select>
-                </label>
+              <ObjectRow key={n} noun="polygon" index={n} selected={n === selected?.polygon}
+                onSelect={() => select(n === selected?.polygon ? null : n)} classes={classes} value={o.class}
+                onClass={(value) => change(n, (old) => ({ ...old, class: value }))} onDelete={() => removePolygon(n)}>
                 <span>{o.points.length} vertices</span>
                 {why !== null && <span className="polygons-warning">Not a simple polygon ({why}): the service will refuse it.</span>}
-                <button type="button" onClick={() => removePolygon(n)}>
-                  Delete polygon {n + 1}
-                </button>
-              </li>
+              </ObjectRow>
             );
           })}
         </ol>

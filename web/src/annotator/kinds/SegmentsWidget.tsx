@@ -9,6 +9,7 @@ import { type PointerEvent, useEffect, useId, useRef, useState } from "react";
 import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
+import { ObjectRow } from "./ObjectRow";
 import { clamp, recordingOf, rounded, useFetchedMedia } from "./media";
 import { NoMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
@@ -401,20 +402,8 @@ export function SegmentsWidget({ item, name, onSubmit }: WidgetProps) {
       ) : (
         <ol className="objects-list" aria-label="Segments marked">
           {segments.map((segment, n) => (
-            <li key={n} className={n === selected ? "objects-row objects-selected" : "objects-row"}>
-              <button type="button" aria-pressed={n === selected} onClick={() => setSelected(n === selected ? null : n)}>
-                Segment {n + 1}
-              </button>
-              <label>
-                Class of segment {n + 1}{" "}
-                <select value={segment.class} onChange={(e) => change(n, { class: e.target.value })}>
-                  {classes.map((value) => (
-                    <option key={value} value={value}>
-                      {value}
-                    </option>
-                  ))}
-                </select>
-              </label>
+            <ObjectRow key={n} noun="segment" index={n} selected={n === selected} onSelect={() => setSelected(n === selected ? null : n)}
+              classes={classes} value={segment.class} onClass={(value) => change(n, { class: value })} onDelete={() => remove(n)}>
               <label>
                 Start of segment {n + 1} (s){" "}
                 <input
@@ -444,10 +433,7 @@ export function SegmentsWidget({ item, name, onSubmit }: WidgetProps) {
               <button type="button" onClick={() => seek(segment.start)}>
                 Go to segment {n + 1}
               </button>
-              <button type="button" onClick={() => remove(n)}>
-                Delete segment {n + 1}
-              </button>
-            </li>
+            </ObjectRow>
           ))}
         </ol>
       )}

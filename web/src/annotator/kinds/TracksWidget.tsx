@@ -11,6 +11,7 @@ import { type Box, BoxCanvas, hasArea, type ShownBox } from "../BoxCanvas";
 import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
+import { ObjectRow } from "./ObjectRow";
 import { Kbd } from "./keys";
 import { clamp, numberIn, useFetchedMedia, videoOf } from "./media";
 import { NoMedia } from "./NoMedia";
@@ -350,29 +351,16 @@ export function TracksWidget({ item, name, onSubmit }: WidgetProps) {
           {tracks.map((track, n) => {
             const keys = [...track.keys.keys()].sort((a, b) => a - b);
             return (
-              <li key={n} className={n === selected ? "objects-row objects-selected" : "objects-row"}>
-                <button type="button" aria-pressed={n === selected} onClick={() => setSelected(n === selected ? null : n)}>
-                  Track {n + 1}
-                </button>
-                <label>
-                  Class of track {n + 1}{" "}
-                  <select value={track.class} onChange={(e) => setTracks((all) => all.map((t, m) => (m === n ? { ...t, class: e.target.value } : t)))}>
-                    {classes.map((value) => (
-                      <option key={value} value={value}>
-                        {value}
-                      </option>
-                    ))}
-                  </select>
-                </label>
+              <ObjectRow key={n} noun="track" index={n} selected={n === selected} onSelect={() => setSelected(n === selected ? null : n)}
+                classes={classes} value={track.class}
+                onClass={(value) => setTracks((all) => all.map((t, m) => (m === n ? { ...t, class: value } : t)))}
+                onDelete={() => removeTrack(n)}>
                 <span>
                   {keys.length === 0
                     ? "no box yet"
                     : `keyframes ${keys.join(", ")} (frames ${keys[0]} to ${keys[keys.length - 1]})`}
                 </span>
-                <button type="button" onClick={() => removeTrack(n)}>
-                  Delete track {n + 1}
-                </button>
-              </li>
+              </ObjectRow>
             );
           })}
         </ol>
