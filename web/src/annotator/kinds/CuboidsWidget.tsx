@@ -7,12 +7,11 @@
 // [{"class": c, "center": [x, y, z], "size": [length, width, height], "yaw": radians}, ...].
 import { type PointerEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 
-import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { ObjectRow } from "./ObjectRow";
 import { cloudOf, rounded, useFetchedMedia } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import { colourOf } from "./SegmentsWidget";
 import type { WidgetProps } from "./types";
 
@@ -356,13 +355,8 @@ export function CuboidsWidget({ item, name, onSubmit }: WidgetProps) {
 
   if (url === null || fetched.state === "failed") {
     return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-          {fetched.state === "failed" && <p className="notice notice-error">{fetched.message}.</p>}
-        </ItemFrame>
-        <NoMedia what="point cloud to place boxes in" />
-      </>
+      <WithoutMedia item={item} name={name} what="point cloud to place boxes in"
+        failure={fetched.state === "failed" ? fetched.message : undefined} />
     );
   }
 

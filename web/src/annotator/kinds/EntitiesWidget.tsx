@@ -5,11 +5,10 @@
 // the text, each with its class after it, so what is left to mark shows where it is.
 import { type ReactNode, type RefObject, useRef, useState } from "react";
 
-import { ItemView } from "../ItemView";
 import { LoadedText, textOf } from "../SpanTool";
 import { ItemFrame } from "./ItemFrame";
 import { CLASS_KEYS, Kbd, usePageKeys } from "./keys";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
 
 interface Entity {
@@ -20,14 +19,7 @@ interface Entity {
 export function EntitiesWidget({ item, name, onSubmit }: WidgetProps) {
   const text = textOf(item.data);
   if (text === null) {
-    return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-        </ItemFrame>
-        <NoMedia what="text to select in" />
-      </>
-    );
+    return <WithoutMedia item={item} name={name} what="text to select in" />;
   }
   return (
     <LoadedText text={text}>

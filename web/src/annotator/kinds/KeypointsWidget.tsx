@@ -8,12 +8,11 @@ import { type PointerEvent, useId, useRef, useState } from "react";
 
 import { pictureOf } from "../BoxCanvas";
 import { ImageStage, picturePoint, type Stage } from "../ImageStage";
-import { ItemView } from "../ItemView";
 import { usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { Kbd } from "./keys";
 import { clamp, rounded } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import { CLASS_COLOURS } from "./SegmentsWidget";
 import type { WidgetProps } from "./types";
 
@@ -150,16 +149,10 @@ export function KeypointsWidget({ item, name, onSubmit }: WidgetProps) {
 
   if (src === null || names.length === 0) {
     return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-        </ItemFrame>
-        {src === null ? (
-          <NoMedia what="picture to place keypoints on" />
-        ) : (
+      <WithoutMedia item={item} name={name} what="picture to place keypoints on"
+        notice={src === null ? undefined : (
           <p className="notice">This dataset names no keypoints to place; skip the item as &quot;Unclear&quot;.</p>
-        )}
-      </>
+        )} />
     );
   }
 

@@ -8,12 +8,11 @@ import { type PointerEvent, useCallback, useEffect, useRef, useState } from "rea
 
 import { pictureOf } from "../BoxCanvas";
 import { ImageStage, picturePoint, type Stage } from "../ImageStage";
-import { ItemView } from "../ItemView";
 import { usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { Kbd, typing } from "./keys";
 import { clamp } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import { encodeRle } from "./rle";
 import type { WidgetProps } from "./types";
 
@@ -245,14 +244,7 @@ export function MasksWidget({ item, name, onSubmit }: WidgetProps) {
   });
 
   if (src === null) {
-    return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-        </ItemFrame>
-        <NoMedia what="picture to paint a mask on" />
-      </>
-    );
+    return <WithoutMedia item={item} name={name} what="picture to paint a mask on" />;
   }
 
   function layer(stage: Stage) {

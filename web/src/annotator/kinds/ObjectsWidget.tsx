@@ -5,11 +5,10 @@
 import { useRef, useState } from "react";
 
 import { type Box, BoxCanvas, hasArea, pictureOf } from "../BoxCanvas";
-import { ItemView } from "../ItemView";
 import { ItemFrame } from "./ItemFrame";
 import { ObjectRow } from "./ObjectRow";
 import { CLASS_KEYS, Kbd, usePageKeys } from "./keys";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
 
 interface Drawn {
@@ -72,14 +71,7 @@ export function ObjectsWidget({ item, name, onSubmit }: WidgetProps) {
   });
 
   if (src === null) {
-    return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-        </ItemFrame>
-        <NoMedia what="picture to draw on" />
-      </>
-    );
+    return <WithoutMedia item={item} name={name} what="picture to draw on" />;
   }
 
   const shown = objects.map((o, n) => ({ box: o.box, caption: `${n + 1} ${o.class}`, selected: n === selected }));

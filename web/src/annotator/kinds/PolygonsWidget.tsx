@@ -9,14 +9,13 @@ import { type PointerEvent, useId, useRef, useState } from "react";
 
 import { pictureOf } from "../BoxCanvas";
 import { ImageStage, picturePoint, type Stage } from "../ImageStage";
-import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { ObjectRow } from "./ObjectRow";
 import { keepFocusAt } from "./focus";
 import { Kbd } from "./keys";
 import { clamp, rounded } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import { colourOf } from "./SegmentsWidget";
 import type { WidgetProps } from "./types";
 
@@ -263,14 +262,7 @@ export function PolygonsWidget({ item, name, onSubmit }: WidgetProps) {
   });
 
   if (src === null) {
-    return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-        </ItemFrame>
-        <NoMedia what="picture to outline regions on" />
-      </>
-    );
+    return <WithoutMedia item={item} name={name} what="picture to outline regions on" />;
   }
 
   /** The polygon and vertex a press at `point` takes: the selected polygon's first. */

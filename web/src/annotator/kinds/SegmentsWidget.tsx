@@ -6,12 +6,11 @@
 // [{"class": c, "start": s, "end": e}, ...] in seconds (possibly none: nothing to mark).
 import { type PointerEvent, useEffect, useId, useRef, useState } from "react";
 
-import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { ObjectRow } from "./ObjectRow";
 import { clamp, recordingOf, rounded, useFetchedMedia } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
 
 interface Marked {
@@ -288,13 +287,8 @@ export function SegmentsWidget({ item, name, onSubmit }: WidgetProps) {
 
   if (recording === null || fetched.state === "failed") {
     return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-          {fetched.state === "failed" && <p className="notice notice-error">{fetched.message}.</p>}
-        </ItemFrame>
-        <NoMedia what="recording to play" />
-      </>
+      <WithoutMedia item={item} name={name} what="recording to play"
+        failure={fetched.state === "failed" ? fetched.message : undefined} />
     );
   }
 

@@ -8,13 +8,12 @@
 import { useEffect, useId, useRef, useState } from "react";
 
 import { type Box, BoxCanvas, hasArea, type ShownBox } from "../BoxCanvas";
-import { ItemView } from "../ItemView";
 import { ClassPicker, classForKey, usePageKeyEvents } from "./ClassPicker";
 import { ItemFrame } from "./ItemFrame";
 import { ObjectRow } from "./ObjectRow";
 import { Kbd } from "./keys";
 import { clamp, numberIn, useFetchedMedia, videoOf } from "./media";
-import { NoMedia } from "./NoMedia";
+import { WithoutMedia } from "./NoMedia";
 import type { WidgetProps } from "./types";
 
 interface Track {
@@ -230,13 +229,8 @@ export function TracksWidget({ item, name, onSubmit }: WidgetProps) {
 
   if (url === null || fetched.state === "failed") {
     return (
-      <>
-        <ItemFrame externalId={item.external_id}>
-          <ItemView data={item.data} name={name} />
-          {fetched.state === "failed" && <p className="notice notice-error">{fetched.message}.</p>}
-        </ItemFrame>
-        <NoMedia what="video to track objects in" />
-      </>
+      <WithoutMedia item={item} name={name} what="video to track objects in"
+        failure={fetched.state === "failed" ? fetched.message : undefined} />
     );
   }
 
