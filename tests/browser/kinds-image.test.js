@@ -9,34 +9,18 @@
  * examples and pycocotools, the reference the masks kind stores by.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ts from 'typescript';
-import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, launchBrowser, openApp, story } from './support/pages.js';
+import { checkPage, launchBrowser, story } from './support/pages.js';
 import { REPO_ROOT } from './support/paths.js';
+import { drag, kindWorkspace, python, similarity, storedAnswer } from './support/kinds.js';
 import { startProduct } from './support/product.js';
-import { ApiUser, seedKindDataset } from './support/seed.js';
-import { connectAndSignIn, labelled } from './support/steps.js';
-import { TestWallet } from './support/wallet.js';
+import { labelled } from './support/steps.js';
 
 /** @typedef {import('playwright-core').Page} Page */
 /** @typedef {[number, number]} Point */
-
-const PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
-
-/**
- * Runs `code` in the repository's Python with `args` (and `input` on its standard input), and
- * parses what it prints as JSON.
- * @param {string} code
- * @param {string[]} [args]
- * @param {string} [input]
- */
-function python(code, args = [], input = '') {
-  return JSON.parse(execFileSync(PYTHON, ['-c', code, ...args], { cwd: REPO_ROOT, encoding: 'utf8', input }));
-}
 
 /** Pets 0 (a cat), 1 (a dog) and 3 (a dog) as ledger/media.py drew them: box, centre, radius. */
 const PETS = python(
@@ -44,24 +28,6 @@ const PETS = python(
     'print(json.dumps({"size": [IMAGE_WIDTH, IMAGE_HEIGHT], "pets": {n: {"kind": pet(n).kind, "box": pet(n).box,' +
     ' "cx": _plan(n).cx, "cy": _plan(n).cy, "r": _plan(n).radius} for n in (0, 1, 3)}}))',
 );
-
-/**
- * The kind's similarity of two labels (ledger/kinds), as the service judges agreement.
- * @param {string} kind
- * @param {unknown} a
- * @param {unknown} b
- * @param {string[]} classes
- * @returns {number}
- */
-function similarity(kind, a, b, classes) {
-  return python(
-    'import json, sys\nfrom ledger.kinds import kind_named\n' +
-      'k = kind_named(sys.argv[1]); c = json.loads(sys.argv[4])\n' +
-      'read = lambda v: k.parse(v, classes=c, where="test")\n' +
-      'print(json.dumps(k.similarity(read(sys.argv[2]), read(sys.argv[3]))))',
-    [kind, JSON.stringify(a), JSON.stringify(b), JSON.stringify(classes)],
-  );
-}
 
 /**
  * For each case, whether pycocotools reads its `rle` as exactly its `mask` (rows of 0 and 1) and
@@ -192,31 +158,9 @@ describe('the image kinds labelled through their widgets', { timeout: 900_000 },
    * @param {string} artifact
    */
   async function workspace(name, labelType, classes, pet, artifact) {
-    const seeded = await seedKindDataset(product, devAccount(PARTS.buyer), {
-      name,
-      labelType,
-      classes,
-      items: [{ id: `${labelType}-1`, data: { image: `/media/pets/${pet}.png` } }],
-      instructions: classes.length ? `Mark the animal: ${classes.join(', ')}.` : 'Paint the animal.',
-    });
-    const dev = devAccount(PARTS.annotator);
-    await new ApiUser(product.url, dev).signIn('annotator');
-    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
-    const { context, page, problems } = await openApp(browser, product.url, wallet, artifact);
-    await connectAndSignIn(page, dev.address);
-    await page.goto(`${product.url}/datasets/${seeded.dataset.id}/label`);
-    await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
-    return { seeded, context, page, problems };
-  }
-
-  /**
-   * The one label the buyer finds pending on the dataset, as its kind's JSON (`answer`).
-   * @param {{ buyer: ApiUser, dataset: any }} seeded
-   */
-  async function storedAnswer(seeded) {
-    const labels = await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels?status=pending`);
-    assert.equal(labels.length, 1, 'one label stored');
-    return labels[0].answer;
+    const instructions = classes.length ? `Mark the animal: ${classes.join(', ')}.` : 'Paint the animal.';
+    const data = { image: `/media/pets/${pet}.png` };
+    return kindWorkspace(product, browser, { name, labelType, classes, data, instructions, artifact });
   }
 
   /**
@@ -239,20 +183,6 @@ describe('the image kinds labelled through their widgets', { timeout: 900_000 },
       /** Picture pixels per screen pixel. */
       unit: width / shown.width,
     };
-  }
-
-  /**
-   * Presses at `from`, drags through the middle to `to`, releases.
-   * @param {Page} page
-   * @param {{ x: number, y: number }} from
-   * @param {{ x: number, y: number }} to
-   */
-  async function drag(page, from, to) {
-    await page.mouse.move(from.x, from.y);
-    await page.mouse.down();
-    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
-    await page.mouse.move(to.x, to.y, { steps: 4 });
-    await page.mouse.up();
   }
 
   /** Leaves whatever button has the focus, so Enter goes to the widget, not to the button. */

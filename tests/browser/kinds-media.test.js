@@ -9,29 +9,13 @@
  * buyer downloads it (`answer`): what was drawn, close to the truth ledger/media.py knows.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, launchBrowser, openApp, story } from './support/pages.js';
-import { REPO_ROOT } from './support/paths.js';
+import { checkPage, launchBrowser, story } from './support/pages.js';
+import { drag, kindWorkspace, python, similarity, storedAnswer } from './support/kinds.js';
 import { startProduct } from './support/product.js';
-import { ApiUser, seedKindDataset } from './support/seed.js';
-import { connectAndSignIn, labelled } from './support/steps.js';
-import { TestWallet } from './support/wallet.js';
+import { labelled } from './support/steps.js';
 
 /** @typedef {import('playwright-core').Page} Page */
-
-const PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
-
-/**
- * Runs `code` in the repository's Python with `args`, and parses what it prints as JSON.
- * @param {string} code
- * @param {string[]} [args]
- */
-function python(code, args = []) {
-  return JSON.parse(execFileSync(PYTHON, ['-c', code, ...args], { cwd: REPO_ROOT, encoding: 'utf8' }));
-}
 
 /** What ledger/media.py knows: each file's truth, as labels of its kind. */
 const TRUTH = python(
@@ -40,24 +24,6 @@ const TRUTH = python(
     ' "tracks": video_tracks(), "fps": VIDEO_FPS, "frames": VIDEO_FRAMES,' +
     ' "cloud": point_cloud(1).label(), "cloud_points": len(point_cloud(1).points)}))',
 );
-
-/**
- * The kind's similarity of two labels (ledger/kinds), as the service judges agreement.
- * @param {string} kind
- * @param {unknown} a
- * @param {unknown} b
- * @param {string[]} classes
- * @returns {number}
- */
-function similarity(kind, a, b, classes) {
-  return python(
-    'import json, sys\nfrom ledger.kinds import kind_named\n' +
-      'k = kind_named(sys.argv[1]); c = json.loads(sys.argv[4])\n' +
-      'read = lambda v: k.parse(v, classes=c, where="test")\n' +
-      'print(json.dumps(k.similarity(read(sys.argv[2]), read(sys.argv[3]))))',
-    [kind, JSON.stringify(a), JSON.stringify(b), JSON.stringify(classes)],
-  );
-}
 
 describe('the media kinds labelled through their widgets', { timeout: 900_000 }, () => {
   /** @type {import('./support/product.js').Product} */
@@ -92,45 +58,8 @@ describe('the media kinds labelled through their widgets', { timeout: 900_000 },
    * @param {string} artifact
    */
   async function workspace(name, labelType, classes, data, artifact) {
-    const seeded = await seedKindDataset(product, devAccount(PARTS.buyer), {
-      name,
-      labelType,
-      classes,
-      items: [{ id: `${labelType}-1`, data }],
-      instructions: `Mark every ${classes.join(' and every ')}.`,
-    });
-    const dev = devAccount(PARTS.annotator);
-    await new ApiUser(product.url, dev).signIn('annotator');
-    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
-    const { context, page, problems } = await openApp(browser, product.url, wallet, artifact);
-    await connectAndSignIn(page, dev.address);
-    await page.goto(`${product.url}/datasets/${seeded.dataset.id}/label`);
-    await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
-    return { seeded, context, page, problems };
-  }
-
-  /**
-   * The one label the buyer finds pending on the dataset, as its kind's JSON (`answer`).
-   * @param {{ buyer: ApiUser, dataset: any }} seeded
-   */
-  async function storedAnswer(seeded) {
-    const labels = await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels?status=pending`);
-    assert.equal(labels.length, 1, 'one label stored');
-    return labels[0].answer;
-  }
-
-  /**
-   * Presses `from`, drags through the middle to `to`, releases.
-   * @param {Page} page
-   * @param {{ x: number, y: number }} from
-   * @param {{ x: number, y: number }} to
-   */
-  async function drag(page, from, to) {
-    await page.mouse.move(from.x, from.y);
-    await page.mouse.down();
-    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
-    await page.mouse.move(to.x, to.y, { steps: 4 });
-    await page.mouse.up();
+    const instructions = `Mark every ${classes.join(' and every ')}.`;
+    return kindWorkspace(product, browser, { name, labelType, classes, data, instructions, artifact });
   }
 
   test('segments: the clip plays over its waveform; segments marked by a drag and by [ and ], one nudged and one deleted, are what the buyer downloads', async () => {

@@ -9,33 +9,21 @@
  * and reads the label back as the buyer downloads it (`answer`): exactly what was entered.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { devAccount, PARTS } from './support/accounts.js';
-import { checkPage, launchBrowser, openApp, story } from './support/pages.js';
-import { REPO_ROOT } from './support/paths.js';
+import { checkPage, launchBrowser, story } from './support/pages.js';
+import { kindWorkspace, python, storedAnswer } from './support/kinds.js';
 import { startProduct } from './support/product.js';
-import { ApiUser, seedKindDataset } from './support/seed.js';
-import { connectAndSignIn, labelled } from './support/steps.js';
-import { TestWallet } from './support/wallet.js';
+import { ApiUser } from './support/seed.js';
+import { labelled } from './support/steps.js';
 
 /** @typedef {import('playwright-core').Page} Page */
 
-const PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
-
 /** What ledger/media.py knows: pet 3's animal and box, and what spoken clip 0 says. */
-const TRUTH = JSON.parse(
-  execFileSync(
-    PYTHON,
-    [
-      '-c',
-      'import json\nfrom ledger.media import PET_CLASSES, SPEECH, pet, speech_path\n' +
-        'p = pet(3)\nprint(json.dumps({"classes": PET_CLASSES, "pet": {"class": p.kind, "box": p.box},' +
-        ' "speech": SPEECH[0], "speech_path": speech_path(0)}))',
-    ],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
-  ),
+const TRUTH = python(
+  'import json\nfrom ledger.media import PET_CLASSES, SPEECH, pet, speech_path\n' +
+    'p = pet(3)\nprint(json.dumps({"classes": PET_CLASSES, "pet": {"class": p.kind, "box": p.box},' +
+    ' "speech": SPEECH[0], "speech_path": speech_path(0)}))',
 );
 
 describe('the picture, text, audio and LLM kinds labelled through their widgets', { timeout: 900_000 }, () => {
@@ -68,31 +56,10 @@ describe('the picture, text, audio and LLM kinds labelled through their widgets'
    * @param {{ name: string, labelType: string, classes: string[], data: unknown, artifact: string }} spec
    */
   async function workspace({ name, labelType, classes, data, artifact }) {
-    const seeded = await seedKindDataset(product, devAccount(PARTS.buyer), {
-      name,
-      labelType,
-      classes,
-      items: [{ id: `${labelType}-1`, data }],
-      instructions: `Label the item as a ${labelType} label says it.`,
-    });
-    const dev = devAccount(PARTS.annotator);
-    const wallet = new TestWallet({ dev, rpcUrl: product.rpcUrl, chainId: product.chainId });
-    const { context, page, problems } = await openApp(browser, product.url, wallet, artifact);
-    await connectAndSignIn(page, dev.address);
-    await page.goto(`${product.url}/datasets/${seeded.dataset.id}/label`);
-    await page.getByRole('heading', { level: 1, name: `Labelling ${name}` }).waitFor();
-    await page.getByText(`Item ${labelType}-1`, { exact: true }).waitFor();
-    return { seeded, context, page, problems };
-  }
-
-  /**
-   * The one label the buyer finds pending on the dataset, as its kind's JSON (`answer`).
-   * @param {{ buyer: ApiUser, dataset: any }} seeded
-   */
-  async function storedAnswer(seeded) {
-    const labels = await seeded.buyer.get(`/v1/datasets/${seeded.dataset.id}/labels?status=pending`);
-    assert.equal(labels.length, 1, 'one label stored');
-    return labels[0].answer;
+    const instructions = `Label the item as a ${labelType} label says it.`;
+    const opened = await kindWorkspace(product, browser, { name, labelType, classes, data, instructions, artifact });
+    await opened.page.getByText(`Item ${labelType}-1`, { exact: true }).waitFor();
+    return opened;
   }
 
   /** Whether the page's focus is on an element `locator` finds. */
