@@ -17,8 +17,8 @@ from ledger.kit.errors import NotFound
 from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
 from ledger.settlement import repository as settlement_repository
+from ledger.settlement.build import paid_label
 from ledger.settlement.models import Epoch, EpochStatus
-from ledger.settlement.service import paid_label
 
 
 class NothingToClaim(NotFound):

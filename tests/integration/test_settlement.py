@@ -57,15 +57,9 @@ from ledger.publication import (
 )
 from ledger.settlement import repository
 from ledger.settlement import service as settlement
+from ledger.settlement.build import MirrorBehind, build_epoch
 from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
-from ledger.settlement.service import (
-    EpochNotAcceptableYet,
-    MirrorBehind,
-    accept_epoch,
-    build_epoch,
-    post_epoch,
-    settle,
-)
+from ledger.settlement.service import EpochNotAcceptableYet, accept_epoch, post_epoch, settle
 from ledger.storage import LocalBlobStore, MasterKey, MediaVault
 from tests.support import Chain
 
