@@ -1,17 +1,39 @@
-"""A local Anvil process from the npm package: started by `up` and by the tests, stopped by them."""
+"""A local Anvil process from the npm package: started by `up` and by the tests, stopped by them.
+
+The chain's state survives a restart, and a `kill -9` loses at most about `state_interval`
+seconds (1 s by default) of blocks. Anvil's own `--state FILE --state-interval N` was not good
+enough: N is whole seconds (at least 1; 0 panics), and Anvil truncates FILE and rewrites it in
+place (crates/common/src/fs.rs `write_json_file`), so a kill during a write leaves a torn file
+that Anvil then refuses to start from ("EOF while parsing"). Here Anvil only ever *reads* the
+file (`--load-state`, when it exists); a thread of the process that started it asks for the state
+(`anvil_dumpState`, the same JSON gzip-compressed) whenever the chain's head moved, at most every
+`state_interval` seconds, and writes it atomically (a temporary file, fsync, rename, fsync of the
+directory): the file on disk is always a complete state, at most one interval plus one dump old.
+An idle chain costs nothing. `stop()` writes a last dump before it stops Anvil.
+
+What a `kill -9` can still lose: the blocks mined since the last completed dump (the last
+~`state_interval` seconds plus the dump's own duration), and the transaction pool. The tests in
+tests/integration/test_devnode.py measure it; the settlement and the mirror recover from it
+(ledger.settlement.service `recover_lost`, ledger.mirror.service's rewind).
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -27,6 +49,18 @@ DEV_KEYS = (
 
 class AnvilMissing(LedgerError, FileNotFoundError):
     code = "anvil_missing"
+
+
+class AnvilStateUnreadable(LedgerError):
+    """The saved chain state is not a complete state file."""
+
+    code = "anvil_state_unreadable"
+
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two state dumps while blocks are being mined (at most this much is lost).
+STATE_INTERVAL = 1.0
 
 
 class AnvilPortTaken(LedgerError):
@@ -71,11 +105,18 @@ class Anvil:
         chain_id: int = 31337,
         log_path: Path | None = None,
         state_path: Path | None = None,
+        state_interval: float = STATE_INTERVAL,
     ) -> None:
         # A port of our choosing is chosen again when someone takes it before Anvil binds it.
         self._port_chosen_here = port is None
         self.port = port or free_port()
         self.state_path = state_path
+        self.state_interval = state_interval
+        self._dumper: threading.Thread | None = None
+        self._stop_dumping = threading.Event()
+        self._dump_lock = threading.Lock()
+        self._dumped_head: str | None = None
+        self.dumps = 0  # state files written, for tests and logs
         self.block_time = block_time
         self.chain_id = chain_id
         self.log_path = log_path
@@ -116,9 +157,9 @@ class Anvil:
         ]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
-        if self.state_path is not None:
-            # Loaded at start, written every few seconds and at exit: the chain outlives a restart.
-            args += ["--state", str(self.state_path), "--state-interval", "5"]
+        if self.state_path is not None and _has_state(self.state_path):
+            # Anvil only reads it: this process writes it, atomically (see the module docstring).
+            args += ["--load-state", str(self.state_path)]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -133,6 +174,7 @@ class Anvil:
                         )
                     raise AnvilMissing(f"anvil exited with code {self.process.returncode} at start")
                 if config_out.exists() and self._answers():
+                    self._start_dumping()
                     return self
                 time.sleep(0.05)
             self.stop()
@@ -151,15 +193,80 @@ class Anvil:
             return False
         return True
 
+    # --- the state file ---------------------------------------------------------------------
+
+    def _start_dumping(self) -> None:
+        if self.state_path is None:
+            return
+        self._stop_dumping.clear()
+        self._dumped_head = None
+        self._dumper = threading.Thread(
+            target=self._dump_loop, name=f"anvil-state-{self.port}", daemon=True
+        )
+        self._dumper.start()
+
+    def _dump_loop(self) -> None:
+        while not self._stop_dumping.wait(self.state_interval):
+            try:
+                self.dump_state()
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                if self.process is None or self.process.poll() is not None:
+                    return  # the chain is gone: nothing more to save
+                log.warning("could not save the chain's state to %s: %s", self.state_path, exc)
+
+    def dump_state(self, *, force: bool = False) -> bool:
+        """Writes the chain's state to `state_path` atomically if the head moved since the last
+        dump (or `force`); True when it wrote."""
+        if self.state_path is None:
+            return False
+        with self._dump_lock:
+            head = self._rpc("eth_getBlockByNumber", "latest", False)["hash"]
+            if head == self._dumped_head and not force:
+                return False
+            state = gzip.decompress(bytes.fromhex(self._rpc("anvil_dumpState")[2:]))
+            _write_atomically(self.state_path, state)
+            self._dumped_head = head
+            self.dumps += 1
+            return True
+
+    def _rpc(self, method: str, *params: object) -> Any:
+        answer = httpx.post(
+            self.rpc_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+            timeout=30,
+        ).json()
+        if "error" in answer:
+            raise ValueError(f"{method}: {answer['error']}")
+        return answer["result"]
+
     def stop(self) -> None:
+        self._stop_dumping.set()
+        if self._dumper is not None:
+            self._dumper.join(timeout=30)
+            self._dumper = None
         if self.process is None or self.process.poll() is not None:
             return
+        if self.state_path is not None:
+            try:
+                self.dump_state()
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                log.warning("could not save the chain's state at stop: %s", exc)
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no last dump (tests use it)."""
+        self._stop_dumping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self._dumper is not None:
+            self._dumper.join(timeout=30)
+            self._dumper = None
 
     def __enter__(self) -> Anvil:
         return self.start()
@@ -171,3 +278,39 @@ class Anvil:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _has_state(path: Path) -> bool:
+    """Whether `path` holds a state to start from; a file that is there but not a complete JSON
+    state (torn by a crash of an older Anvil writing it in place) stops the start."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        with path.open("rb") as file:
+            json.load(file)
+    except ValueError as exc:
+        raise AnvilStateUnreadable(
+            f"the saved chain state {path} is not a complete state file ({exc}): move it aside "
+            "to start a fresh chain (`label-ledger up --fresh` starts everything over)"
+        ) from exc
+    return True
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replaces `path` with `data` so that a crash leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
