@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import auth, chain, datasets, disputes, epochs, kinds, labels, media, vault, web
+from ledger.kit.config import Settings
 from ledger.runtime import Runtime
 
 
@@ -30,3 +31,11 @@ def create_app(runtime: Runtime, *, web_dist: Path = web.WEB_DIST) -> FastAPI:
     app.include_router(chain.metrics_router)
     app.include_router(web.router(web_dist))  # last: it answers every path the API does not
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one API worker process, its Runtime built from the LABEL_LEDGER_* settings of
+    its environment: uvicorn's factory for `label-ledger serve --workers N`
+    (`api.app:create_app_from_env`, factory=True), which imports it in every worker. Nothing in
+    it is shared between workers but the database and the chain."""
+    return create_app(Runtime.from_settings(Settings()))

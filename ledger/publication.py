@@ -318,11 +318,16 @@ class DatasetFiles:
 
 
 def _write(path: Path, text: str) -> None:
-    """Atomically: a reader (or a crash) never sees half a file."""
+    """Atomically: a reader (or a crash) never sees half a file. The temporary name is this
+    writer's own (pid and random), so two writers of one file never write into each other's."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def write_publication(

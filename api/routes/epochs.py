@@ -42,7 +42,11 @@ class OperatorKeyMissing(Conflict):
 @router.post("/epochs", response_model=SettleOut)
 def settle_now(_caller: Operator, runtime: RuntimeDep) -> SettleOut:
     """Settles an epoch now: proposes every verified, unpaid label its dataset's funds (fee
-    included) cover, and accepts it once the ledger's timelock allows."""
+    included) cover, and accepts it once the ledger's timelock allows.
+
+    One settlement runs at a time across every API process and worker on the database: while
+    another runs this answers 409 `epoch_in_flight` at once (retry shortly), and it never moves
+    or drops an epoch another settlement is working on."""
     if runtime.operator is None:
         raise OperatorKeyMissing(
             "this instance has no operator key (LABEL_LEDGER_OPERATOR_KEY): it cannot post roots"

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, NullPool, create_engine, text
+from sqlalchemy import Engine, NullPool, create_engine, event, text
 
 from ledger.kit.db import Database
 from ledger.kit.errors import Conflict
@@ -201,6 +201,54 @@ def _backend(db: Database) -> Any:
             engine = _lock_engines.get(rendered)
             if engine is None:
                 engine = create_engine(url, poolclass=NullPool)
+                event.listen(engine, "do_connect", _name_the_session)
                 _lock_engines[rendered] = engine
         return _AdvisoryLock(engine)
     raise ValueError(f"job locks are not made for {url.get_backend_name()} databases")
+
+
+def _name_the_session(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    # pg_stat_activity then says which process holds a lock (holder_pid)
+    cparams["application_name"] = f"{APPLICATION_NAME} {os.getpid()}"
+
+
+APPLICATION_NAME = "label-ledger job lock, pid"
+
+
+def holder_pid(db: Database, name: str) -> int | None:
+    """The process id of whoever holds job `name` now (on its machine), or None when nobody
+    does: for a person (or a test) asking which worker runs a job."""
+    url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        with db.engine.connect() as connection:
+            schema = str(connection.execute(text("SELECT current_schema()")).scalar_one())
+            key = lock_key(name, schema)
+            found = connection.execute(
+                text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+                    "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
+                    "AND l.classid = :high AND l.objid = :low AND l.objsubid = 1"
+                ),
+                {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+            ).scalar()
+        if found is None or not str(found).startswith(APPLICATION_NAME):
+            return None
+        return int(str(found).rsplit(" ", 1)[1])
+    if not url.database or url.database == ":memory:":
+        return None
+    path = lock_file(url.database, name)
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text_ = os.pread(fd, 32, 0).decode().strip()
+            return int(text_) if text_.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

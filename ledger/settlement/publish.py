@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ledger.chain.client import Deployment
 from ledger.dataset.models import Dataset
 from ledger.kit.db import Database
+from ledger.kit.joblock import try_job_lock
 from ledger.mirror import repository as mirror
 from ledger.publication import (
     GOLD,
@@ -26,6 +27,7 @@ from ledger.publication import (
     write_publication,
 )
 from ledger.settlement.models import Epoch, EpochStatus
+from ledger.settlement.repository import discarded_numbers
 from ledger.settlement.service import epoch_files
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,37 @@ def published_datasets(session: Session) -> list[DatasetFiles]:
     ]
 
 
-def publish(db: Database, deployment: Deployment, directory: Path) -> Path:
+#: The job lock publishers take (ledger/kit/joblock.py).
+PUBLICATION_JOB = "publication"
+
+
+def publish(db: Database, deployment: Deployment, directory: Path, *, wait: float = 0) -> bool:
     """Writes every proposed epoch and every on-chain dataset's terms (and revealed gold) under
     `directory`, which can then be copied anywhere (an object store, IPFS). An epoch's files
     never change once proposed, so only epochs not on disk yet are loaded and written: each
-    settlement round costs a few small queries, not a reread of every tree."""
+    settlement round costs a few small queries, not a reread of every tree.
+
+    One publisher at a time across every process on the database (its job lock): one that
+    finds another at work for longer than `wait` seconds skips and returns False, as the other
+    writes the same files (and the next round writes whatever it read too early)."""
+    with try_job_lock(db, PUBLICATION_JOB, wait=wait) as held:
+        if not held:
+            log.debug("another process is writing the publication: skipped")
+            return False
+        _publish(db, deployment, directory)
+        return True
+
+
+def _publish(db: Database, deployment: Deployment, directory: Path) -> None:
     with db.unit_of_work() as session:
         numbers = published_numbers(session)
-        missing = [n for n in numbers if not (directory / "epochs" / str(n) / MANIFEST).exists()]
+        # a number discarded once (the chain lost it) may hold other files now: compared anew
+        rebuilt = discarded_numbers(session)
+        missing = [
+            n
+            for n in numbers
+            if n in rebuilt or not (directory / "epochs" / str(n) / MANIFEST).exists()
+        ]
         epochs = [epoch_files(e) for n in missing if (e := session.get(Epoch, n)) is not None]
         datasets = published_datasets(session)
     write_publication(
@@ -85,7 +110,6 @@ def publish(db: Database, deployment: Deployment, directory: Path) -> Path:
     log.debug(
         "published %s new epoch(s), %s dataset(s) to %s", len(epochs), len(datasets), directory
     )
-    return directory
 
 
 def published_file(session: Session, deployment: Deployment, path: str) -> str | None:

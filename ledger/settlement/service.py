@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 from collections.abc import Callable
 
 from eth_abi.abi import encode as abi_encode
@@ -41,6 +40,7 @@ from ledger.chain.client import (
 )
 from ledger.kit.db import Database, utcnow
 from ledger.kit.errors import ChainStateMismatch, Conflict
+from ledger.kit.joblock import try_job_lock
 from ledger.publication import (
     EpochFiles,
 )
@@ -298,9 +298,10 @@ def _record_accepted(db: Database, number: int) -> Epoch:
 
 # --- one round ------------------------------------------------------------------------------
 
-# The periodic job and the operator endpoint may both call settle() in one process; across
-# processes the epoch number's primary key refuses a second epoch N.
-_settling = threading.Lock()
+# The job lock every settlement takes (ledger/kit/joblock.py): the periodic job of any worker
+# and the operator endpoint of any API process, on one database, settle one at a time, so no
+# round can propose, or discard, an epoch another round is moving.
+_settling = "settlement"
 
 
 def settle(
@@ -318,7 +319,12 @@ def settle(
     nothing to do. An epoch still inside its timelock is returned as proposed, and nothing new is
     built.
     """
-    with _settling:
+    with try_job_lock(db, _settling) as held:
+        if not held:
+            raise EpochInFlight(
+                "another settlement is running (another request or worker is moving the "
+                "epoch): retry shortly"
+            )
         return _settle(db, client, deployment, operator, clock)
 
 

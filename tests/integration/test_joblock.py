@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from ledger.kit.db import Database
-from ledger.kit.joblock import JobBusy, job_lock, lock_file, lock_key, try_job_lock
+from ledger.kit.joblock import JobBusy, holder_pid, job_lock, lock_file, lock_key, try_job_lock
 
 HOLDER = """
 import sys, time
@@ -160,3 +160,13 @@ def test_an_in_memory_database_locks_within_its_process() -> None:
 def test_a_job_name_is_a_plain_word(db: Database) -> None:
     with pytest.raises(ValueError, match="job names"), try_job_lock(db, "../etc/passwd"):
         pass
+
+
+def test_holder_pid_names_the_process_holding_a_job(db: Database) -> None:
+    url = db.engine.url.render_as_string(hide_password=False)
+    assert holder_pid(db, "mirror") is None
+    with holder(url, "mirror") as process:
+        assert holder_pid(db, "mirror") == process.pid
+        assert holder_pid(db, "upkeep") is None
+    with job_lock(db, "mirror"):
+        assert holder_pid(db, "mirror") == os.getpid()
