@@ -1,4 +1,5 @@
-"""The `label-ledger` command: up, serve, deploy, mirror, settle, push, demo, audit, publish."""
+"""The `label-ledger` command: up, serve, worker, deploy, mirror, settle, push, demo, audit,
+publish."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
@@ -28,7 +30,7 @@ from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken
 from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
-from ledger.jobs import build_mirror, settle_and_publish, start_background
+from ledger.jobs import JOBS, build_mirror, settle_and_publish, start_background
 from ledger.kit.config import STATE_DIR, Settings
 from ledger.kit.errors import LedgerError
 from ledger.mirror.reconcile import ReconcileReport
@@ -221,47 +223,102 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """What a deployment runs: the API and (unless --no-jobs) the background jobs of
-    `ledger.jobs`, on a chain already deployed and an existing database, configured by the
-    LABEL_LEDGER_* settings alone."""
+    """What a deployment runs for its API: `--workers` processes answering requests, stateless,
+    on a chain already deployed and a database already upgraded, configured by the LABEL_LEDGER_*
+    settings alone. The background jobs run in `label-ledger worker` (as many as you like)."""
     if not _can_listen(args.host, args.port):
         console.print(
             f"[red]cannot listen on {args.host}:{args.port}[/]: the port is taken (or the "
             "address is not this machine's); stop what runs there or pass --port"
         )
         return 2
-    runtime = Runtime.from_settings(Settings())
-    settings = runtime.settings
-    stop = threading.Event()
-    if args.no_jobs:
-        threads: list[threading.Thread] = []
-        jobs = "off (--no-jobs)"
-    else:
-        threads = start_background(runtime, stop)
-        every = settings.settle_every_seconds
-        jobs = f"mirror every {settings.mirror_poll_seconds}s, settlement " + (
-            f"every {every}s" if every else "off"
-        )
+    settings = Settings()
+    deployment = Deployment.load(settings.deployment_file)
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
     console.print(
-        f"[green]api[/]     http://{args.host}:{args.port} on chain {runtime.deployment.chain_id}, "
-        f"ledger {runtime.deployment.ledger}\n"
-        f"[green]db[/]      {runtime.db.engine.url.render_as_string(hide_password=True)}\n"
-        f"[green]jobs[/]    {jobs}"
+        f"[green]api[/]     http://{args.host}:{args.port} on chain {deployment.chain_id}, "
+        f"ledger {deployment.ledger}, {args.workers} worker process(es)\n"
+        f"[green]db[/]      {database}\n"
+        f"[green]jobs[/]    not in this process: run `{cli_command()} worker` beside it (mirror, "
+        "reconciliation, settlement, upkeep, publication)",
+        soft_wrap=True,
     )
+    if args.workers > 1:
+        # Each worker process imports the app factory and builds its own Runtime from the
+        # settings (the environment it inherits); uvicorn's supervisor restarts a worker that
+        # dies and stops them all on SIGTERM or Ctrl-C.
+        uvicorn.run(
+            "api.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+        return 0
+    runtime = Runtime.from_settings(settings)
     server = uvicorn.Server(
         uvicorn.Config(_web_app(runtime), host=args.host, port=args.port, log_level="warning")
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: exiting 0 here
-    # (through the `finally`) lets the jobs stop instead of dying by the default handler.
+    # (through the `finally`) lets it close its connections instead of dying by the default
+    # handler.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server.run()
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=10)
         runtime.db.engine.dispose()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The background jobs (ledger/jobs.py), each under its job lock: run one worker or several
+    (on other machines too) against one database; each job runs in one of them at a time and
+    another takes it over when that one dies."""
+    only = set(args.jobs.split(",")) if args.jobs else None
+    unknown = (only or set()) - set(JOBS)
+    if unknown:
+        console.print(
+            f"[red]no job {', '.join(sorted(unknown))}[/]: --jobs takes a comma-separated list "
+            f"of {', '.join(JOBS)}"
+        )
+        return 2
+    runtime = Runtime.from_settings(Settings())
+    settings = runtime.settings
+    stop = threading.Event()
+
+    def stop_now(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            console.print(f"{signal.Signals(signum).name}: stopping after the rounds under way")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_now)
+    signal.signal(signal.SIGINT, stop_now)
+    threads = start_background(runtime, stop, only)
+    every = settings.settle_every_seconds
+    console.print(
+        f"[green]worker[/]  pid {os.getpid()} on chain {runtime.deployment.chain_id}, ledger "
+        f"{runtime.deployment.ledger}\n"
+        f"[green]db[/]      {runtime.db.engine.url.render_as_string(hide_password=True)}\n"
+        f"[green]jobs[/]    {', '.join(t.name for t in threads) or 'none'} (mirror every "
+        f"{settings.mirror_poll_seconds}s, settlement "
+        + (f"every {every}s" if every and runtime.operator else "off")
+        + "); each runs in one worker at a time",
+        soft_wrap=True,
+    )
+    code = 0
+    while not stop.wait(1.0):
+        stopped = [t.name for t in threads if not t.is_alive()]
+        if stopped:
+            # only an alarm ends a job (see run_job): exit so a supervisor sees it
+            console.print(f"[red]job {', '.join(stopped)} stopped[/]: see the log above")
+            code = 1
+            stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    runtime.db.engine.dispose()
+    console.print("stopped: worker")
+    return code
 
 
 def _web_app(runtime: Runtime) -> Any:
@@ -431,13 +488,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
         console.print(f"[red]cannot publish[/]: {out} is a file; pass --out with a directory")
         return 2
     try:
-        publish(runtime.db, runtime.deployment, out)
+        written = publish(runtime.db, runtime.deployment, out, wait=60)
     except OSError as exc:
         console.print(
             f"[red]cannot publish to {out}[/]: {exc.strerror or exc}; pass --out with a "
             "directory you can write"
         )
         return 2
+    if not written:
+        console.print(
+            "[red]another process has been writing the publication for a minute[/]: try again "
+            "once it is done"
+        )
+        return 1
     console.print(f"published to {out}: check it with {cli_command()} audit --epochs {out}")
     return 0
 
@@ -606,14 +669,28 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=cmd_up)
 
     serve = commands.add_parser(
-        "serve", help="serve the API and jobs on a deployed chain and a database (LABEL_LEDGER_*)"
+        "serve",
+        help="serve the API on a deployed chain and a database (LABEL_LEDGER_*); the jobs run "
+        "in `worker`",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")
     serve.add_argument(
-        "--no-jobs", action="store_true", help="the API only, without the background jobs"
+        "--workers", type=_positive_int, default=1, help="API processes (about one per core)"
     )
+    # serve ran the jobs before `worker` did; --no-jobs is what it is now, and still accepted
+    serve.add_argument("--no-jobs", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the background jobs (mirror, reconciliation, settlement, upkeep, "
+        "publication) on a deployed chain and a database (LABEL_LEDGER_*)",
+    )
+    worker.add_argument(
+        "--jobs", help=f"only these jobs, comma-separated (default: all of {','.join(JOBS)})"
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     deploy = commands.add_parser("deploy", help="deploy the ledger to any EVM JSON-RPC")
     deploy.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")
