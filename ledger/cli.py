@@ -4,6 +4,7 @@ publish."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import uvicorn
+from eth_account.signers.local import LocalAccount
+from pydantic import SecretStr
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
@@ -28,6 +31,14 @@ from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken
+from ledger.chain.keys import (
+    ask_password,
+    new_account,
+    read_password_file,
+    unlock,
+    write_keystore,
+)
+from ledger.chain.networks import network_named
 from ledger.claim.service import NothingToClaim, push_payouts
 from ledger.demo import run_demo
 from ledger.jobs import JOBS, build_mirror, settle_and_publish, start_background
@@ -348,27 +359,38 @@ def _reuse_deployment(client: ChainClient, path: Path) -> Deployment | None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-
-    key = os.environ.get("LABEL_LEDGER_DEPLOYER_KEY")
-    if not key:
+    """Deploys to any JSON-RPC; with --network (or LABEL_LEDGER_NETWORK) the chain must be that
+    network's, the payment token defaults to its native USDC, and the deployment file records
+    the network's confirmations and reorg depth for the mirror."""
+    settings = Settings()
+    name = args.network or settings.network
+    network = network_named(name) if name else None
+    deployer = _deployer_account(args)
+    if deployer is None:
+        return 2
+    if args.dev_token and network is not None and not network.testnet:
         console.print(
-            "[red]set LABEL_LEDGER_DEPLOYER_KEY[/] to the deployer's private key "
-            "(it pays for the deployment; keys are never taken on the command line)"
+            f"[red]--dev-token deploys the dUSD faucet token[/]: not on {network.title}, whose "
+            "payment token is USDC"
         )
         return 2
-    client = ChainClient(args.rpc)
-    settings = Settings()
-    with console.status(f"deploying to chain {client.chain_id} at {args.rpc}..."):
+    tokens = tuple(args.payment_token)
+    if not tokens and network is not None and network.usdc and not args.dev_token:
+        tokens = (network.usdc,)
+    client = ChainClient(args.rpc, max_fee_per_gas_gwei=settings.max_fee_per_gas_gwei)
+    where = network.title if network else f"chain {client.chain_id}"
+    with console.status(f"deploying to {where} at {_shown_url(args.rpc)}..."):
         deployment = deploy_all(
             client,
-            account_from_key(key),
+            deployer,
             operator=args.operator,
             guardian=args.guardian or settings.guardian,
             pauser=args.pauser or settings.pauser,
-            payment_tokens=tuple(args.payment_token),
+            payment_tokens=tokens,
             with_dev_token=args.dev_token,
             timelock=settings.timelock_seconds if args.timelock is None else args.timelock,
             fee_bps=settings.fee_bps if args.fee_bps is None else args.fee_bps,
+            network=network,
         )
     if deployment.timelock == 0 and deployment.chain_id != DEV_CHAIN_ID:
         console.print(
@@ -377,8 +399,66 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     deployment.save(out)
-    console.print(f"[green]deployed[/] to chain {deployment.chain_id}; wrote {out}")
+    console.print(f"[green]deployed[/] to {where}; wrote {out}")
+    if network is not None:
+        console.print(
+            f"[green]network[/] {network.name}: the mirror confirms at {network.confirmations} "
+            f"blocks and undoes reorgs up to {network.max_reorg_depth} (LABEL_LEDGER_CONFIRMATIONS "
+            "and LABEL_LEDGER_MIRROR_MAX_REORG_DEPTH override)"
+        )
     console.print_json(out.read_text())
+    return 0
+
+
+def _shown_url(url: str) -> str:
+    """An RPC URL without its path and query, which often carry a provider's API key."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}" if rest else url
+
+
+def _deployer_account(args: argparse.Namespace) -> LocalAccount | None:
+    """The deployer: --keystore FILE (password from --password-file or typed), else
+    LABEL_LEDGER_DEPLOYER_KEY; keys are never taken on the command line."""
+    if args.keystore:
+        password_file = Path(args.password_file) if args.password_file else None
+        return unlock(Path(args.keystore), password_file)
+    key = os.environ.get("LABEL_LEDGER_DEPLOYER_KEY")
+    if not key:
+        console.print(
+            "[red]set LABEL_LEDGER_DEPLOYER_KEY[/] to the deployer's private key, or pass "
+            "--keystore FILE (it pays for the deployment; keys are never taken on the "
+            "command line)"
+        )
+        return None
+    return account_from_key(SecretStr(key))
+
+
+def cmd_keystore(args: argparse.Namespace) -> int:
+    """`keystore new`: a fresh key; `keystore import`: the key in LABEL_LEDGER_IMPORT_KEY (or
+    typed). Either is written encrypted (eth-account's keystore format) to --out, mode 0600."""
+    out = Path(args.out)
+    if args.keystore_command == "new":
+        account = new_account()
+    else:
+        key = os.environ.get("LABEL_LEDGER_IMPORT_KEY")
+        if not key:
+            if not sys.stdin.isatty():
+                console.print(
+                    "[red]set LABEL_LEDGER_IMPORT_KEY[/] to the hex key to import, or run in a "
+                    "terminal to type it"
+                )
+                return 2
+            key = getpass.getpass("private key (hex): ")
+        account = account_from_key(SecretStr(key))
+    if args.password_file:
+        password = read_password_file(Path(args.password_file))
+    else:
+        password = ask_password(out, confirm=True)
+    write_keystore(out, account, password)
+    console.print(
+        f"[green]wrote[/] {out} (mode 0600) for {account.address}; use it with "
+        f"LABEL_LEDGER_OPERATOR_KEYSTORE={out} and LABEL_LEDGER_OPERATOR_KEYSTORE_PASSWORD_FILE"
+    )
     return 0
 
 
@@ -694,6 +774,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = commands.add_parser("deploy", help="deploy the ledger to any EVM JSON-RPC")
     deploy.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")
+    deploy.add_argument(
+        "--network",
+        help="base, base-sepolia, arbitrum-one, arbitrum-sepolia, optimism, op-sepolia or dev: "
+        "the chain must be that network; its USDC is the default payment token "
+        "(default: LABEL_LEDGER_NETWORK)",
+    )
+    deploy.add_argument(
+        "--keystore", help="deployer's encrypted keystore (else LABEL_LEDGER_DEPLOYER_KEY)"
+    )
+    deploy.add_argument("--password-file", help="the keystore's password (else it is asked)")
     deploy.add_argument("--out", default=str(STATE_DIR / "deployment.json"))
     deploy.add_argument("--operator", help="address that proposes epochs (default: deployer)")
     deploy.add_argument("--guardian", help="address that may revoke a pending epoch")
@@ -709,6 +799,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dev-token", action="store_true", help="also deploy the dUSD faucet token (dev chains)"
     )
     deploy.set_defaults(handler=cmd_deploy)
+
+    keystore = commands.add_parser(
+        "keystore", help="write an encrypted keystore file for the operator's key (mode 0600)"
+    )
+    keystore.add_argument("keystore_command", choices=["new", "import"])
+    keystore.add_argument("--out", required=True, help="the keystore file to write")
+    keystore.add_argument("--password-file", help="the password's file (else it is asked)")
+    keystore.set_defaults(handler=cmd_keystore)
 
     mirror = commands.add_parser("mirror", help="run the chain mirror on its own")
     mirror.add_argument("--once", action="store_true", help="catch up with the chain, then exit")

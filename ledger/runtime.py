@@ -9,9 +9,11 @@ from functools import cached_property
 
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import ChainClient, Deployment, account_from_key
+from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.keys import operator_account
 from ledger.kit.config import Settings
 from ledger.kit.db import Database, utcnow
+from ledger.kit.migrate import require_head
 from ledger.storage.service import MediaVault
 from ledger.storage.setup import vault_from
 
@@ -32,14 +34,21 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         deployment = Deployment.load(settings.deployment_file)
+        # the deployment's network sets confirmations and reorg depth unless settings do
+        settings = settings.with_chain_defaults(
+            network=deployment.network,
+            confirmations=deployment.confirmations,
+            max_reorg_depth=deployment.max_reorg_depth,
+        )
+        operator = operator_account(settings)  # a wrong keystore password stops here
         db = Database(settings.database_url)
-        db.create_schema()
+        require_head(db.engine)  # the schema is `label-ledger db upgrade`'s to change
         return cls(
             settings=settings,
             db=db,
-            chain=ChainClient(settings.rpc_url),
+            chain=ChainClient(settings.rpc_url, max_fee_per_gas_gwei=settings.max_fee_per_gas_gwei),
             deployment=deployment,
-            operator=account_from_key(settings.operator_key) if settings.operator_key else None,
+            operator=operator,
             vault=vault_from(settings),
         )
 

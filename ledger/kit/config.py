@@ -24,8 +24,23 @@ class Settings(BaseSettings):
     # a provider's API key.
     public_rpc_url: str | None = None
     deployment_file: Path = STATE_DIR / "deployment.json"
-    # The key that posts epoch roots. Never logged; on a dev chain `up` fills it in.
-    operator_key: str | None = None
+    # The network by name (ledger/chain/networks.py: base, base-sepolia, arbitrum-one,
+    # arbitrum-sepolia, optimism, op-sepolia, dev). `deploy --network` writes it into the
+    # deployment file with the network's confirmations and reorg depth, which the mirror uses
+    # unless confirmations / mirror_max_reorg_depth are set here.
+    network: str | None = None
+    # The key that posts epoch roots: from an encrypted keystore file (eth-account's format,
+    # `label-ledger keystore new|import`) and its password file (without one, a terminal is
+    # asked), or the hex key itself. A secret: never logged, never shown; on a dev chain `up`
+    # fills operator_key in.
+    operator_key: SecretStr | None = None
+    operator_keystore: Path | None = None
+    operator_keystore_password_file: Path | None = None
+    # No transaction the service signs offers more than this per gas (EIP-1559 maxFeePerGas);
+    # when the base fee alone is higher, sending waits (error gas_price_above_cap) instead.
+    max_fee_per_gas_gwei: float = Field(default=100.0, gt=0)
+    # A transaction unmined this long is replaced with 12.5%+ higher fees (same nonce).
+    tx_stuck_after_seconds: float = Field(default=120.0, gt=0)
     # Extra addresses (comma separated) that may use operator endpoints besides operator_key's.
     operator_addresses: str = ""
 
@@ -81,6 +96,21 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     # How long a signed media URL lives (never past the lease it was issued for).
     media_url_ttl_seconds: int = Field(default=600, gt=0, le=24 * 3600)
+
+    def with_chain_defaults(
+        self, *, network: str | None, confirmations: int | None, max_reorg_depth: int | None
+    ) -> Settings:
+        """These settings with the deployment's network values filled in where they were not
+        given (the environment or the caller wins)."""
+        given = self.model_fields_set
+        update: dict[str, object] = {}
+        if network is not None and "network" not in given:
+            update["network"] = network
+        if confirmations is not None and "confirmations" not in given:
+            update["confirmations"] = confirmations
+        if max_reorg_depth is not None and "mirror_max_reorg_depth" not in given:
+            update["mirror_max_reorg_depth"] = max_reorg_depth
+        return self.model_copy(update=update) if update else self
 
     def state_dir(self) -> Path:
         """The folder the service keeps its own files in: the deployment file's."""
