@@ -40,6 +40,7 @@ from ledger.chain.keys import (
 )
 from ledger.chain.networks import network_named
 from ledger.claim.service import NothingToClaim, push_payouts
+from ledger.commands import db as db_commands
 from ledger.demo import run_demo
 from ledger.jobs import JOBS, build_mirror, settle_and_publish, start_background
 from ledger.kit.config import STATE_DIR, Settings
@@ -189,6 +190,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             settle_every_seconds=args.settle_every,
             publish_dir=state / "published",
         )
+        db_commands.upgrade_for_up(settings.database_url, console)
         runtime = Runtime.from_settings(settings)
         stop = threading.Event()
         threads = start_background(runtime, stop)
@@ -738,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="label-ledger", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
+    db_commands.register(commands)
 
     up = commands.add_parser("up", help="run everything locally: Anvil, contracts, API, jobs")
     up.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")

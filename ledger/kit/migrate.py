@@ -56,6 +56,10 @@ UPGRADE_COMMAND = "label-ledger db upgrade"
 
 Progress = Callable[[str], None]
 
+# Alembic's INFO lines ("Context impl SQLiteImpl.", "Running upgrade ...") repeat what `progress`
+# says, in the middle of the commands' own output.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
 
 class MigrationFailed(LedgerError):
     code = "migration_failed"
@@ -113,8 +117,6 @@ def _config(connection: Connection | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
-    # Alembic's INFO lines repeat what `progress` says
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     return config
 
 
@@ -331,6 +333,17 @@ def downgrade(database_url: str, target: str) -> None:
     try:
         with _migration_lock(engine, _quiet) as connection:
             command.downgrade(_config(connection), target)
+    finally:
+        engine.dispose()
+
+
+def stamp(database_url: str, revision: str = "head") -> None:
+    """Records the database as at `revision` without running anything: for a schema made
+    another way (the tests' `create_all` while a model change awaits its revision)."""
+    engine = _engine(database_url)
+    try:
+        with _migration_lock(engine, _quiet) as connection:
+            command.stamp(_config(connection), revision)
     finally:
         engine.dispose()
 

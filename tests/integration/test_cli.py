@@ -137,6 +137,7 @@ def test_settle_and_push_with_nothing_verified_send_nothing(node: Anvil, tmp_pat
         "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
         "LABEL_LEDGER_OPERATOR_KEY": DEV_KEYS[0],
     }
+    assert run("db", "upgrade", env=env, cwd=tmp_path).returncode == 0  # the schema first
     result = run("settle", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nothing to settle" in result.stdout
@@ -185,6 +186,7 @@ def test_settle_without_an_operator_key_refuses(tmp_path: Path, node: Anvil) -> 
         "LABEL_LEDGER_DEPLOYMENT_FILE": str(out),
         "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
     }
+    assert run("db", "upgrade", env=env, cwd=tmp_path).returncode == 0  # the schema first
     result = subprocess.run(
         [str(SCRIPT), "settle"],
         env=env,
@@ -217,6 +219,7 @@ def test_mirror_once_reconcile_and_rebuild(node: Anvil, tmp_path: Path) -> None:
         "LABEL_LEDGER_DEPLOYMENT_FILE": str(out),
         "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{database}",
     }
+    assert run("db", "upgrade", env=env, cwd=tmp_path).returncode == 0  # the schema first
     once = run("mirror", "--once", env=env, cwd=tmp_path)
     assert once.returncode == 0, once.stdout + once.stderr
     assert "logs applied" in once.stdout
@@ -256,6 +259,7 @@ def test_serve_answers_on_a_deployed_chain_and_refuses_a_taken_port(
         "LABEL_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
     }
     log = tmp_path / "serve.log"
+    assert run("db", "upgrade", env=env, cwd=tmp_path).returncode == 0  # the schema first
     with log.open("wb") as out:
         server = subprocess.Popen(
             [str(SCRIPT), "serve", "--port", str(port)],

@@ -1,0 +1,1 @@
+"""`label-ledger` subcommands kept apart from ledger/cli.py, each module with its `register`."""
