@@ -9,11 +9,12 @@ from functools import lru_cache
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 
 from ledger.chain.client import ChainClient, Deployment
 from ledger.claim.schemas import ClaimBundle, EntitlementProof, LabelProof, PendingEpoch
 from ledger.kit.db import Database
-from ledger.kit.errors import NotFound
+from ledger.kit.errors import ChainUnavailable, Conflict, NotFound
 from ledger.merkle import LeafValue, MultiProof, StandardMerkleTree
 from ledger.mirror import repository as mirror
 from ledger.settlement import repository as settlement_repository
@@ -63,6 +64,31 @@ def pending_epoch(session: Session) -> PendingEpoch | None:
     )
 
 
+class EpochNotOnChain(Conflict):
+    """We recorded an epoch as accepted, but the chain does not hold its payout root (it forgot
+    it, or a newer one is being recorded): a claim against it would revert."""
+
+    code = "epoch_not_on_chain"
+
+
+def require_root_on_chain(epoch: Epoch, *, deployment: Deployment, client: ChainClient) -> None:
+    """Raises `EpochNotOnChain` unless the ledger's claimable root (`payoutRoot()`, read now) is
+    `epoch`'s: a bundle is only ever served for a root the chain honours."""
+    ledger = client.contract("LabelLedger", deployment.ledger)
+    try:
+        on_chain = "0x" + bytes(ledger.functions.payoutRoot().call()).hex()
+    except (OSError, ValueError, Web3Exception) as exc:
+        raise ChainUnavailable(
+            f"cannot read the ledger's payout root at {client.rpc_url} ({exc}): try again shortly"
+        ) from exc
+    if on_chain.lower() != epoch.payout_root.lower():
+        raise EpochNotOnChain(
+            f"epoch {epoch.number} is not the epoch the chain pays claims against (the ledger "
+            f"holds root {on_chain}): settlement is re-sending it or recording a newer one; "
+            "try again in a minute"
+        )
+
+
 def claim_bundle(
     session: Session, *, account: str, deployment: Deployment, client: ChainClient
 ) -> ClaimBundle:
@@ -76,6 +102,7 @@ def claim_bundle(
             else ""
         )
         raise NothingToClaim(f"no epoch has been accepted on chain yet{waiting}")
+    require_root_on_chain(epoch, deployment=deployment, client=client)
     rows = settlement_repository.account_entitlements(session, epoch=epoch.number, account=account)
     if not rows:
         raise NothingToClaim(f"{account} has no entitlement as of epoch {epoch.number}")

@@ -11,7 +11,14 @@ from ledger.annotation.models import Label, LabelStatus, VerificationMethod
 from ledger.dataset.models import Dataset, Item
 from ledger.kit.errors import Conflict
 from ledger.mirror.models import ChainEpoch
-from ledger.settlement.models import Entitlement, Epoch, EpochDebit, EpochStatus, LedgerEntry
+from ledger.settlement.models import (
+    Entitlement,
+    Epoch,
+    EpochDebit,
+    EpochDiscard,
+    EpochStatus,
+    LedgerEntry,
+)
 
 
 def last_epoch(session: Session) -> Epoch | None:
@@ -156,14 +163,52 @@ def mark_published(session: Session, *, label_ids: Sequence[int], epoch: int) ->
         )
 
 
-def discard_epoch(session: Session, number: int) -> None:
+def discard_epoch(session: Session, number: int, *, reason: str = "") -> None:
     """Removes an epoch the chain will never pay (never proposed, reverted or revoked), freeing
-    its labels for the next one."""
+    its labels for the next one. Any later epoch is built on its entitlements and must go
+    first: use `discard_from`."""
+    epoch = session.get(Epoch, number)
+    if epoch is not None and epoch.status is not EpochStatus.built:
+        session.add(
+            EpochDiscard(
+                number=number,
+                payout_root=epoch.payout_root,
+                content_hash=epoch.content_hash,
+                status=str(epoch.status),
+                label_count=epoch.label_count,
+                reason=reason or "discarded",
+            )
+        )
     session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
     session.execute(update(Label).where(Label.published_in == number).values(published_in=None))
     for table in (LedgerEntry, Entitlement, EpochDebit):
         session.execute(delete(table).where(table.epoch == number))
     session.execute(delete(Epoch).where(Epoch.number == number))
+
+
+def discard_from(session: Session, number: int, *, reason: str) -> list[int]:
+    """Discards epoch `number` and every later one, newest first (each builds on the
+    cumulative entitlements of the one before it); returns the numbers discarded."""
+    numbers = list(
+        session.scalars(
+            select(Epoch.number).where(Epoch.number >= number).order_by(Epoch.number.desc())
+        )
+    )
+    for each in numbers:
+        discard_epoch(
+            session, each, reason=reason if each == number else f"built on epoch {number}: {reason}"
+        )
+    return numbers
+
+
+def epochs_from(session: Session, number: int) -> Sequence[Epoch]:
+    """Epoch `number` and every later one, oldest first."""
+    return session.scalars(select(Epoch).where(Epoch.number >= number).order_by(Epoch.number)).all()
+
+
+def discarded_numbers(session: Session) -> set[int]:
+    """Epoch numbers that were discarded at least once (and may have been built again)."""
+    return set(session.scalars(select(EpochDiscard.number).distinct()))
 
 
 def list_epochs(session: Session) -> Sequence[Epoch]:

@@ -16,6 +16,24 @@ in and to repeat:
    proposal meanwhile, the epoch is discarded and its labels are paid by the next one.
 
 Cumulative amounts make a repeated claim pay nothing.
+
+When the chain forgets (issue 15: a dev chain restarted from a state saved before our last
+transactions, an L2 sequencer reorganising before L1 finality, a deeper reorg), `recover_lost`
+runs at the start of every round: each epoch we recorded as proposed or accepted that the chain no
+longer holds goes back to the step the chain is at (`sending`, or `proposed` when only the
+acceptance vanished), keeping its signed bytes, and the round re-broadcasts them: the same
+transactions, the same nonces, oldest first. One that can no longer land (its nonce went to
+another transaction, or it reverts, say because a dataset's deposit vanished with it) discards its
+epoch and every later one, newest first (`repository.discard_from`); their labels are built into a
+new epoch, so every verified label is paid exactly once in the end. A rebuilt epoch is checked
+against what the chain says each account already claimed (`check_covers_claims`), and the claim
+bundle is only served for the root the chain holds (ledger/claim/service.py).
+
+Crash points (tests only): with `LABEL_LEDGER_CRASH_AT=<point>` in its environment, the process
+SIGKILLs itself when settlement reaches that point: `before_sign_propose`,
+`after_store_propose`, `after_broadcast_propose`, `after_mined_propose`,
+`after_store_accept`, `after_broadcast_accept`, `after_accept`
+(tests/integration/test_crash_recovery.py).
 """
 
 from __future__ import annotations
@@ -23,11 +41,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import signal
 from collections.abc import Callable
 
+import rlp
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+from sqlalchemy.orm import Session
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
@@ -39,8 +62,9 @@ from ledger.chain.client import (
     StaleTransaction,
 )
 from ledger.kit.db import Database, utcnow
-from ledger.kit.errors import ChainStateMismatch, Conflict
+from ledger.kit.errors import ChainStateMismatch, ChainUnavailable, Conflict
 from ledger.kit.joblock import try_job_lock
+from ledger.mirror.rpc import MirrorRpc, selector, word
 from ledger.publication import (
     EpochFiles,
 )
@@ -56,6 +80,34 @@ log = logging.getLogger(__name__)
 
 class EpochNotAcceptableYet(Conflict):
     code = "epoch_not_acceptable_yet"
+
+
+CRASH_AT = "LABEL_LEDGER_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Test-only: SIGKILLs this process at `name` when LABEL_LEDGER_CRASH_AT says so, as a
+    power cut or the OOM killer would (no cleanup, no flush). Unset, it costs a dict lookup."""
+    if os.environ.get(CRASH_AT) == name:
+        log.critical("%s=%s: killing this process (pid %s) here", CRASH_AT, name, os.getpid())
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def nonce_of(raw_tx: bytes) -> int:
+    """The nonce of a signed transaction (legacy, EIP-2930 or EIP-1559)."""
+    if raw_tx[0] >= 0xC0:  # legacy: rlp([nonce, gasPrice, ...])
+        fields = rlp.decode(raw_tx)
+        return int.from_bytes(fields[0], "big")
+    fields = rlp.decode(raw_tx[1:])  # typed: type byte, then rlp([chainId, nonce, ...])
+    return int.from_bytes(fields[1], "big")
+
+
+def _truly_stale(client: ChainClient, operator: LocalAccount, raw_tx: bytes) -> bool:
+    """Whether the node we read from has itself mined another transaction at `raw_tx`'s nonce
+    (so ours can never land). A node that says "nonce too low" while its own count is not past
+    the nonce answers from behind another: nothing may be concluded, least of all discarded."""
+    used = int(client.w3.eth.get_transaction_count(operator.address, "latest"))
+    return used > nonce_of(raw_tx) and client.receipt(client.tx_hash_of(raw_tx)) is None
 
 
 def epoch_commitment(payout_root: str, label_root: str, content_hash: str) -> bytes:
@@ -127,35 +179,66 @@ def post_epoch(
         # Our proposal was mined, yet the chain no longer holds it: the guardian revoked it.
         log.warning("epoch %s was proposed and then revoked on chain: discarding it", number)
         with db.unit_of_work() as session:
-            repository.discard_epoch(session, number)
+            repository.discard_from(session, number, reason="revoked by the guardian")
         return None
     if accepted != number - 1:
         raise ChainStateMismatch(
             f"the ledger is at epoch {accepted}, so epoch {number} cannot follow: "
             "is this database paired with another deployment?"
         )
+    _send_proposal(db, client, operator, call, number, raw_tx, ledger, commitment)
+    return _record_proposed(db, client, deployment, number=number)
+
+
+def _send_proposal(
+    db: Database,
+    client: ChainClient,
+    operator: LocalAccount,
+    call: ContractFunction,
+    number: int,
+    raw_tx: bytes | None,
+    ledger: Contract,
+    commitment: bytes,
+) -> None:
+    """Sends the stored proposal (signing and storing one first if there is none) until it is
+    mined; a reverted one discards the epoch and every later one."""
     for _attempt in range(2):
         if raw_tx is None:
+            crash_point("before_sign_propose")
             raw_tx = _sign_and_store(db, client, operator, call, number)
+            crash_point("after_store_propose")
         try:
             sent = client.broadcast(raw_tx)
-        except StaleTransaction:
+        except StaleTransaction as exc:
+            if not _truly_stale(client, operator, raw_tx):
+                raise ChainUnavailable(
+                    f"epoch {number}: the node refuses our stored proposal as already used, yet "
+                    "its own state does not show that nonce used: it answers from behind; "
+                    "retrying next round"
+                ) from exc
             # Our stored transaction can never be mined (its nonce went elsewhere) and the chain
             # does not hold the epoch: signing anew cannot double-propose.
             log.warning("epoch %s: stored transaction is stale, signing again", number)
             raw_tx = None
             continue
+        crash_point("after_broadcast_propose")
         try:
             client.wait(sent)
         except ChainTransactionFailed:
-            # Mined but reverted (say a dataset was closed meanwhile): its nonce is spent and the
-            # chain has no epoch N, so nothing was debited. Free the labels for a fresh build.
+            # Mined but reverted (say a dataset was closed meanwhile, or its deposit vanished
+            # with a rollback): its nonce is spent and the chain has no epoch N, so nothing was
+            # debited. Free the labels (of any later epoch too) for a fresh build.
             if not _holds_proposal(ledger, number, commitment):
                 with db.unit_of_work() as session:
-                    repository.discard_epoch(session, number)
+                    repository.discard_from(session, number, reason="its proposal reverted")
             raise
+        crash_point("after_mined_propose")
         break
-    return _record_proposed(db, client, deployment, number=number)
+    else:
+        raise ChainUnavailable(
+            f"epoch {number}: the proposal's nonce keeps going to other transactions; "
+            "retrying next round"
+        )
 
 
 def _sign_and_store(
@@ -167,10 +250,10 @@ def _sign_and_store(
 ) -> bytes:
     try:
         raw_tx = client.sign(call, operator)
-    except ChainTransactionFailed:
+    except ChainTransactionFailed as exc:
         # Nothing was sent: drop the epoch so its labels are rebuilt from fresh balances.
         with db.unit_of_work() as session:
-            repository.discard_epoch(session, number)
+            repository.discard_from(session, number, reason=f"its proposal would revert: {exc}")
         raise
     # Stored before it is broadcast: after a crash we resend these bytes, never new ones.
     with db.unit_of_work() as session:
@@ -246,8 +329,12 @@ def accept_epoch(
         if state == "revoked":
             log.warning("epoch %s was revoked on chain: discarding it, its labels wait", number)
             with db.unit_of_work() as session:
-                repository.discard_epoch(session, number)
+                repository.discard_from(session, number, reason="revoked by the guardian")
             return None
+        if raw_tx is not None:
+            # Stored bytes (resent after a crash or after the chain lost them): a copy mined
+            # inside the timelock would only revert and spend its nonce.
+            _wait_for_timelock(client, ledger, deployment, number)
         if raw_tx is None:
             try:
                 raw_tx = client.sign(ledger.functions.acceptEpoch(), operator)
@@ -264,8 +351,11 @@ def accept_epoch(
                 stored.accept_raw_tx = raw_tx.hex()
                 stored.accept_tx_hash = client.tx_hash_of(raw_tx)
                 stored.status = EpochStatus.accepting
+            crash_point("after_store_accept")
         try:
-            client.wait(client.broadcast(raw_tx))
+            sent = client.broadcast(raw_tx)
+            crash_point("after_broadcast_accept")
+            client.wait(sent)
         except StaleTransaction:
             raw_tx = None  # accepting twice cannot happen: the second one reverts
             continue
@@ -274,8 +364,25 @@ def accept_epoch(
             # chain's state, read again above, decides.
             raw_tx = None
             continue
-        return _record_accepted(db, number)
+        accepted = _record_accepted(db, number)
+        crash_point("after_accept")
+        return accepted
     raise ChainStateMismatch(f"epoch {number} could not be accepted; see the chain at its state")
+
+
+def _wait_for_timelock(
+    client: ChainClient, ledger: Contract, deployment: Deployment, number: int
+) -> None:
+    """Raises `EpochNotAcceptableYet` while the chain's pending epoch is inside its timelock."""
+    _pending, _root, proposed_at = ledger.functions.pendingEpoch().call()
+    if not int(proposed_at):
+        return
+    acceptable_at = int(proposed_at) + deployment.timelock
+    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    if now < acceptable_at:
+        raise EpochNotAcceptableYet(
+            f"epoch {number} is in its timelock: acceptable from unix time {acceptable_at}"
+        )
 
 
 def _chain_state_of(ledger: Contract, number: int, commitment: bytes) -> str:
@@ -348,20 +455,134 @@ def _settle(
     operator: LocalAccount,
     clock: Callable[[], dt.datetime],
 ) -> Epoch | None:
-    with db.unit_of_work() as session:
-        pending = repository.unaccepted_epoch(session)
-        pending_number = pending.number if pending else None
+    recover_lost(db, client, deployment)
     current = None
-    if pending_number is not None:
+    # Every epoch in flight, oldest first: after the chain lost several, their stored
+    # transactions go out again in the order (and with the nonces) they were signed in.
+    while True:
+        with db.unit_of_work() as session:
+            pending = repository.unaccepted_epoch(session)
+            pending_number = pending.number if pending else None
+        if pending_number is None:
+            break
         current = _advance(db, client, deployment, operator, pending_number)
         if current is not None and current.status is not EpochStatus.accepted:
             return current  # still in its timelock: the next epoch waits for it
     with db.unit_of_work() as session:
         built = build_epoch(session, deployment=deployment, now=clock())
         number = built.number if built else None
+        if built is not None:
+            # inside the build's transaction: a root that would under-pay is never stored
+            check_covers_claims(session, client, deployment, built.number)
     if number is None:
         return current  # the epoch just accepted, if any
     return _advance(db, client, deployment, operator, number)
+
+
+# --- when the chain forgets -------------------------------------------------------------------
+
+_ON_CHAIN = (EpochStatus.proposed, EpochStatus.accepting, EpochStatus.accepted)
+
+
+def recover_lost(db: Database, client: ChainClient, deployment: Deployment) -> list[int]:
+    """Puts every epoch we recorded as on chain, but that the chain no longer holds, back to the
+    step the chain is at; returns their numbers. Run at the start of every round.
+
+    - accepted (or accepting) here, only pending on chain: back to `accepting` (its signed
+      `acceptEpoch` is resent) or `proposed` (one is signed);
+    - proposed or accepted here, no commitment on chain: back to `sending` with its signed
+      `proposeEpoch` (resent as it is: same bytes, same nonce), or to `built` if it has none.
+
+    Nothing is discarded here: whether a resent transaction can still land is for the round to
+    find out (`post_epoch`: a stale nonce or a revert discards the epoch and all later ones).
+    Until an epoch is accepted on chain again its claims are not served (`claim_bundle`).
+    """
+    ledger = _ledger(client, deployment)
+    accepted_on_chain = int(ledger.functions.acceptedEpoch().call())
+    with db.unit_of_work() as session:
+        ahead = [
+            (e.number, e.status, epoch_commitment(e.payout_root, e.label_root, e.content_hash))
+            for e in repository.epochs_from(session, accepted_on_chain + 1)
+            if e.status in _ON_CHAIN
+        ]
+    if not ahead:
+        return []
+    moved: list[int] = []
+    for number, status, commitment in ahead:
+        holds = _holds_proposal(ledger, number, commitment)
+        with db.unit_of_work() as session:
+            epoch = session.get(Epoch, number)
+            if epoch is None or epoch.status is not status:
+                continue  # another round moved it meanwhile
+            if holds:
+                if status is not EpochStatus.accepted:
+                    continue  # pending on chain, as we have it
+                epoch.status = (
+                    EpochStatus.accepting if epoch.accept_raw_tx else EpochStatus.proposed
+                )
+                epoch.accepted_at = None
+                what = "its acceptance"
+            else:
+                epoch.status = EpochStatus.sending if epoch.raw_tx else EpochStatus.built
+                epoch.posted_at = None
+                epoch.posted_block = None
+                epoch.acceptable_at = None
+                epoch.accepted_at = None
+                what = "its proposal"
+            log.warning(
+                "the chain (accepted epoch %s) no longer holds %s of epoch %s, which we "
+                "recorded as %s: it goes back to %s and its signed transactions are sent again",
+                accepted_on_chain,
+                what,
+                number,
+                status,
+                epoch.status,
+            )
+            moved.append(number)
+    return moved
+
+
+_CLAIMED = selector("claimed(address,uint16)")
+
+
+def check_covers_claims(
+    session: Session, client: ChainClient, deployment: Deployment, number: int
+) -> None:
+    """Raises `ChainStateMismatch` when any cumulative entitlement of epoch `number` is below
+    what the chain says its account already claimed: such a root would under-pay (the ledger
+    pays nothing for a leaf below the claimed amount, and the difference would be lost)."""
+    rows = repository.entitlements_at(session, number)
+    if not rows:
+        return
+    keys = sorted(rows)
+    rpc = MirrorRpc(client.rpc_url)
+    try:
+        head = rpc.head()
+        answers = rpc.eth_calls(
+            [
+                (deployment.ledger, _CLAIMED + word(account) + word(token))
+                for account, token in keys
+            ],
+            head,
+        )
+    finally:
+        rpc.close()
+    short = []
+    for (account, token), raw in zip(keys, answers, strict=True):
+        paid, rewarded = abi_decode(["uint256", "uint256"], raw)
+        payment, reward = rows[(account, token)]
+        if payment < int(paid) or reward < int(rewarded):
+            short.append(
+                f"{account} (token {token}): entitled to {payment}/{reward}, already claimed "
+                f"{int(paid)}/{int(rewarded)}"
+            )
+    if short:
+        raise ChainStateMismatch(
+            f"epoch {number} as built would give {len(short)} account(s) less than the chain "
+            f"says they already claimed ({'; '.join(short[:3])}): nothing was stored. The "
+            "database is behind the chain (restored from an older backup?); stop and compare it "
+            "with the chain before settling again"
+        )
 
 
 def epoch_files(epoch: Epoch) -> EpochFiles:
