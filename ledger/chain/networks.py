@@ -80,7 +80,8 @@ NETWORKS: tuple[Network, ...] = (
         l1_fee_model="op-stack",
         testnet=False,
     ),
-    # Testnets: same block time, less at stake; a fork deeper than this still stops the mirror.
+    # Testnets: fewer confirmations (less at stake), the same five minutes or more of reorg
+    # window; a fork deeper than it still stops the mirror.
     Network(
         name="base-sepolia",
         title="Base Sepolia",
@@ -112,7 +113,7 @@ NETWORKS: tuple[Network, ...] = (
         chain_id=421614,
         usdc="0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d",
         confirmations=20,
-        max_reorg_depth=600,
+        max_reorg_depth=1200,
         block_time=0.25,
         l1_fee_model="arbitrum",
         testnet=True,

@@ -93,22 +93,3 @@ class LedgerEntry(Base):
     token: Mapped[str] = mapped_column(AddressColumn)
     side: Mapped[EntrySide] = mapped_column(Enum(EntrySide, native_enum=False, length=8))
     amount: Mapped[int] = mapped_column(UInt256)
-
-
-class EpochDiscard(Base):
-    """An epoch the chain will never pay as it was built (its proposal reverted or lost its
-    nonce, the guardian revoked it, or it was built on one of those), and was therefore
-    discarded: its labels went back to wait for a later epoch, and its number may be built
-    again with other contents. Kept so an operator can see what happened and so the
-    publication rewrites the files of a number built again."""
-
-    __tablename__ = "epoch_discards"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    number: Mapped[int] = mapped_column(Integer, index=True)
-    payout_root: Mapped[str] = mapped_column(Bytes32Column)
-    content_hash: Mapped[str] = mapped_column(Bytes32Column)
-    status: Mapped[str] = mapped_column(String(16))  # the epoch's status when discarded
-    label_count: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
-    discarded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
