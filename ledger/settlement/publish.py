@@ -3,6 +3,7 @@ chain. Everything in it is a function of what was settled, so writing it again i
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -27,7 +28,6 @@ from ledger.publication import (
     write_publication,
 )
 from ledger.settlement.models import Epoch, EpochStatus
-from ledger.settlement.repository import discarded_numbers
 from ledger.settlement.service import epoch_files
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,26 @@ def published_numbers(session: Session) -> list[int]:
             select(Epoch.number).where(Epoch.status.in_(PUBLISHED_STATUSES)).order_by(Epoch.number)
         )
     )
+
+
+def published_posted(session: Session) -> list[tuple[int, dt.datetime | None]]:
+    """(number, when proposed) of the epochs the chain has seen."""
+    rows = session.execute(
+        select(Epoch.number, Epoch.posted_at)
+        .where(Epoch.status.in_(PUBLISHED_STATUSES))
+        .order_by(Epoch.number)
+    )
+    return [(number, posted_at) for number, posted_at in rows]
+
+
+def _written_before(manifest: Path, posted_at: dt.datetime | None) -> bool:
+    """Whether `manifest` is missing or older than the proposal of the epoch now under its
+    number (one `stat`, no read)."""
+    try:
+        written = manifest.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    return posted_at is not None and written < posted_at.timestamp()
 
 
 def dataset_files(session: Session, dataset: Dataset) -> DatasetFiles | None:
@@ -90,12 +110,12 @@ def publish(db: Database, deployment: Deployment, directory: Path, *, wait: floa
 def _publish(db: Database, deployment: Deployment, directory: Path) -> None:
     with db.unit_of_work() as session:
         numbers = published_numbers(session)
-        # a number discarded once (the chain lost it) may hold other files now: compared anew
-        rebuilt = discarded_numbers(session)
+        # An epoch the chain lost may be discarded and its number built again with other
+        # contents, proposed after the old files were written: those are compared anew.
         missing = [
             n
-            for n in numbers
-            if n in rebuilt or not (directory / "epochs" / str(n) / MANIFEST).exists()
+            for n, posted_at in published_posted(session)
+            if _written_before(directory / "epochs" / str(n) / MANIFEST, posted_at)
         ]
         epochs = [epoch_files(e) for n in missing if (e := session.get(Epoch, n)) is not None]
         datasets = published_datasets(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select, update
@@ -15,10 +16,11 @@ from ledger.settlement.models import (
     Entitlement,
     Epoch,
     EpochDebit,
-    EpochDiscard,
     EpochStatus,
     LedgerEntry,
 )
+
+log = logging.getLogger(__name__)
 
 
 def last_epoch(session: Session) -> Epoch | None:
@@ -169,15 +171,15 @@ def discard_epoch(session: Session, number: int, *, reason: str = "") -> None:
     first: use `discard_from`."""
     epoch = session.get(Epoch, number)
     if epoch is not None and epoch.status is not EpochStatus.built:
-        session.add(
-            EpochDiscard(
-                number=number,
-                payout_root=epoch.payout_root,
-                content_hash=epoch.content_hash,
-                status=str(epoch.status),
-                label_count=epoch.label_count,
-                reason=reason or "discarded",
-            )
+        # the chain saw it (or may have): say what goes, for whoever reads the log
+        log.warning(
+            "discarding epoch %s (%s, root %s, content %s, %s labels): %s",
+            number,
+            epoch.status,
+            epoch.payout_root,
+            epoch.content_hash,
+            epoch.label_count,
+            reason or "discarded",
         )
     session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
     session.execute(update(Label).where(Label.published_in == number).values(published_in=None))
@@ -204,11 +206,6 @@ def discard_from(session: Session, number: int, *, reason: str) -> list[int]:
 def epochs_from(session: Session, number: int) -> Sequence[Epoch]:
     """Epoch `number` and every later one, oldest first."""
     return session.scalars(select(Epoch).where(Epoch.number >= number).order_by(Epoch.number)).all()
-
-
-def discarded_numbers(session: Session) -> set[int]:
-    """Epoch numbers that were discarded at least once (and may have been built again)."""
-    return set(session.scalars(select(EpochDiscard.number).distinct()))
 
 
 def list_epochs(session: Session) -> Sequence[Epoch]:
