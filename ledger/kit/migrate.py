@@ -213,6 +213,18 @@ def _migration_lock(engine: Engine, say: Progress) -> Iterator[Connection]:
         yield connection
 
 
+@contextmanager
+def holding_lock(database_url: str, progress: Progress | None = None) -> Iterator[None]:
+    """Holds the lock `upgrade` takes for the block: no upgrade of the database runs meanwhile
+    (one that starts waits, and says so)."""
+    engine = _engine(database_url)
+    try:
+        with _migration_lock(engine, progress or _quiet):
+            yield
+    finally:
+        engine.dispose()
+
+
 def _heads(connection: Connection) -> tuple[str, ...]:
     heads = MigrationContext.configure(connection).get_current_heads()
     if connection.in_transaction():
