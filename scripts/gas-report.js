@@ -12,6 +12,7 @@
 // baselines alike. When our contracts change, retarget the `ours` object below and nothing else.
 const fs = require("node:fs");
 const path = require("node:path");
+const { execFileSync } = require("node:child_process");
 const { ethers, network } = require("hardhat");
 // Hashing goes through the ethers package itself: hre.ethers is a lazy Proxy, and a property read
 // through it on each of the ~600k hashes made the trees four times slower.
@@ -418,6 +419,7 @@ class Measurements {
     this.names = names;
     this.byKey = new Map();
     this.notes = new Map();
+    this.calls = new Map(); // key -> [{to, data}]: what each measurement sent, for L1 fees
   }
 
   /** Sends what `send` sends (one transaction or an array), waits, profiles and records it. */
@@ -431,6 +433,10 @@ class Measurements {
       total = total ? addProfiles(total, profile) : profile;
     }
     this.byKey.set(key, total);
+    this.calls.set(
+      key,
+      sent.map((tx) => ({ to: tx.to, data: tx.data })),
+    );
     return total;
   }
 
@@ -665,8 +671,202 @@ async function run() {
       bare.connect(operator).bulkPayOut(standInToken, bareRecipients, increments(epoch, REWARD_PER_LABEL)),
     );
   }
+  log("claim shapes");
+  await measureClaimShapes(m, c, deployer, funder);
   log("done");
   return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claim shapes (issue 15): what an annotator sends for entitlements in 1, 2 and 3 payment
+// tokens, the way the claim bundle does (`claim` for one leaf, `claimMany` with one multiproof for
+// several) and the other way (`claimMany` of one leaf; one `claim` per leaf), with the calldata
+// and, from ledger/chain/l1fee.py, the L1 data fee each costs on an L2.
+// ---------------------------------------------------------------------------------------------
+
+const SHAPE_TREE_LEAVES = 10_000;
+const SHAPE_PAYMENT = 12_345_678n; // 12.345678 of each payment token
+const SHAPE_REWARD = 2_345_678n; // 2.345678 LABEL
+const SHAPE_NETWORKS = ["base", "optimism", "arbitrum-one"];
+const L2_GAS_PRICE_WEI = 10_000_000n; // 0.01 gwei: an assumed L2 base fee + tip on all three
+const PYTHON = path.join(ROOT_DIR, ".venv", "bin", "python");
+
+/** Lists two more payment tokens, posts an epoch paying fresh annotators in 1-3 tokens, and
+ * measures each shape's claims, every annotator claiming for the first time. */
+async function measureClaimShapes(m, c, deployer, funder) {
+  const tokens = [c.payment];
+  for (const name of ["dUSD-2", "dUSD-3"]) {
+    const token = await ethers.deployContract("DevStablecoin", [], deployer);
+    const address = await token.getAddress();
+    await (await c.ledger.connect(deployer).listToken(address)).wait();
+    m.names.set(address.toLowerCase(), name);
+    tokens.push(token);
+  }
+  const indexOf = async (token) => BigInt(await c.ledger.tokenIndexOf(await token.getAddress()));
+  const indices = await Promise.all(tokens.map(indexOf));
+  if (String(indices) !== "1,2,3") throw new Error(`unexpected token indices ${indices}`);
+
+  // Per shape k: one annotator claims as the bundle does, another the other way; each has a leaf
+  // in tokens 1..k. Filler annotators (one leaf each, token 1) make the tree realistic in depth.
+  const shapes = [1, 2, 3].map((k) => ({
+    k,
+    bundle: accountAt("shape-bundle", k),
+    other: accountAt("shape-other", k),
+    tokens: indices.slice(0, k),
+  }));
+  const entries = [];
+  for (const shape of shapes) {
+    for (const account of [shape.bundle, shape.other]) {
+      for (const token of shape.tokens) entries.push({ account, token });
+    }
+  }
+  for (let i = 0; entries.length < SHAPE_TREE_LEAVES; i++) {
+    entries.push({ account: accountAt("shape-filler", i), token: 1n });
+  }
+  // the service's order: by account, then token, so an annotator's leaves are neighbours
+  entries.sort((x, y) => (x.account < y.account ? -1 : x.account > y.account ? 1 : Number(x.token - y.token)));
+  const tree = buildTree(
+    entries.map(({ account, token }) => leaf(tokenLeafKey(account, token), [account, token, SHAPE_PAYMENT, SHAPE_REWARD])),
+    { sortLeaves: false },
+  );
+
+  // Datasets paying in tokens 2 and 3 (token 1's escrow already owes plenty), then the epoch.
+  const datasets = [];
+  const debits = [];
+  for (const [position, token] of tokens.entries()) {
+    if (position === 0) continue;
+    const claimed = BigInt(shapes.filter((s) => s.k > position).length * 2) * SHAPE_PAYMENT;
+    const funding = claimed * 2n;
+    await (await token.mint(funder.address, funding)).wait();
+    await (await token.connect(funder).approve(c.ledgerAddress, funding)).wait();
+    const tx = await c.ledger.connect(funder).createAndFund(id(`claim shapes ${position}`), indices[position], funding);
+    datasets.push(await ours.datasetIdOf(c, tx));
+    debits.push(claimed);
+  }
+  await (await (await ours.postEpoch(c, 11n, tree.root, datasets, debits))[0]).wait();
+  await ours.makeClaimable(c);
+
+  const claimOne = (account, token) =>
+    c.ledger.connect(c.relayer).claim(account, token, SHAPE_PAYMENT, SHAPE_REWARD, tree.proof(tokenLeafKey(account, token)));
+  const claimMany = (account, tokenIndices) => {
+    const { keys, proof, proofFlags } = tree.multiProof(tokenIndices.map((t) => tokenLeafKey(account, t)));
+    const leaves = keys.map((key) => ({
+      account,
+      token: BigInt(key.split(":")[1]),
+      cumulativePayment: SHAPE_PAYMENT,
+      cumulativeReward: SHAPE_REWARD,
+    }));
+    return c.ledger.connect(c.relayer).claimMany(leaves, proof, proofFlags);
+  };
+  for (const shape of shapes) {
+    if (shape.k === 1) {
+      await m.record("shapes.claim.1", () => claimOne(shape.bundle, 1n));
+      await m.record("shapes.claimMany.1", () => claimMany(shape.other, [1n]));
+    } else {
+      await m.record(`shapes.claimMany.${shape.k}`, () => claimMany(shape.bundle, shape.tokens));
+      await m.record(`shapes.claimEach.${shape.k}`, async () => {
+        const sent = [];
+        for (const token of shape.tokens) sent.push(await claimOne(shape.other, token));
+        return sent;
+      });
+    }
+  }
+}
+
+/** The L1 data fee of every claim-shape and push measurement, from ledger/chain/l1fee.py. */
+function l1Fees(m) {
+  if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run ./scripts/setup first`);
+  const keys = [...m.calls.keys()].filter((key) => key.startsWith("shapes.") || key === "ours.push.new");
+  const request = { networks: SHAPE_NETWORKS, calls: Object.fromEntries(keys.map((key) => [key, m.calls.get(key)])) };
+  const answer = execFileSync(PYTHON, ["-m", "ledger.chain.l1fee"], {
+    cwd: ROOT_DIR,
+    input: JSON.stringify(request),
+    encoding: "utf8",
+  });
+  return JSON.parse(answer);
+}
+
+/** Each claim shape both ways: gas, calldata, L1 fees and the total per network, and whether
+ * the bundle's call is the cheaper one everywhere. */
+function claimShapes(m) {
+  const fees = l1Fees(m);
+  const row = (key, call, units) => {
+    const p = m.get(key);
+    const l1 = fees.calls[key];
+    const perNetwork = Object.fromEntries(
+      SHAPE_NETWORKS.map((name) => {
+        const l1Wei = BigInt(l1.networks[name].feeWei) / BigInt(units);
+        const l2Wei = (BigInt(p.gas) * L2_GAS_PRICE_WEI) / BigInt(units);
+        return [name, { l1Wei, totalWei: l1Wei + l2Wei, compressed: Math.round(l1.networks[name].compressedBytes / units) }];
+      }),
+    );
+    return { key, call, txs: p.txs, calldataBytes: Math.round(l1.calldataBytes / units), gas: Math.round(p.gas / units), perNetwork };
+  };
+  const cases = [
+    { tokens: 1, bundle: row("shapes.claim.1", "claim", 1), other: row("shapes.claimMany.1", "claimMany (1 leaf)", 1) },
+    ...[2, 3].map((k) => ({
+      tokens: k,
+      bundle: row(`shapes.claimMany.${k}`, `claimMany (${k} leaves, one multiproof)`, 1),
+      other: row(`shapes.claimEach.${k}`, `claim x ${k}`, 1),
+    })),
+  ];
+  for (const c of cases) {
+    c.cheapest =
+      c.bundle.gas <= c.other.gas &&
+      SHAPE_NETWORKS.every((name) => c.bundle.perNetwork[name].totalWei <= c.other.perNetwork[name].totalWei);
+  }
+  const push = row("ours.push.new", `claimMany, ${BATCH_RECIPIENTS} annotators (push), per annotator`, BATCH_RECIPIENTS);
+  return { cases, push, assumptions: fees.assumptions };
+}
+
+const gweiOf = (wei) => `${(Number(wei) / 1e9).toFixed(1)}`;
+
+function claimShapesSection(shapes) {
+  const header = [
+    "tokens",
+    "call",
+    "txs",
+    "calldata bytes",
+    "L2 gas",
+    ...SHAPE_NETWORKS.map((n) => `${n}: compressed bytes / L1 fee / total`),
+    "sent by the bundle",
+  ];
+  const line = (tokens, r, bundle, cheapest) => [
+    tokens,
+    r.call,
+    r.txs,
+    r.calldataBytes,
+    r.gas,
+    ...SHAPE_NETWORKS.map((n) => `${r.perNetwork[n].compressed} / ${gweiOf(r.perNetwork[n].l1Wei)} / ${gweiOf(r.perNetwork[n].totalWei)}`),
+    bundle ? (cheapest ? "**yes, cheapest**" : "**yes, NOT CHEAPEST**") : "no",
+  ];
+  const rows = [];
+  for (const c of shapes.cases) {
+    rows.push(line(c.tokens, c.bundle, true, c.cheapest));
+    rows.push(line(c.tokens, c.other, false));
+  }
+  rows.push(line("-", shapes.push, false));
+  return `## Claims on an L2: calldata and the L1 data fee
+
+What an annotator's claim transaction costs on a rollup, where the L1 data fee (posting the
+transaction's bytes to Ethereum) is most of it. Entitlements in 1, 2 and 3 payment tokens
+(tokens 2 and 3 are more dUSD-like tokens listed for this), each claimed by a fresh annotator in a
+tree of ${SHAPE_TREE_LEAVES.toLocaleString("en-US")} leaves ordered as the service orders them (account, then token): as
+the claim bundle sends it (\`claim\` for one leaf, \`claimMany\` with one multiproof for several) and
+the other way. Fees in gwei (10^-9 ETH) per annotator; "total" adds the L2 gas at an assumed
+${Number(L2_GAS_PRICE_WEI) / 1e9} gwei per gas. L1 fees from \`ledger/chain/l1fee.py\` (OP stack: the Fjord formula over the
+FastLZ size; Arbitrum: ArbOS L1 pricing per compressed byte), on a typical signed type-2
+transaction carrying each call, at these assumed prices:
+
+${SHAPE_NETWORKS.map((n) => `- ${n}: ${shapes.assumptions[n]}`).join("\n")}
+
+${markdownTable(header, rows)}
+
+${
+  shapes.cases.every((c) => c.cheapest)
+    ? "The bundle's call is the cheapest for every case, in L2 gas and in total on every network."
+    : "**The bundle's call is not the cheapest for every case: see the rows marked NOT CHEAPEST.**"
+}`;
 }
 
 /** Measures a push of both tokens to `earners`, then re-sends it: a second payment fails the row. */
@@ -840,7 +1040,7 @@ function stableJson(value) {
   return JSON.stringify(sort(value), null, 2) + "\n";
 }
 
-function snapshotOf(m, results) {
+function snapshotOf(m, results, shapes) {
   const measurements = {};
   for (const [key, p] of m.byKey) {
     const { newBy, updatedBy, ...counts } = p;
@@ -857,6 +1057,16 @@ function snapshotOf(m, results) {
     },
     measurements,
     rows: Object.fromEntries(results.map(({ row, result }) => [row.key, result.snapshot])),
+    claimShapes: Object.fromEntries(
+      [...shapes.cases.flatMap((c) => [c.bundle, c.other]), shapes.push].map((r) => [
+        r.key,
+        {
+          calldataBytes: r.calldataBytes,
+          gas: r.gas,
+          l1FeeWei: Object.fromEntries(SHAPE_NETWORKS.map((n) => [n, String(r.perNetwork[n].l1Wei)])),
+        },
+      ]),
+    ),
   };
 }
 
@@ -943,7 +1153,7 @@ function floorLines(row, result, m) {
   return lines;
 }
 
-function renderReport(m, results, notes) {
+function renderReport(m, results, notes, shapes) {
   const table = markdownTable(
     ["operation", "ours", "baseline", "ratio", "budget", "limit", "result", "for reference"],
     results.map(({ row, result }) => [
@@ -1026,6 +1236,8 @@ escrow before \`createAndFund\` (exact amount, a new allowance slot) costs ${app
   what the design's storage layout and call graph cost before any execution; what is left ("above
   floor") is execution: proof hashing, events, ABI decoding, memory, checks. Refunds (a slot cleared)
   are in the measured gas but not credited in the floor.
+
+${claimShapesSection(shapes)}
 
 ## Storage floor of each row
 
@@ -1381,8 +1593,9 @@ async function main() {
   const m = await run();
   const results = ROWS.map((row) => ({ row, result: evaluate(row, m) }));
   const notes = analysis(m, results);
-  const snapshot = stableJson(snapshotOf(m, results));
-  const report = renderReport(m, results, notes);
+  const shapes = claimShapes(m);
+  const snapshot = stableJson(snapshotOf(m, results, shapes));
+  const report = renderReport(m, results, notes, shapes);
 
   console.log(
     markdownTable(
@@ -1426,6 +1639,10 @@ async function main() {
     const misses = results.filter(({ result }) => result.status === "FAIL");
     for (const { row } of misses) console.error(`[gas] over budget: ${row.operation}`);
     if (misses.length > 0) failed = true;
+    for (const c of shapes.cases.filter((x) => !x.cheapest)) {
+      console.error(`[gas] the bundle's call for ${c.tokens} token(s) is not the cheapest`);
+      failed = true;
+    }
   }
   process.exitCode = failed ? 1 : 0;
 }
