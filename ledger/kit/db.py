@@ -265,8 +265,10 @@ class SchemaOutdated(LedgerError):
 
 
 def create_schema(engine: Engine) -> None:
-    """Creates every missing table, and refuses a database whose existing tables lack columns
-    this version needs (one made by an earlier label-ledger): nothing alters tables in place."""
+    """Creates every missing table of the models, and refuses a database whose existing tables
+    lack columns they need: nothing alters tables in place. For tests and benchmarks only: a
+    service's database is made and changed by the revisions (`label-ledger db upgrade`,
+    ledger.kit.migrate), and `Runtime` refuses one they did not bring to head."""
     # Importing the models registers every table on Base.metadata.
     import ledger.models  # noqa: F401, PLC0415 (models import this module)
 
