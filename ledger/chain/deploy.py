@@ -32,6 +32,13 @@ class NotAToken(BadRequest):
     code = "payment_token_without_code"
 
 
+def shown_url(url: str) -> str:
+    """An RPC URL as it may be shown: scheme and host only (a provider's API key often sits in
+    the path or the query)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}" if rest else url
+
+
 def check_network(client: ChainClient, network: Network) -> None:
     """Refuses an RPC whose chain is not `network`'s."""
     actual = client.chain_id
@@ -39,7 +46,7 @@ def check_network(client: ChainClient, network: Network) -> None:
         known = network_of_chain(actual)
         which = f" ({known.title})" if known else ""
         raise WrongChain(
-            f"{client.rpc_url} serves chain {actual}{which}, not {network.title} "
+            f"{shown_url(client.rpc_url)} serves chain {actual}{which}, not {network.title} "
             f"(chain {network.chain_id}): pass an RPC URL of {network.title}, or "
             f"--network {known.name if known else 'NAME'} for the chain it serves; nothing was sent"
         )

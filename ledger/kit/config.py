@@ -9,7 +9,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.kit.errors import BadRequest
+
 STATE_DIR = Path(".label-ledger")
+
+
+class NetworkMismatch(BadRequest):
+    code = "network_mismatch"
 
 
 class Settings(BaseSettings):
@@ -103,6 +109,12 @@ class Settings(BaseSettings):
         """These settings with the deployment's network values filled in where they were not
         given (the environment or the caller wins)."""
         given = self.model_fields_set
+        if network and self.network and "network" in given and network != self.network:
+            raise NetworkMismatch(
+                f"LABEL_LEDGER_NETWORK is {self.network} but the deployment file "
+                f"{self.deployment_file} is for {network}: point LABEL_LEDGER_DEPLOYMENT_FILE at "
+                f"the {self.network} deployment, or unset LABEL_LEDGER_NETWORK"
+            )
         update: dict[str, object] = {}
         if network is not None and "network" not in given:
             update["network"] = network

@@ -20,7 +20,7 @@ from ledger.chain.client import ChainClient, Deployment, account_from_key
 from ledger.chain.devnode import DEV_KEYS, Anvil
 from ledger.chain.networks import NETWORKS, network_named, network_of_chain
 from ledger.jobs import build_mirror
-from ledger.kit.config import Settings
+from ledger.kit.config import NetworkMismatch, Settings
 from ledger.runtime import Runtime
 from tests.conftest import make_schema
 
@@ -135,6 +135,9 @@ def test_deploy_to_a_named_network_uses_its_usdc_and_records_its_depths(
         assert (mirror.confirmations, mirror.max_reorg_depth) == (5, 150)
     finally:
         runtime.db.engine.dispose()
+    # a service told it runs on another network than the deployment's refuses to start
+    with pytest.raises(NetworkMismatch, match="LABEL_LEDGER_NETWORK is base but"):
+        Runtime.from_settings(settings.model_copy(update={"network": "base"}))
     chosen = Runtime.from_settings(
         Settings(
             database_url=settings.database_url,
@@ -154,8 +157,11 @@ def test_deploy_refuses_a_chain_that_is_not_the_named_network(tmp_path: Path) ->
     with Anvil() as dev:  # chain 31337
         client = ChainClient(dev.rpc_url)
         before = client.w3.eth.get_transaction_count(DEPLOYER.address)
-        result = deploy("--network", "base", "--rpc", dev.rpc_url, cwd=tmp_path)
+        # a provider's key in the URL is not shown back
+        keyed = dev.rpc_url + "/?apikey=SECRETPROVIDERKEY"
+        result = deploy("--network", "base", "--rpc", keyed, cwd=tmp_path)
         assert result.returncode == 1, result.stdout + result.stderr
+        assert "SECRETPROVIDERKEY" not in result.stdout + result.stderr
         assert "wrong_chain" in result.stdout
         assert "serves chain 31337" in result.stdout
         assert "not Base (chain 8453)" in result.stdout
