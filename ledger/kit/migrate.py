@@ -422,6 +422,15 @@ def _known(revision: str) -> bool:
         return False
 
 
+def require_head_of(database_url: str) -> None:
+    """`require_head` on the database of a URL, with a connection of its own."""
+    engine = _engine(database_url)
+    try:
+        require_head(engine)
+    finally:
+        engine.dispose()
+
+
 def require_head(engine: Engine) -> None:
     """Refuses (SchemaOutdated) a database that is not at this label-ledger's revision."""
     with engine.connect() as connection:

@@ -371,10 +371,15 @@ def test_the_service_refuses_a_database_not_at_head_and_says_to_upgrade(
     runtime.db.engine.dispose()
 
 
-def test_serve_refuses_an_empty_database_with_the_command_to_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_an_empty_database_with_the_command_to_run(
+    workers: str, tmp_path: Path
+) -> None:
+    """With one worker process or several: checked before any starts (each would refuse it on
+    its own, and be started again)."""
     settings = _settings(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path)
     served = subprocess.run(
-        [str(SCRIPT), "serve", "--port", str(free_port())],
+        [str(SCRIPT), "serve", "--port", str(free_port()), "--workers", workers],
         env={
             **os.environ,
             "COLUMNS": "200",
