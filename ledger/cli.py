@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
-from ledger.chain.deploy import deploy_all
+from ledger.chain.deploy import deploy_all, shown_url
 from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken
 from ledger.chain.keys import (
     ask_password,
@@ -383,7 +383,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         tokens = (network.usdc,)
     client = ChainClient(args.rpc, max_fee_per_gas_gwei=settings.max_fee_per_gas_gwei)
     where = network.title if network else f"chain {client.chain_id}"
-    with console.status(f"deploying to {where} at {_shown_url(args.rpc)}..."):
+    with console.status(f"deploying to {where} at {shown_url(args.rpc)}..."):
         deployment = deploy_all(
             client,
             deployer,
@@ -412,12 +412,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         )
     console.print_json(out.read_text())
     return 0
-
-
-def _shown_url(url: str) -> str:
-    """An RPC URL without its path and query, which often carry a provider's API key."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}" if rest else url
 
 
 def _deployer_account(args: argparse.Namespace) -> LocalAccount | None:
