@@ -37,6 +37,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -304,7 +305,7 @@ def _pending(current: tuple[str, ...], target: str, where: str) -> list[str]:
     try:
         # newest first, the current revision excluded
         steps = list(script.iterate_revisions(target, current[0] if current else "base"))
-    except CommandError as exc:
+    except (CommandError, RevisionError) as exc:
         raise SchemaOutdated(
             f"the database {where} is at schema revision {', '.join(current)}, which this "
             f"label-ledger does not know ({exc}): it was upgraded by a newer label-ledger. Run "
@@ -418,7 +419,7 @@ def _outdated(where: str, heads: tuple[str, ...], tables: set[str]) -> SchemaOut
 def _known(revision: str) -> bool:
     try:
         return _script().get_revision(revision) is not None
-    except CommandError:
+    except (CommandError, RevisionError):
         return False
 
 

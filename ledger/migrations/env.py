@@ -1,5 +1,5 @@
 """Alembic's entry point: runs the revisions on the connection `ledger.kit.migrate` hands over
-(it holds the migration lock on it), or, for the `--sql` offline mode, renders them for a URL.
+(it holds the migration lock on it). There is no offline (`--sql`) mode.
 
 Every option that decides what a revision does or what autogenerate sees comes from
 `ledger.kit.migrate.context_options`, shared with its drift check."""
@@ -26,19 +26,6 @@ def _check_foreign_keys(connection: Connection) -> None:
         raise MigrationFailed(f"the revision left rows whose foreign keys point nowhere: {shown}")
 
 
-def run_offline() -> None:
-    url = config.get_main_option("sqlalchemy.url")
-    assert url, "offline mode needs sqlalchemy.url"
-    context.configure(
-        url=url,
-        literal_binds=True,
-        dialect_opts={"paramstyle": "named"},
-        **context_options(),
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
 def run_online() -> None:
     connection = config.attributes.get("connection")
     assert isinstance(connection, Connection), "ledger.kit.migrate hands over the connection"
@@ -52,7 +39,4 @@ def run_online() -> None:
         _check_foreign_keys(connection)
 
 
-if context.is_offline_mode():
-    run_offline()
-else:
-    run_online()
+run_online()

@@ -290,6 +290,23 @@ def test_a_database_older_than_the_previous_release_is_refused_with_what_to_do(
     assert "items" in tables_of(database_url)
 
 
+def test_a_database_a_newer_label_ledger_upgraded_is_refused_not_touched(
+    database_url: str,
+) -> None:
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    for refuse in (lambda: upgrade(database_url), lambda: require_head(engine)):
+        with pytest.raises(SchemaOutdated) as refused:
+            refuse()
+        assert "at schema revision 9999, which this label-ledger does not know" in (
+            refused.value.message
+        )
+    engine.dispose()
+    assert current(database_url) == "9999"
+
+
 # --- two upgrades at once ---
 
 
