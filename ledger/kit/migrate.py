@@ -41,6 +41,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeEngine
 
@@ -325,14 +326,22 @@ def upgrade(
     try:
         with _migration_lock(engine, say) as connection:
             _adopt_unversioned(connection, say)
-            pending = _pending(_heads(connection), target, _where(engine))
+            start = _heads(connection)
+            pending = _pending(start, target, _where(engine))
             total = len(pending)
             for number, revision in enumerate(pending, 1):
                 doc = _script().get_revision(revision)
                 about = doc.doc if doc is not None else ""
                 say(f"applying revision {revision} ({about}), {number} of {total}...")
                 began = time.monotonic()
-                command.upgrade(_config(connection), revision)
+                try:
+                    command.upgrade(_config(connection), revision)
+                except SQLAlchemyError as exc:
+                    at = pending[number - 2] if number > 1 else ",".join(start) or "none"
+                    raise MigrationFailed(
+                        f"revision {revision} failed and was rolled back, the database stays at "
+                        f"revision {at}: {getattr(exc, 'orig', None) or exc}"
+                    ) from exc
                 say(f"applied revision {revision} in {time.monotonic() - began:.2f}s")
             return pending
     finally:

@@ -28,6 +28,7 @@ from ledger.kit.config import Settings
 from ledger.kit.db import Database, SchemaOutdated
 from ledger.kit.migrate import (
     BASELINE,
+    MigrationFailed,
     baseline_columns,
     check,
     current,
@@ -99,6 +100,21 @@ def test_a_fresh_database_upgraded_to_head_is_the_models_schema(database_url: st
         assert any(
             d.startswith("modify_type entitlements.cumulative_payment") for d in differences
         ), differences
+
+
+def test_a_revision_that_fails_changes_nothing(database_url: str) -> None:
+    """Each revision is one transaction, on SQLite too (its DDL included): one that fails half
+    way leaves no table behind, and says where the database stays."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # in the way of the baseline's `labels` table, late in it
+        connection.execute(text("CREATE VIEW labels AS SELECT 1 AS id"))
+    engine.dispose()
+    with pytest.raises(MigrationFailed) as failed:
+        upgrade(database_url)
+    assert f"revision {BASELINE} failed and was rolled back" in failed.value.message
+    assert "stays at revision none" in failed.value.message
+    assert tables_of(database_url) <= {"alembic_version"}
+    assert current(database_url) is None
 
 
 def test_downgrade_to_base_then_upgrade_again(database_url: str) -> None:
