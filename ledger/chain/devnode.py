@@ -258,6 +258,14 @@ class Anvil:
             self.process.kill()
             self.process.wait()
 
+    def freeze_state(self) -> None:
+        """Stops saving the state (the file keeps the last dump): tests use it to make a later
+        `kill` lose exactly what was mined since, as a chain that saves rarely would."""
+        self._stop_dumping.set()
+        if self._dumper is not None:
+            self._dumper.join(timeout=30)
+            self._dumper = None
+
     def kill(self) -> None:
         """SIGKILL, as a crash would: no last dump (tests use it)."""
         self._stop_dumping.set()

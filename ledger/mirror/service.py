@@ -295,6 +295,11 @@ class Mirror:
         position = self._position()
         if position is not None and not self._still_canonical(*position, head=head):
             position = self._rewind(head, report)
+        if position is not None and position[0] > confirmed:
+            # The chain went back (a node restarted from an older state, a rollback): what we
+            # applied is still there but no longer `confirmations` deep, so it is undone until
+            # it is again.
+            position = self._rewind(head, report, only_unconfirmed=True)
 
         last, last_hash = position if position is not None else (self._start_block(), None)
         ahead: _Ahead | None = None
@@ -389,9 +394,17 @@ class Mirror:
 
     # --- reorgs -----------------------------------------------------------------------------------
 
-    def _rewind(self, head: int, report: SyncReport) -> tuple[int, Bytes32Hex] | None:
+    def _rewind(
+        self, head: int, report: SyncReport, *, only_unconfirmed: bool = False
+    ) -> tuple[int, Bytes32Hex] | None:
         """Walks back to the newest stored block the chain still holds and undoes everything
-        above it, in one transaction. Returns the new cursor."""
+        above it, in one transaction. Returns the new cursor.
+
+        `only_unconfirmed`: the cursor is still on chain but the chain went back (a node
+        restarted from an older state, a rollback) and it is no longer `confirmations` deep:
+        the ancestor is the newest stored block at or below the head less `confirmations`, so
+        what is undone is replayed once it is confirmed again (the cursor stays when no stored
+        block is that deep)."""
         with self.db.unit_of_work() as session:
             cursor = repository.get_cursor(session, self.chain_id)
             assert cursor is not None
@@ -407,6 +420,10 @@ class Mirror:
                 .order_by(ChainBlock.number.desc())
             ).all()
             cursor_number, cursor_hash = cursor.block_number, cursor.block_hash
+        if only_unconfirmed:
+            stored = [row for row in stored if row[0] <= head - self.confirmations]
+            if not stored:
+                return cursor_number, Bytes32Hex(cursor_hash)
 
         ancestor: tuple[int, Bytes32Hex] | None = None
         for start in range(0, len(stored), 32):

@@ -30,6 +30,7 @@ from ledger.dataset import service as datasets
 from ledger.dataset.schemas import DatasetStatus
 from ledger.kit.db import Database
 from ledger.kit.errors import ChainUnavailable
+from ledger.mirror.service import Mirror
 from ledger.settlement import repository
 from ledger.settlement.models import Epoch, EpochStatus
 from ledger.settlement.publish import publish
@@ -46,6 +47,7 @@ from tests.integration.test_settlement import (
     sync,
     verify,
 )
+from tests.mirror_support import assert_mirror_matches_chain, mirror_cursor
 from tests.rpcproxy import RpcProxy
 from tests.support import Chain
 
@@ -382,3 +384,50 @@ def test_a_provider_answering_from_behind_makes_settlement_wait_not_discard(
     assert chain.client.w3.eth.get_transaction_count(chain.operator.address) == operator_nonce
     assert bundle_root(db, chain, worker) == two.payout_root
     assert_paid_exactly_once(db, chain, labels, tmp_path)
+
+
+# --- the mirror --------------------------------------------------------------------------------
+
+
+def test_the_mirror_undoes_a_rollback_below_its_cursor_deeper_than_its_confirmations(
+    chain: Chain, db: Database
+) -> None:
+    """A mirror waiting 2 confirmations applied a deposit; the chain then loses 5 blocks, its head
+    falls below the mirror's cursor (a node restarted from an older state). The mirror undoes
+    the lost deposit (the dataset awaits funds again, visibly) and also what the chain still
+    holds but no longer 2 blocks deep, matches the chain at its cursor, and applies each deposit
+    again once it is confirmed again."""
+    mirror = Mirror(db, chain.client, chain.deployment, confirmations=2)
+    first = funded_dataset(db, chain, items=2, fund=4 * PRICE)
+    before = head(chain)
+    second = funded_dataset(db, chain, items=2, fund=4 * PRICE)  # mint, approve, createAndFund
+    for _ in range(2):
+        chain.rpc("evm_mine")
+    mirror.sync_once()
+    assert dataset_status(db, second) is DatasetStatus.open
+    cursor = mirror_cursor(db, chain)
+    assert cursor is not None
+    assert cursor[0] == head(chain) - 2
+
+    chain.rpc("anvil_rollback", head(chain) - before)
+    assert head(chain) < cursor[0]
+    mirror.sync_once()
+    assert dataset_status(db, second) is DatasetStatus.awaiting_funds
+    # the first deposit is the head block now: not 2 deep any more, so not applied until it is
+    assert dataset_status(db, first) is DatasetStatus.awaiting_funds
+    after = assert_mirror_matches_chain(db, chain)
+    assert after[0] == head(chain) - 2
+    for _ in range(2):
+        chain.rpc("evm_mine")
+    mirror.sync_once()
+    assert dataset_status(db, first) is DatasetStatus.open
+    assert dataset_status(db, second) is DatasetStatus.awaiting_funds
+
+    with db.unit_of_work() as session:
+        salt = datasets.get_dataset(session, second.id).salt
+    chain.fund_dataset(bytes.fromhex(salt[2:]), 4 * PRICE)
+    for _ in range(2):
+        chain.rpc("evm_mine")
+    mirror.sync_once()
+    assert dataset_status(db, second) is DatasetStatus.open
+    assert_mirror_matches_chain(db, chain)
