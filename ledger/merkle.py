@@ -65,6 +65,7 @@ __all__ = [
     "StandardMerkleTree",
     "StandardV1Dump",
     "keccak256",
+    "new_keccak256",
     "verify_multiproof",
     "verify_proof",
 ]
@@ -150,6 +151,10 @@ class MerkleTreeError(ValueError):
 
 class InvalidDumpError(MerkleTreeError):
     """A dump that is not a valid, self-consistent standard-v1 tree."""
+
+
+#: A keccak256 hash object of `data` (`.digest()`, `.hexdigest()`): for loops that hash millions.
+new_keccak256: Callable[[bytes], Any] = _new_keccak
 
 
 def keccak256(data: bytes) -> bytes:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,30 +21,33 @@ from ledger.chain.client import (
     Deployment,
 )
 from ledger.dataset.models import Dataset, Item
-from ledger.dataset.service import chain_record, label_kind_of
+from ledger.dataset.service import label_kind_of
+from ledger.kinds import kind_named
+from ledger.kit.db import UINT256_DIGITS, is_postgres
 from ledger.kit.errors import Conflict
+from ledger.merkle import new_keccak256 as keccak_object
 from ledger.publication import (
+    METHOD_CODES,
     DatasetDebit,
     GoldRejection,
     PaidLabel,
-    build_epoch_files,
+    build_epoch_files_from_leaves,
     graded_hash,
     label_hash,
 )
 from ledger.settlement import repository
+from ledger.settlement import select as select_sql
 from ledger.settlement.models import (
-    Entitlement,
     EntrySide,
     Epoch,
-    EpochDebit,
     EpochStatus,
-    LedgerEntry,
 )
+from ledger.settlement.select import DatasetTerms, uint256
 
 log = logging.getLogger(__name__)
 
 BPS = 10_000
-CLOSE_GRACE_PERIOD = 7 * 24 * 3600  # the ledger's CLOSE_GRACE_PERIOD
+CLOSE_GRACE_PERIOD = select_sql.CLOSE_GRACE_PERIOD  # the ledger's CLOSE_GRACE_PERIOD
 ZERO_HASH = b"\x00" * 32
 
 
@@ -60,13 +64,17 @@ def fee_of(debit: int, fee_bps: int) -> int:
     return debit * fee_bps // BPS
 
 
-@dataclass
+@dataclass(slots=True)
 class _DatasetDebit:
-    dataset: Dataset
+    dataset: DatasetTerms
     token_index: int
     fee_bps: int
     amount: int = 0
     labels: int = 0
+    # what its labels' leaves, verdicts and movements repeat, computed once
+    leaf_id: str = ""  # the ledger's dataset id in decimal
+    gold_key: bytes = b""
+    source: str = ""  # its ledger account: "dataset:<id>"
 
     @property
     def fee(self) -> int:
@@ -77,59 +85,134 @@ class _DatasetDebit:
 class _Payable:
     label_ids: list[int] = field(default_factory=list)
     # (annotator, token index) -> [payment, reward]
-    earnings: defaultdict[tuple[str, int], list[int]] = field(
-        default_factory=lambda: defaultdict(lambda: [0, 0])
-    )
+    earnings: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     debits: dict[int, _DatasetDebit] = field(default_factory=dict)  # by dataset id
-    paid: list[PaidLabel] = field(default_factory=list)
-    # (from ledger account, annotator, token) -> amount
-    movements: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    # what the label tree and the verdicts hold of each paid label, in verification order
+    leaves: list[tuple[str, ...]] = field(default_factory=list)
+    verdicts: list[tuple[str | None, ...]] = field(default_factory=list)
+    # (from ledger account, annotator, token) -> amount, in the order first met
+    movements: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+
+def _hex_or_text(part: str) -> bytes:
+    """A part of `ledger.publication.salted_hash`: 0x + 64 hex as its bytes, text as UTF-8."""
+    return bytes.fromhex(part[2:]) if len(part) == 66 and part[:2] == "0x" else part.encode()
+
+
+def _debit_of(dataset: DatasetTerms) -> _DatasetDebit | None:
+    if not dataset.payable:
+        return None  # not on the ledger, or closed
+    return _DatasetDebit(
+        dataset,
+        dataset.token_index,
+        dataset.fee_bps,
+        leaf_id=str(int(dataset.chain_dataset_id, 16)),
+        gold_key=bytes.fromhex(dataset.gold_nonce.removeprefix("0x")),
+        source=f"dataset:{dataset.chain_dataset_id}",
+    )
+
+
+_METHOD_CODES = {name: str(code) for name, code in METHOD_CODES.items()}
+
+
+def _published(
+    row: Sequence[Any], debit: _DatasetDebit, price: int, reward: int, decimals: dict[int, str]
+) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """`paid_label(...).leaf()` and its verdict row, from a payable row (`select.payable_rows`)
+    of a label its dataset pays: the same hashes, without a PaidLabel."""
+    r = select_sql
+    item_hash, annotator, value = row[r.ITEM_HASH], row[r.ANNOTATOR], row[r.VALUE]
+    label_digest = (
+        "0x"
+        + (
+            keccak_object(bytes.fromhex(row[r.SALT].removeprefix("0x")) + _hex_or_text(value))
+        ).hexdigest()
+    )
+    method = row[r.METHOD] or "review"
+    evidence, graded = row[r.REVIEWER], None
+    if method == "consensus":
+        evidence = row[r.AGREEMENT]
+    elif method == "gold" and row[r.GOLD_LABEL] is not None:
+        prefix = debit.gold_key + _hex_or_text(item_hash)
+        evidence = "0x" + keccak_object(prefix + _hex_or_text(row[r.GOLD_LABEL])).hexdigest()
+        # a box or span matches its gold answer by overlap, not byte for byte: graded as it
+        exact = kind_named(debit.dataset.label_type).exact
+        graded = (
+            "0x" + keccak_object(prefix + _hex_or_text(value)).hexdigest() if exact else evidence
+        )
+    payment_text = decimals.get(price)
+    if payment_text is None:
+        payment_text = decimals[price] = str(price)
+    reward_text = decimals.get(reward)
+    if reward_text is None:
+        reward_text = decimals[reward] = str(reward)
+    chain_id = debit.dataset.chain_dataset_id
+    return (
+        (
+            debit.leaf_id,
+            item_hash,
+            annotator,
+            label_digest,
+            _METHOD_CODES[method],
+            payment_text,
+            reward_text,
+        ),
+        (chain_id, item_hash, annotator, label_digest, method, evidence, graded),
+    )
 
 
 def _select_payable(session: Session, *, deployment: Deployment) -> _Payable:
     """Takes labels in verification order while each dataset's funds still cover them, fee
     included. A closing dataset pays the labels submitted before its close was requested, also
-    those its reviewers verify during the grace period: the work was done while it was open."""
+    those its reviewers verify during the grace period: the work was done while it was open.
+
+    Reads plain columns (`ledger.settlement.select`), each dataset's terms and ledger record
+    once, and computes each paid label's leaf and verdict row as `paid_label` would."""
     payable = _Payable()
-    budget: dict[int, int] = {}
-    paid_until: dict[int, dt.datetime | None] = {}
-    for label, dataset, item in repository.payable_labels(session):
-        if dataset.id not in budget:
-            record = chain_record(session, dataset)
-            usable = record is not None and record.status in ("open", "closing")
-            budget[dataset.id] = record.available if record is not None and usable else 0
-            paid_until[dataset.id] = (
-                dt.datetime.fromtimestamp(record.close_due_at - CLOSE_GRACE_PERIOD, dt.UTC)
-                if record is not None and record.status == "closing" and record.close_due_at
-                else None
-            )
-            if record is not None and usable:
-                payable.debits[dataset.id] = _DatasetDebit(
-                    dataset, record.token_index, record.fee_bps
-                )
-        debit = payable.debits.get(dataset.id)
+    terms = select_sql.dataset_terms(session)
+    known: dict[int, _DatasetDebit | None] = {}
+    decimals: dict[int, str] = {}
+    issuance = deployment.ledger
+    earnings, movements = payable.earnings, payable.movements
+    label_ids, leaves, verdicts = payable.label_ids, payable.leaves, payable.verdicts
+    r = select_sql
+    for row in select_sql.payable_rows(session):
+        dataset_id = row[r.DATASET]
+        if dataset_id in known:
+            debit = known[dataset_id]
+        else:
+            debit = known[dataset_id] = _debit_of(terms[dataset_id])
+            if debit is not None:
+                payable.debits[dataset_id] = debit
         if debit is None:
             continue  # not on the ledger, or closed
-        cutoff = paid_until[dataset.id]
-        if cutoff is not None and label.created_at >= cutoff:
+        cutoff = debit.dataset.paid_until
+        if cutoff is not None and select_sql.timestamp(row[r.CREATED_AT]) >= cutoff:
             continue  # submitted after the buyer asked to close: the ledger owes it nothing
-        price, reward = label.price or 0, label.reward or 0
+        price, reward = uint256(row[r.PRICE]), uint256(row[r.REWARD])
         new_amount = debit.amount + price
-        if new_amount + fee_of(new_amount, debit.fee_bps) > budget[dataset.id]:
+        if new_amount + new_amount * debit.fee_bps // BPS > debit.dataset.available:
             continue  # waits for a top-up; later labels of other datasets still settle
         debit.amount = new_amount
         debit.labels += 1
-        payable.label_ids.append(label.id)
-        entry = payable.earnings[(label.annotator, debit.token_index)]
-        entry[0] += price
-        entry[1] += reward
-        payable.paid.append(paid_label(label, dataset, item))
+        label_ids.append(row[r.ID])
+        annotator = row[r.ANNOTATOR]
+        key = (annotator, debit.token_index)
+        earned = earnings.get(key)
+        if earned is None:
+            earnings[key] = [price, reward]
+        else:
+            earned[0] += price
+            earned[1] += reward
         if price:
-            payable.movements[
-                (f"dataset:{dataset.chain_dataset_id}", label.annotator, dataset.payment_token)
-            ] += price
+            moved = (debit.source, annotator, debit.dataset.payment_token)
+            movements[moved] = movements.get(moved, 0) + price
         if reward:
-            payable.movements[("issuance:LABEL", label.annotator, deployment.ledger)] += reward
+            moved = ("issuance:LABEL", annotator, issuance)
+            movements[moved] = movements.get(moved, 0) + reward
+        leaf, verdict = _published(row, debit, price, reward, decimals)
+        leaves.append(leaf)
+        verdicts.append(verdict)
     payable.debits = {k: d for k, d in payable.debits.items() if d.labels}
     return payable
 
@@ -209,7 +292,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     leaves = sorted(cumulative.items(), key=lambda item: _account_order(item[0]))
     debits = sorted(payable.debits.values(), key=lambda d: d.dataset.chain_dataset_id)
     rejected = repository.unpublished_gold_rejections(session)
-    files = build_epoch_files(
+    files = build_epoch_files_from_leaves(
         chain_id=deployment.chain_id,
         ledger=deployment.ledger,
         number=number,
@@ -217,7 +300,8 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
         payout_leaves=[
             [account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves
         ],
-        paid=payable.paid,
+        label_leaves=payable.leaves,
+        verdict_rows=payable.verdicts,
         gold_rejections=[gold_rejection(label, dataset, item) for label, dataset, item in rejected],
         debits=[
             DatasetDebit(
@@ -232,6 +316,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
             for d in debits
         ],
     )
+    del payable.leaves, payable.verdicts  # the trees hold what they need: free the rest
     epoch = Epoch(
         number=number,
         status=EpochStatus.built,
@@ -245,62 +330,65 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
         verdicts=files.verdicts,
         created_at=now,
     )
+    select_sql.store_large_text_fast(session)
     session.add(epoch)
     session.flush()
-    session.add_all(
-        Entitlement(
-            epoch=number,
-            account=account,
-            token_index=index,
-            cumulative_payment=payment,
-            cumulative_reward=reward,
-        )
-        for (account, index), (payment, reward) in leaves
+    uint = _uint256_storage(session)
+    select_sql.insert_rows(
+        session,
+        "entitlements",
+        ("epoch", "account", "token_index", "cumulative_payment", "cumulative_reward"),
+        [
+            (number, account, index, uint(payment), uint(reward))
+            for (account, index), (payment, reward) in leaves
+        ],
     )
-    session.add_all(
-        EpochDebit(
-            epoch=number,
-            dataset_id=d.dataset.id,
-            chain_dataset_id=d.dataset.chain_dataset_id,
-            amount=d.amount,
-            fee=d.fee,
-            label_count=d.labels,
-        )
-        for d in debits
+    select_sql.insert_rows(
+        session,
+        "epoch_debits",
+        ("epoch", "dataset_id", "chain_dataset_id", "amount", "fee", "label_count"),
+        [
+            (
+                number,
+                d.dataset.id,
+                d.dataset.chain_dataset_id,
+                uint(d.amount),
+                uint(d.fee),
+                d.labels,
+            )
+            for d in debits
+        ],
     )
-    movements = Counter(payable.movements)
+    movements = dict(payable.movements)
     for d in debits:
         if d.fee:
-            movements[
-                (f"dataset:{d.dataset.chain_dataset_id}", "fees", d.dataset.payment_token)
-            ] += d.fee
+            moved = (f"dataset:{d.dataset.chain_dataset_id}", "fees", d.dataset.payment_token)
+            movements[moved] = movements.get(moved, 0) + d.fee
+    entries: list[tuple[object, ...]] = []
     for (source, beneficiary, token), amount in movements.items():
         correlation = f"epoch:{number}:{source}:{beneficiary}"
         book = "fees" if beneficiary == "fees" else f"annotator:{beneficiary}"
-        session.add_all(
-            [
-                LedgerEntry(
-                    correlation_id=correlation,
-                    epoch=number,
-                    ledger_account=source,
-                    token=token,
-                    side=EntrySide.debit,
-                    amount=amount,
-                ),
-                LedgerEntry(
-                    correlation_id=correlation,
-                    epoch=number,
-                    ledger_account=book,
-                    token=token,
-                    side=EntrySide.credit,
-                    amount=amount,
-                ),
-            ]
-        )
-    repository.assign_labels(session, label_ids=payable.label_ids, epoch=number)
+        stored = uint(amount)
+        entries.append((correlation, number, source, token, EntrySide.debit.value, stored))
+        entries.append((correlation, number, book, token, EntrySide.credit.value, stored))
+    select_sql.insert_rows(
+        session,
+        "ledger_entries",
+        ("correlation_id", "epoch", "ledger_account", "token", "side", "amount"),
+        entries,
+    )
+    select_sql.assign_labels(session, label_ids=payable.label_ids, epoch=number)
     repository.mark_published(
         session, label_ids=[label.id for label, _d, _i in rejected], epoch=number
     )
     session.flush()
     log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.payout_root)
     return epoch
+
+
+def _uint256_storage(session: Session) -> Callable[[int], object]:
+    """How a uint256 column stores an int (`ledger.kit.db.UInt256`), for `insert_many`, which
+    writes values as they are stored: NUMERIC on PostgreSQL, 78-digit text on SQLite."""
+    if is_postgres(session):
+        return lambda value: value
+    return lambda value: str(value).zfill(UINT256_DIGITS)
