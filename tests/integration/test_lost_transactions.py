@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from sqlalchemy import select
@@ -28,13 +29,15 @@ from ledger.chain.devnode import find_anvil, free_port
 from ledger.claim.service import EpochNotOnChain, claim_bundle
 from ledger.dataset import service as datasets
 from ledger.dataset.schemas import DatasetStatus
-from ledger.kit.db import Database
-from ledger.kit.errors import ChainUnavailable
+from ledger.kit.db import Database, utcnow
+from ledger.kit.errors import ChainStateMismatch, ChainUnavailable
 from ledger.mirror.service import Mirror
 from ledger.settlement import repository
+from ledger.settlement.build import build_epoch
 from ledger.settlement.models import Epoch, EpochStatus
 from ledger.settlement.publish import publish
-from ledger.settlement.service import accept_epoch, post_epoch, settle
+from ledger.settlement.service import accept_epoch, check_covers_claims, post_epoch, settle
+from tests.conftest import running_instance
 from tests.integration.test_settlement import (
     PRICE,
     REWARD,
@@ -44,6 +47,7 @@ from tests.integration.test_settlement import (
     build,
     funded_dataset,
     root_on_chain,
+    send_claim,
     sync,
     verify,
 )
@@ -129,7 +133,7 @@ def head(chain: Chain) -> int:
 
 
 def test_an_accepted_epoch_the_chain_lost_is_sent_again_byte_for_byte(
-    chain: Chain, db: Database, tmp_path: Path
+    chain: Chain, db: Database, database_url: str, tmp_path: Path
 ) -> None:
     """The dev chain restarted from a state saved before epoch 2: the database says accepted 2,
     the chain says 1. No bundle for epoch 2 is served while the chain lacks it; the next round
@@ -150,6 +154,11 @@ def test_an_accepted_epoch_the_chain_lost_is_sent_again_byte_for_byte(
     assert accepted_epoch(chain) == 1
     with pytest.raises(EpochNotOnChain, match="epoch 2 is not the epoch the chain pays"):
         bundle_root(db, chain, bob)  # a claim against it would revert
+    with running_instance(chain, database_url, tmp_path / "api") as api:
+        refused = httpx.get(f"{api.url}/v1/proofs/{bob}", timeout=30)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "epoch_not_on_chain"
+    assert "re-sending" in refused.json()["error"]["message"]
 
     settle_until_quiet(db, chain)
     again = epoch_row(db, 2)
@@ -163,6 +172,10 @@ def test_an_accepted_epoch_the_chain_lost_is_sent_again_byte_for_byte(
     assert receipt is not None
     assert receipt["status"] == 1
     assert bundle_root(db, chain, bob) == two.payout_root
+    with running_instance(chain, database_url, tmp_path / "api") as api:
+        served = httpx.get(f"{api.url}/v1/proofs/{bob}", timeout=30)
+    assert served.status_code == 200
+    assert (served.json()["epoch"], served.json()["root"]) == (2, two.payout_root)
     assert_paid_exactly_once(db, chain, labels, tmp_path)
 
 
@@ -431,3 +444,43 @@ def test_the_mirror_undoes_a_rollback_below_its_cursor_deeper_than_its_confirmat
     mirror.sync_once()
     assert dataset_status(db, second) is DatasetStatus.open
     assert_mirror_matches_chain(db, chain)
+
+
+def test_a_rebuilt_root_below_what_the_chain_says_was_claimed_is_refused(
+    chain: Chain, db: Database
+) -> None:
+    """The worker claimed 2 labels' worth against epoch 1; the database then forgets epoch 1
+    (restored from an older backup, one label no longer verified). Building epoch 1 again would
+    give the worker less than the chain says they claimed: settlement stops with
+    ChainStateMismatch and stores nothing, rather than publish a root that under-pays."""
+    dataset = funded_dataset(db, chain, items=4, fund=20 * PRICE)
+    worker = annotator()
+    labels = verify(db, worker, dataset, "img-0", "img-1")
+    settle_until_quiet(db, chain)
+    send_claim(chain, db, worker)
+    assert chain.ledger.functions.claimed(worker, chain.dusd_index).call() == [
+        2 * PRICE,
+        2 * REWARD,
+    ]
+    # the database as an older backup would have it: no epoch 1, the second label undecided
+    with db.unit_of_work() as session:
+        repository.discard_from(session, 1, reason="test: the database forgot epoch 1")
+        label = session.get(Label, labels[1])
+        assert label is not None
+        label.status = LabelStatus.pending
+    sync(db, chain)
+
+    def build_and_check() -> None:
+        with db.unit_of_work() as session:
+            built = build_epoch(session, deployment=chain.deployment, now=utcnow())
+            assert built is not None
+            assert built.label_count == 1
+            check_covers_claims(session, chain.client, chain.deployment, built.number)
+
+    with pytest.raises(ChainStateMismatch, match="less than the chain says they already claimed"):
+        build_and_check()
+    with pytest.raises(ChainStateMismatch, match="less than the chain says"):
+        settle(db, chain.client, chain.deployment, chain.operator)
+    with db.unit_of_work() as session:
+        assert repository.last_epoch(session) is None  # nothing stored
+        assert session.get(Label, labels[0]).epoch is None  # type: ignore[union-attr]
