@@ -72,6 +72,11 @@ def cmd_current(args: argparse.Namespace) -> int:
             f"no revision recorded: made before migrations ({status.tables} tables). "
             f"`label-ledger db upgrade` brings it to {status.head}"
         )
+    elif not status.known:
+        console.print(
+            f"at revision {status.current}, which this version does not know (its newest is "
+            f"{status.head}): a newer label-ledger upgraded it"
+        )
     else:
         console.print(
             f"at revision {status.current}; this version needs {status.head}: run "

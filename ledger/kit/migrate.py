@@ -380,6 +380,11 @@ class Status:
     def at_head(self) -> bool:
         return self.current == self.head
 
+    @property
+    def known(self) -> bool:
+        """Whether this label-ledger has the revision the database is at (none counts)."""
+        return self.current is None or all(_known(each) for each in self.current.split(","))
+
 
 def status(database_url: str) -> Status:
     engine = _engine(database_url)

@@ -426,6 +426,28 @@ def test_a_database_a_newer_label_ledger_upgraded_is_refused_not_touched(
     assert current(database_url) == "9999"
 
 
+def test_db_current_and_db_check_say_where_the_database_is(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    empty = label_ledger("db", "current", "--url", url)
+    assert empty.returncode == 0, empty.stdout + empty.stderr
+    assert "empty (no revision)" in " ".join(empty.stdout.split())
+
+    upgrade(url)
+    agreed = label_ledger("db", "check", "--url", url)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    assert f"the models and revision {head()} agree: no drift" in " ".join(agreed.stdout.split())
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE items ADD COLUMN stray INTEGER"))
+    engine.dispose()
+    drifted = label_ledger("db", "check", "--url", url)
+    said = " ".join(drifted.stdout.split())
+    assert drifted.returncode == 2, drifted.stdout + drifted.stderr
+    assert "1 difference between the models and revision" in said, said
+    assert "remove_column items.stray INTEGER" in said, said
+
+
 # --- two upgrades at once ---
 
 
