@@ -7,6 +7,8 @@ ciphertext."""
 from __future__ import annotations
 
 import os
+import pty
+import select
 import stat
 import subprocess
 import sys
@@ -268,3 +270,46 @@ def test_keystore_new_writes_a_fresh_key_readable_only_by_its_owner(tmp_path: Pa
     assert again.returncode == 1
     assert "exists" in again.stdout
     assert load_keystore(out, "s3cret").address == account.address  # not overwritten
+
+
+def read_until(terminal: int, marker: bytes | None, seen: bytes) -> bytes:
+    """What the terminal shows until `marker` (None: until it closes), within 60 s."""
+    deadline = time.monotonic() + 60
+    while marker is None or marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, seen
+        ready, _, _ = select.select([terminal], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(terminal, 1024)
+        except OSError:  # the child exited and closed the terminal
+            chunk = b""
+        if not chunk:
+            assert marker is None, seen
+            return seen
+        seen += chunk
+    return seen
+
+
+def test_keystore_new_asks_for_the_password_twice_at_a_terminal(tmp_path: Path) -> None:
+    """With no password file and a terminal, the password is typed (not echoed) twice."""
+    out = tmp_path / "typed.json"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command on a terminal of its own
+        os.chdir(tmp_path)
+        command = [str(SCRIPT), "keystore", "new", "--out", str(out)]
+        os.execve(command[0], command, clean_env())  # noqa: S606 (our own script, no shell)
+    try:
+        seen = read_until(terminal, b"password for", b"")
+        os.write(terminal, b"typed secret\n")
+        seen = read_until(terminal, b"again", seen)
+        os.write(terminal, b"typed secret\n")
+        seen = read_until(terminal, None, seen)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"typed secret" not in seen  # never echoed
+    assert load_keystore(out, "typed secret").address.encode() in seen
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
