@@ -298,7 +298,8 @@ def test_two_apis_and_two_workers_on_one_database_pay_every_label_once(
             claiming.result()
 
         print(
-            f"labelled {labelled}, reviewed {reviewed}, settle answers {dict(settle_answers)}, claims {claims}"
+            f"labelled {labelled}, reviewed {reviewed}, settle answers {dict(settle_answers)}, "
+            f"claims {claims}"
         )
         assert labelled > ANNOTATORS * 5, f"the crowd labelled only {labelled} items"
         assert sum(settle_answers.values()) == SETTLE_CALLS
