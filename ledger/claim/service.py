@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
@@ -71,9 +72,13 @@ class EpochNotOnChain(Conflict):
     code = "epoch_not_on_chain"
 
 
-def require_root_on_chain(epoch: Epoch, *, deployment: Deployment, client: ChainClient) -> None:
-    """Raises `EpochNotOnChain` unless the ledger's claimable root (`payoutRoot()`, read now) is
-    `epoch`'s: a bundle is only ever served for a root the chain honours."""
+def epoch_on_chain(
+    session: Session, epoch: Epoch, *, deployment: Deployment, client: ChainClient
+) -> Epoch:
+    """The epoch whose payout root the ledger holds now (`payoutRoot()`, read now): `epoch`,
+    our latest accepted one, or a later one of ours the chain already accepted while we record
+    it. Raises `EpochNotOnChain` otherwise: a bundle is only served for a root the chain honours.
+    """
     ledger = client.contract("LabelLedger", deployment.ledger)
     try:
         on_chain = "0x" + bytes(ledger.functions.payoutRoot().call()).hex()
@@ -81,12 +86,21 @@ def require_root_on_chain(epoch: Epoch, *, deployment: Deployment, client: Chain
         raise ChainUnavailable(
             f"cannot read the ledger's payout root at {client.rpc_url} ({exc}): try again shortly"
         ) from exc
-    if on_chain.lower() != epoch.payout_root.lower():
-        raise EpochNotOnChain(
-            f"epoch {epoch.number} is not the epoch the chain pays claims against (the ledger "
-            f"holds root {on_chain}): settlement is re-sending it or recording a newer one; "
-            "try again in a minute"
+    if on_chain.lower() == epoch.payout_root.lower():
+        return epoch
+    newer = session.scalars(
+        select(Epoch).where(
+            Epoch.number > epoch.number,
+            Epoch.payout_root == on_chain.lower(),
+            Epoch.status.in_((EpochStatus.proposed, EpochStatus.accepting)),
         )
+    ).first()
+    if newer is not None:
+        return newer  # accepted on chain a moment ago; settlement is recording it
+    raise EpochNotOnChain(
+        f"epoch {epoch.number} is not the epoch the chain pays claims against (the ledger "
+        f"holds root {on_chain}): settlement is re-sending it; try again in a minute"
+    )
 
 
 def claim_bundle(
@@ -102,7 +116,7 @@ def claim_bundle(
             else ""
         )
         raise NothingToClaim(f"no epoch has been accepted on chain yet{waiting}")
-    require_root_on_chain(epoch, deployment=deployment, client=client)
+    epoch = epoch_on_chain(session, epoch, deployment=deployment, client=client)
     rows = settlement_repository.account_entitlements(session, epoch=epoch.number, account=account)
     if not rows:
         raise NothingToClaim(f"{account} has no entitlement as of epoch {epoch.number}")

@@ -484,3 +484,28 @@ def test_a_rebuilt_root_below_what_the_chain_says_was_claimed_is_refused(
     with db.unit_of_work() as session:
         assert repository.last_epoch(session) is None  # nothing stored
         assert session.get(Label, labels[0]).epoch is None  # type: ignore[union-attr]
+
+
+def test_a_bundle_follows_the_root_the_chain_holds_while_settlement_records_it(
+    chain: Chain, db: Database
+) -> None:
+    """Anyone may accept a proposed epoch: the chain accepted epoch 2 a moment before the
+    database records it. The bundle is for epoch 2, the root the chain pays against, never for
+    epoch 1's, whose claims would now revert."""
+    dataset = funded_dataset(db, chain, items=4, fund=20 * PRICE)
+    worker = annotator()
+    verify(db, worker, dataset, "img-0")
+    settle_until_quiet(db, chain)
+    verify(db, worker, dataset, "img-1")
+    sync(db, chain)
+    two = build(db, chain)
+    post_epoch(db, chain.client, chain.deployment, chain.operator, two.number)
+    chain.send(chain.ledger.functions.acceptEpoch(), chain.buyer)  # not the operator
+    assert epoch_row(db, 2).status is EpochStatus.proposed
+    with db.unit_of_work() as session:
+        bundle = claim_bundle(
+            session, account=worker, deployment=chain.deployment, client=chain.client
+        )
+    assert (bundle.epoch, bundle.root) == (2, two.payout_root)
+    [entitlement] = bundle.entitlements
+    assert entitlement.cumulative_payment == 2 * PRICE
