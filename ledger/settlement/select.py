@@ -160,6 +160,8 @@ def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> 
     array; SQLite: one UPDATE per 30,000 ids."""
     connection = session.connection()
     assigned = 0
+    # in the order the rows lie in the table: each page is visited once, in turn
+    label_ids = sorted(label_ids)
     if connection.dialect.name == "postgresql":
         result = connection.execute(
             text(
@@ -167,7 +169,7 @@ def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> 
                 "FROM unnest(CAST(:ids AS integer[])) AS paid(id) "
                 "WHERE labels.id = paid.id AND labels.epoch IS NULL"
             ),
-            {"epoch": epoch, "ids": list(label_ids)},
+            {"epoch": epoch, "ids": label_ids},
         )
         assigned = result.rowcount
     else:
@@ -212,7 +214,7 @@ def insert_rows(
     if not rows:
         return
     if not is_postgres(session) or not all(
-        type(v) is int or type(v) is str for row in rows for v in row
+        set(map(type, column)) <= {int, str} for column in zip(*rows, strict=True)
     ):
         insert_many(session, table, columns, rows)
         return

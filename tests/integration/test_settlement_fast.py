@@ -41,6 +41,7 @@ from ledger.kit.db import Database
 from ledger.mirror.service import Mirror
 from ledger.publication import DatasetDebit, EpochFiles, PaidLabel, build_epoch_files
 from ledger.settlement import repository
+from ledger.settlement import select as select_sql
 from ledger.settlement.build import (
     CLOSE_GRACE_PERIOD,
     build_epoch,
@@ -442,4 +443,14 @@ def test_fast_build_gives_the_per_label_epoch(db: Database, chain: Chain) -> Non
         add_labels(db, dataset, annotators[3:], start=later, price=150_000, seed=seed + 7)
     second_number = compare(db, deployment, now + dt.timedelta(minutes=1))
     assert second_number == first + 1
+
+    # a label another epoch took meanwhile rolls the whole assignment back, also in bulk
+    with db.unit_of_work() as session:
+        taken = session.scalars(select(Label.id).where(Label.epoch == first).limit(1)).one()
+        free = session.scalars(select(Label.id).where(Label.warmup.is_(True)).limit(1)).one()
+    with pytest.raises(repository.LabelsTakenMeanwhile), db.unit_of_work() as session:
+        select_sql.assign_labels(session, label_ids=[free, taken], epoch=second_number)
+    with db.unit_of_work() as session:
+        assert session.get(Label, free).epoch is None  # type: ignore[union-attr]
+        assert session.get(Label, taken).epoch == first  # type: ignore[union-attr]
     assert post_epoch(db, chain.client, deployment, operator, second_number) is not None
