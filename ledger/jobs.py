@@ -149,6 +149,8 @@ class Job:
     round: Callable[[], str | None]
     locks_itself: bool = False
     hold_seconds: float = 0.0
+    # the mirror starts at once; the periodic jobs wait one period first, as they always did
+    starts_at_once: bool = False
 
 
 def jobs_of(runtime: Runtime, stop: threading.Event, only: set[str] | None = None) -> list[Job]:
@@ -162,6 +164,7 @@ def jobs_of(runtime: Runtime, stop: threading.Event, only: set[str] | None = Non
             settings.mirror_poll_seconds,
             lambda: _mirror_round(mirror, stop),
             hold_seconds=MIRROR_HOLD_SECONDS,
+            starts_at_once=True,
         ),
         Job("upkeep", settings.upkeep_seconds, lambda: _upkeep_round(runtime)),
         Job(
@@ -202,6 +205,8 @@ def run_job(runtime: Runtime, job: Job, stop: threading.Event) -> None:
     A failed round is logged and retried later (backing off); the mirror's alarm (the chain
     disagrees with what it applied) ends the job, as carrying on would publish wrong balances."""
     failures = 0
+    if not job.starts_at_once:
+        stop.wait(job.every)
     while not stop.is_set():
         try:
             if job.locks_itself:
