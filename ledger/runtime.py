@@ -46,7 +46,11 @@ class Runtime:
         return cls(
             settings=settings,
             db=db,
-            chain=ChainClient(settings.rpc_url, max_fee_per_gas_gwei=settings.max_fee_per_gas_gwei),
+            chain=ChainClient(
+                settings.rpc_url,
+                max_fee_per_gas_gwei=settings.max_fee_per_gas_gwei,
+                stuck_after=settings.tx_stuck_after_seconds,
+            ),
             deployment=deployment,
             operator=operator,
             vault=vault_from(settings),

@@ -168,8 +168,12 @@ class ChainClient:
         *,
         timeout: float = 30.0,
         max_fee_per_gas_gwei: float = DEFAULT_MAX_FEE_GWEI,
+        stuck_after: float = 120.0,
     ) -> None:
         self.rpc_url = rpc_url
+        # seconds an unmined transaction of ours waits before settlement replaces it with higher
+        # fees (`send_until_mined`); LABEL_LEDGER_TX_STUCK_AFTER_SECONDS
+        self.stuck_after = stuck_after
         self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self._chain_id: int | None = None
         self.max_fee_per_gas = cap_wei(max_fee_per_gas_gwei)
@@ -358,7 +362,7 @@ class ChainClient:
         current = raw_tx
         hashes = [self.tx_hash_of(raw_tx)]
         started = sent_at = time.monotonic()
-        if not self._offer(raw_tx):
+        if not self.offer(raw_tx):
             sent_at = started - stuck_after  # refused as underpriced: replace it at once
         while True:
             for tx_hash in hashes:
@@ -386,11 +390,11 @@ class ChainClient:
                 current = replacement
                 hashes.append(self.tx_hash_of(replacement))
                 sent_at = time.monotonic()
-                if not self._offer(replacement):
+                if not self.offer(replacement):
                     sent_at -= stuck_after  # underpriced already: bump again next round
             time.sleep(poll_seconds)
 
-    def _offer(self, raw_tx: bytes) -> bool:
+    def offer(self, raw_tx: bytes) -> bool:
         """Broadcasts; False when the node refuses it as underpriced (its fees are below the
         base fee, or it does not outbid the version in the pool): only a replacement helps. A
         lost nonce is not an error here: the caller looks for what used it."""

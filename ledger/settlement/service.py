@@ -208,7 +208,16 @@ def _send_proposal(
             raw_tx = _sign_and_store(db, client, operator, call, number)
             crash_point("after_store_propose")
         try:
-            sent = client.broadcast(raw_tx)
+            client.offer(raw_tx)  # an underpriced one is replaced below
+            crash_point("after_broadcast_propose")
+            # replaced with higher fees while stuck, each version stored before it is sent
+            client.send_until_mined(
+                raw_tx,
+                operator,
+                store=lambda replacement: _store_proposal(db, client, number, replacement),
+                stuck_after=client.stuck_after,
+                timeout=client.stuck_after * 4,
+            )
         except StaleTransaction as exc:
             if not _truly_stale(client, operator, raw_tx):
                 raise ChainUnavailable(
@@ -221,9 +230,6 @@ def _send_proposal(
             log.warning("epoch %s: stored transaction is stale, signing again", number)
             raw_tx = None
             continue
-        crash_point("after_broadcast_propose")
-        try:
-            client.wait(sent)
         except ChainTransactionFailed:
             # Mined but reverted (say a dataset was closed meanwhile, or its deposit vanished
             # with a rollback): its nonce is spent and the chain has no epoch N, so nothing was
@@ -256,13 +262,29 @@ def _sign_and_store(
             repository.discard_from(session, number, reason=f"its proposal would revert: {exc}")
         raise
     # Stored before it is broadcast: after a crash we resend these bytes, never new ones.
+    _store_proposal(db, client, number, raw_tx)
+    return raw_tx
+
+
+def _store_proposal(db: Database, client: ChainClient, number: int, raw_tx: bytes) -> None:
+    """Commits the signed `proposeEpoch` of epoch `number` (the first one, or a replacement
+    with higher fees for the same nonce) before it is broadcast."""
     with db.unit_of_work() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
         epoch.raw_tx = raw_tx.hex()
         epoch.tx_hash = client.tx_hash_of(raw_tx)
         epoch.status = EpochStatus.sending
-    return raw_tx
+
+
+def _store_acceptance(db: Database, client: ChainClient, number: int, raw_tx: bytes) -> None:
+    """As `_store_proposal`, for the signed `acceptEpoch`."""
+    with db.unit_of_work() as session:
+        stored = session.get(Epoch, number)
+        assert stored is not None
+        stored.accept_raw_tx = raw_tx.hex()
+        stored.accept_tx_hash = client.tx_hash_of(raw_tx)
+        stored.status = EpochStatus.accepting
 
 
 def _record_proposed(
@@ -345,17 +367,18 @@ def accept_epoch(
                         f"{acceptable_at}"
                     ) from exc
                 raise
-            with db.unit_of_work() as session:
-                stored = session.get(Epoch, number)
-                assert stored is not None
-                stored.accept_raw_tx = raw_tx.hex()
-                stored.accept_tx_hash = client.tx_hash_of(raw_tx)
-                stored.status = EpochStatus.accepting
+            _store_acceptance(db, client, number, raw_tx)
             crash_point("after_store_accept")
         try:
-            sent = client.broadcast(raw_tx)
+            client.offer(raw_tx)  # an underpriced one is replaced below
             crash_point("after_broadcast_accept")
-            client.wait(sent)
+            client.send_until_mined(
+                raw_tx,
+                operator,
+                store=lambda replacement: _store_acceptance(db, client, number, replacement),
+                stuck_after=client.stuck_after,
+                timeout=client.stuck_after * 4,
+            )
         except StaleTransaction:
             raw_tx = None  # accepting twice cannot happen: the second one reverts
             continue

@@ -30,7 +30,7 @@ from ledger.annotation.models import Label, LabelStatus
 from ledger.annotation.schemas import LabelCreate, ReviewCreate, Verdict
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
-from ledger.chain.client import ChainTransactionFailed
+from ledger.chain.client import ChainClient, ChainTransactionFailed, decode_transaction
 from ledger.claim.service import (
     NothingToClaim,
     claim_bundle,
@@ -990,3 +990,44 @@ def test_assign_labels_refuses_a_label_another_epoch_took_and_stores_nothing(
     with db.unit_of_work() as session:
         assert session.get(Epoch, 2) is None
         assert {session.get(Label, i).epoch for i in label_ids} == {1}  # type: ignore[union-attr]
+
+
+def test_a_stuck_proposal_is_replaced_with_higher_fees_stored_first_and_proposed_once(
+    chain: Chain, db: Database
+) -> None:
+    """The base fee jumps after the proposal is signed: it sits in the pool unmined. After
+    `stuck_after` seconds settlement replaces it (same nonce, fees +12.5%, capped), stores each
+    version before it is broadcast, and the epoch is proposed exactly once, by the stored bytes."""
+    dataset = funded_dataset(db, chain, items=2, fund=10 * PRICE)
+    verify(db, annotator(), dataset, "img-0", "img-1")
+    built = build(db, chain)
+    nonce = nonce_of(chain, chain.operator)
+    raw_tx = sign_and_store(db, chain, built.number)
+    offered = int(decode_transaction(raw_tx)["maxFeePerGas"])
+    client = ChainClient(chain.client.rpc_url, max_fee_per_gas_gwei=10_000, stuck_after=1.0)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        client.broadcast(raw_tx)
+        chain.rpc("anvil_setNextBlockBaseFeePerGas", hex(offered * 3))
+        chain.rpc("evm_mine")
+        assert client.receipt(client.tx_hash_of(raw_tx)) is None  # stuck
+        chain.rpc("evm_setIntervalMining", 1)
+
+        posted = post_epoch(db, client, chain.deployment, chain.operator, built.number)
+    finally:
+        chain.rpc("evm_setIntervalMining", 0)
+        chain.rpc("evm_setAutomine", True)
+
+    assert posted is not None
+    assert posted.status is EpochStatus.proposed
+    assert posted.tx_hash != client.tx_hash_of(raw_tx)  # a replacement was mined...
+    assert posted.raw_tx is not None
+    mined = bytes(chain.client.w3.eth.get_raw_transaction(posted.tx_hash))
+    assert mined.hex() == posted.raw_tx  # ...the very bytes stored before it was sent
+    replacement = decode_transaction(mined)
+    assert replacement["nonce"] == nonce
+    assert int(replacement["maxFeePerGas"]) >= offered * 9 // 8
+    assert chain.client.receipt(client.tx_hash_of(raw_tx)) is None  # the first one never was
+    assert nonce_of(chain, chain.operator) == nonce + 1
+    assert pending_on_chain(chain)[:2] == (built.number, built.payout_root)
+    assert available_on_chain(chain, dataset.chain_id) == 8 * PRICE  # debited once
