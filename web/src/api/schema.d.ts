@@ -791,6 +791,10 @@ export interface paths {
          * Settle Now
          * @description Settles an epoch now: proposes every verified, unpaid label its dataset's funds (fee
          *     included) cover, and accepts it once the ledger's timelock allows.
+         *
+         *     One settlement runs at a time across every API process and worker on the database: while
+         *     another runs this answers 409 `epoch_in_flight` at once (retry shortly), and it never moves
+         *     or drops an epoch another settlement is working on.
          */
         post: operations["settle_now_v1_epochs_post"];
         delete?: never;
@@ -1374,6 +1378,13 @@ export interface components {
             /** Data */
             data: string;
             pending: components["schemas"]["PendingEpoch"] | null;
+            /**
+             * Calldata Bytes
+             * @description size of `data`: on an L2 what the sender pays for is mostly this
+             */
+            readonly calldata_bytes: number;
+            /** @description the L1 data fee of sending `data`, on an L2 network only */
+            readonly l1_data_fee: components["schemas"]["L1DataFee"] | null;
         };
         /**
          * CloseSteps
@@ -2047,6 +2058,40 @@ export interface components {
              * @description the longest label text it takes
              */
             max_chars: number;
+        };
+        /**
+         * L1DataFee
+         * @description What posting the claim transaction to L1 adds to its gas on a rollup: an estimate at
+         *     stated prices (`ledger/chain/l1fee.py`), for comparing, not a quote.
+         */
+        L1DataFee: {
+            /** Network */
+            network: string;
+            /**
+             * Model
+             * @enum {string}
+             */
+            model: "op-stack" | "arbitrum";
+            /**
+             * Tx Bytes
+             * @description the signed transaction's size
+             */
+            tx_bytes: number;
+            /**
+             * Compressed Bytes
+             * @description its size as the rollup compresses it
+             */
+            compressed_bytes: number;
+            /**
+             * Fee Wei
+             * @description the L1 data fee in wei of the chain's native ETH
+             */
+            fee_wei: number;
+            /**
+             * Assumptions
+             * @description the L1 prices and scalars the estimate takes
+             */
+            assumptions: string;
         };
         /**
          * LabelAndNext
