@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from ledger.audit.offline import AuditReport, audit
 from ledger.chain.client import ChainClient, Deployment, DeploymentMissing, account_from_key
 from ledger.chain.deploy import deploy_all, shown_url
-from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken
+from ledger.chain.devnode import DEV_KEYS, Anvil, AnvilPortTaken, rescue_orphan_chain
 from ledger.chain.keys import (
     ask_password,
     new_account,
@@ -56,6 +56,7 @@ from ledger.uprecord import (
     UpRecord,
     cli_command,
     now_iso,
+    process_alive,
     record_path,
     remove_record,
     running_up,
@@ -122,13 +123,32 @@ def _can_listen(host: str, port: int) -> bool:
     return True
 
 
+def _rescue_the_chain_of_a_killed_up(state: Path) -> None:
+    """An `up` killed with SIGKILL leaves its Anvil running: save its state and stop it, so this
+    `up` starts the same chain, nothing lost, on the port wallets know."""
+    path = record_path(state)
+    try:
+        dead = UpRecord.read(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if process_alive(dead.pid):
+        return
+    if rescue_orphan_chain(
+        pid=dead.chain_pid, rpc_url=dead.rpc_url, state_path=state / "anvil-state.json"
+    ):
+        console.print(
+            f"[yellow]chain[/]   the Anvil a stopped up left running (pid {dead.chain_pid}) was "
+            "saved and stopped: starting it again"
+        )
+
+
 def cmd_up(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir)
     try:
         other = running_up(state, otherwise="")
     except NoRunningUp:
-        pass
+        _rescue_the_chain_of_a_killed_up(state)
     else:
         console.print(
             f"[red]a label-ledger up already runs from {state}[/] at {other.api_url} (pid "

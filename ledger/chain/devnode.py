@@ -322,3 +322,39 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def rescue_orphan_chain(*, pid: int | None, rpc_url: str, state_path: Path) -> bool:
+    """Saves and stops the Anvil an `up` killed with SIGKILL left behind; True when there was one.
+
+    The dying `up` could neither save its chain a last time nor stop it: that Anvil still runs,
+    holds the usual port and has every block, while the state file may lack the last second. Its
+    state is written (atomically) where the next `up` reads it, then it is stopped, so the next
+    chain starts with nothing lost, on the port wallets know. Only a process that is an Anvil and
+    answers at the recorded URL is touched (its pid may have been reused meanwhile)."""
+    if pid is None:
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # gone already (or not Linux: nothing to rescue)
+    if not command or not Path(command[0].decode(errors="replace")).name.startswith("anvil"):
+        return False
+    orphan = Anvil(port=int(rpc_url.rsplit(":", 1)[1]), state_path=state_path)
+    try:
+        orphan.dump_state(force=True)
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        log.warning("the chain left running at %s could not be saved: %s", rpc_url, exc)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                break  # a zombie: stopped, awaiting a parent that is gone
+            time.sleep(0.05)
+        else:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, FileNotFoundError):
+        pass
+    return True
