@@ -280,16 +280,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if args.workers > 1:
         # Each worker process imports the app factory and builds its own Runtime from the
-        # settings (the environment it inherits); uvicorn's supervisor restarts a worker that
-        # dies and stops them all on SIGTERM or Ctrl-C.
-        uvicorn.run(
-            "api.app:create_app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-        )
+        # settings (the environment it inherits), on a listening socket of its own
+        # (ledger/serving.py); uvicorn's supervisor restarts a worker that dies and stops them
+        # all on SIGTERM or Ctrl-C.
+        from ledger.serving import serve_workers  # noqa: PLC0415 (only serve needs uvicorn's)
+
+        serve_workers(args.host, args.port, args.workers)
         return 0
     runtime = Runtime.from_settings(settings)
     server = uvicorn.Server(

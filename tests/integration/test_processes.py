@@ -3,6 +3,7 @@ subprocesses of the real command on one PostgreSQL database and the test Anvil."
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -93,8 +94,22 @@ def test_serve_runs_n_api_processes_without_jobs_and_stops_them_on_sigterm(
             assert time.monotonic() < deadline, f"not 2 API processes: {serve.output()}"
             time.sleep(0.2)
         assert len(workers) == 2
-        for _ in range(20):
-            assert httpx.get(f"{url}/v1/health", timeout=5).status_code == 200
+        # each listens on a socket of its own once it has started
+        while not all(_established(pid, port, "0A") for pid in workers):
+            assert time.monotonic() < deadline, f"not 2 listening processes: {serve.output()}"
+            time.sleep(0.2)
+        # connections opened in one burst and kept open spread over both processes (each has
+        # a listening socket of its own): none is left idle behind the other
+        clients = [httpx.Client(base_url=url, timeout=10) for _ in range(16)]
+        try:
+            for client in clients:
+                assert client.get("/v1/health").status_code == 200
+            held = {pid: _established(pid, port) for pid in workers}
+            assert sum(held.values()) == len(clients), held
+            assert all(held.values()), held
+        finally:
+            for client in clients:
+                client.close()
         # the API ran no job: nobody mirrored anything
         assert _mirrored(db, chain) == -1
         assert holder_pid(db, "mirror") is None
@@ -107,6 +122,27 @@ def test_serve_runs_n_api_processes_without_jobs_and_stops_them_on_sigterm(
 def _api_processes(pid: int) -> list[int]:
     """uvicorn's worker processes under `pid` (not multiprocessing's resource tracker)."""
     return [p for p in children_of(pid) if "spawn_main" in _cmdline(p)]
+
+
+def _established(pid: int, port: int, state: str = "01") -> int:
+    """How many TCP sockets on local port `port` process `pid` holds in `state` (01:
+    established, 0A: listening)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == state and fields[9] in inodes:
+                count += 1
+    return count
 
 
 def _cmdline(pid: int) -> str:
