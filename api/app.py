@@ -10,6 +10,7 @@ from api import errors
 from api.routes import auth, chain, datasets, disputes, epochs, kinds, labels, media, vault, web
 from ledger.kit.config import Settings
 from ledger.runtime import Runtime
+from ledger.serving import end_with_supervisor
 
 
 def create_app(runtime: Runtime, *, web_dist: Path = web.WEB_DIST) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app_from_env() -> FastAPI:
     its environment: uvicorn's factory for `label-ledger serve --workers N`
     (`api.app:create_app_from_env`, factory=True), which imports it in every worker. Nothing in
     it is shared between workers but the database and the chain."""
+    end_with_supervisor()
     return create_app(Runtime.from_settings(Settings()))

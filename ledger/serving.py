@@ -12,7 +12,11 @@ their addresses' hash, whichever is awake.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import socket
+import sys
 
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
@@ -75,8 +79,25 @@ class OwnSockets(Multiprocess):
         self._close_given()
 
 
+#: Set in the supervisor's environment: its workers end when it does.
+SUPERVISOR_PID = "LABEL_LEDGER_SERVE_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def end_with_supervisor() -> None:
+    """In an API worker of `serve --workers`: be sent SIGTERM when the supervisor dies, even by
+    SIGKILL (Linux), rather than live on as an orphan holding the port and its connections."""
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(supervisor):  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve_workers(host: str, port: int, workers: int) -> None:
     """Runs `workers` API processes on host:port until SIGTERM or Ctrl-C."""
+    os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers inherit it
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning"
     )

@@ -119,6 +119,41 @@ def test_serve_runs_n_api_processes_without_jobs_and_stops_them_on_sigterm(
         serve.kill()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_api_processes_end_with_serve_even_when_it_is_killed(
+    chain: Chain, db: Database, tmp_path: Path
+) -> None:
+    port = free_port()
+    serve = Proc(
+        "serve",
+        ["serve", "--port", str(port), "--workers", "2"],
+        _env(chain, db, tmp_path, port),
+        tmp_path / "serve.log",
+    ).start()
+    try:
+        wait_for_api(f"http://127.0.0.1:{port}", serve)
+        deadline = time.monotonic() + 30
+        while len(workers := _api_processes(serve.pid)) < 2:
+            assert time.monotonic() < deadline, serve.output()
+            time.sleep(0.2)
+        serve.kill()  # SIGKILL: uvicorn's supervisor cannot stop its workers itself
+        deadline = time.monotonic() + 30
+        while alive := [p for p in workers if _running(p)]:
+            assert time.monotonic() < deadline, f"orphaned API processes {alive} live on"
+            time.sleep(0.2)
+    finally:
+        serve.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _api_processes(pid: int) -> list[int]:
     """uvicorn's worker processes under `pid` (not multiprocessing's resource tracker)."""
     return [p for p in children_of(pid) if "spawn_main" in _cmdline(p)]
