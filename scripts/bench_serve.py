@@ -17,8 +17,9 @@ Run it as `./scripts/bench-serve` (options: `--help`); the default run takes abo
    (once, on the first) a buyer and `--annotators` annotators (default 30), makes sure a funded
    dataset with room for the round exists (bench_load's Workbench: JSONL uploads, createAndFund),
    runs bench_load's pair loops (its minimal keep-alive asyncio client, one connection per
-   annotator; connections are spread over the API processes by the kernel, as any client's
-   are) for a 2 s warm-up and then `--seconds` (default 20), and stops the server with SIGTERM.
+   annotator, opened at once; the kernel spreads them over the API processes, each listening
+   on a socket of its own, ledger/serving.py) for a 2 s warm-up and then `--seconds` (default
+   20), and stops the server with SIGTERM.
 3. While a measured phase runs, a thread reads /proc/<pid>/stat every 0.25 s for: every API
    process (uvicorn's workers, or the single serve process), every PostgreSQL backend connected
    to the benchmark's database (`postgres: ... <database> ...` in its command line; a backend
@@ -63,9 +64,11 @@ from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
 
-console = Console()
+console = Console(width=150)
 SCRIPT = Path(sys.executable).parent / "label-ledger"
 SAMPLE_SECONDS = 0.25
+#: N processes importing the service at once on a busy 2-core machine take a while.
+START_TIMEOUT = 300.0
 
 
 # --- CPU from /proc ---------------------------------------------------------------------------
@@ -234,15 +237,32 @@ def api_processes(serve: subprocess.Popen[bytes], workers: int) -> list[int]:
     deadline = time.monotonic() + load.OPEN_TIMEOUT
     while True:
         found = [p for p in children_of(serve.pid) if "spawn_main" in cmdline(p)]
-        if len(found) == workers:
+        # each listens on a socket of its own (ledger/serving.py) once it has started
+        if len(found) == workers and all(listening(p) for p in found):
             return found
         if time.monotonic() > deadline:
             raise load.BenchFailed(f"serve --workers {workers} started {len(found)} processes")
         time.sleep(0.1)
 
 
+def listening(pid: int) -> bool:
+    """Whether process `pid` holds a listening TCP socket."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                return True
+    return False
+
+
 def wait_healthy(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + load.OPEN_TIMEOUT
+    deadline = time.monotonic() + START_TIMEOUT
     while True:
         if child.poll() is not None:
             raise load.BenchFailed(f"label-ledger exited ({child.returncode}); see {log}")
@@ -252,7 +272,10 @@ def wait_healthy(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
         if with_answer:
             return
         if time.monotonic() > deadline:
-            raise load.BenchFailed(f"no /v1/health answer within {load.OPEN_TIMEOUT:.0f}s")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise load.BenchFailed(
+                f"no /v1/health answer within {START_TIMEOUT:.0f}s; its log ends:\n{tail}"
+            )
         time.sleep(0.1)
 
 
