@@ -33,10 +33,12 @@ class Epoch(Base):
     content_hash: Mapped[str] = mapped_column(Bytes32Column)
     label_count: Mapped[int] = mapped_column(Integer)
     # standard-v1 dumps: every cumulative entitlement as of this epoch; every label it pays
-    payout_tree: Mapped[str] = mapped_column(Text)
-    label_tree: Mapped[str] = mapped_column(Text)
-    manifest: Mapped[str] = mapped_column(Text)
-    verdicts: Mapped[str] = mapped_column(Text)
+    # Loaded only when read (`deferred`): at a million labels they are ~770 MB of text, and
+    # proposing, accepting and healing an epoch read its status and transactions many times.
+    payout_tree: Mapped[str] = mapped_column(Text, deferred=True)
+    label_tree: Mapped[str] = mapped_column(Text, deferred=True)
+    manifest: Mapped[str] = mapped_column(Text, deferred=True)
+    verdicts: Mapped[str] = mapped_column(Text, deferred=True)
     # The signed proposeEpoch: re-broadcasting it after a crash cannot propose twice.
     raw_tx: Mapped[str | None] = mapped_column(Text, default=None)
     tx_hash: Mapped[str | None] = mapped_column(Bytes32Column, default=None)

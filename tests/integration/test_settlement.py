@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -229,6 +230,24 @@ def build(db: Database, chain: Chain) -> Epoch:
 
 def settled(db: Database, chain: Chain) -> Epoch:
     epoch = settle(db, chain.client, chain.deployment, chain.operator)
+    assert epoch is not None
+    return stored(db, epoch.number)
+
+
+def stored(db: Database, number: int) -> Epoch:
+    """Epoch `number` as the database holds it, its trees and manifest loaded (the model defers
+    them: settlement itself never reads them back)."""
+    with db.unit_of_work() as session:
+        epoch = session.get(
+            Epoch,
+            number,
+            options=[
+                undefer(Epoch.payout_tree),
+                undefer(Epoch.label_tree),
+                undefer(Epoch.manifest),
+                undefer(Epoch.verdicts),
+            ],
+        )
     assert epoch is not None
     return epoch
 
