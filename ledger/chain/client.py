@@ -394,13 +394,17 @@ class ChainClient:
                     sent_at -= stuck_after  # underpriced already: bump again next round
             time.sleep(poll_seconds)
 
-    def offer(self, raw_tx: bytes) -> bool:
+    def offer(self, raw_tx: bytes, *, stale_ok: bool = True) -> bool:
         """Broadcasts; False when the node refuses it as underpriced (its fees are below the
         base fee, or it does not outbid the version in the pool): only a replacement helps. A
-        lost nonce is not an error here: the caller looks for what used it."""
+        lost nonce is not an error here (the caller looks for what used it) unless `stale_ok`
+        is False: then `StaleTransaction` is raised, for a caller that must decide at once
+        whether the node it reads from is merely behind."""
         try:
             self.broadcast(raw_tx)
         except StaleTransaction:
+            if not stale_ok:
+                raise
             return True
         except (ValueError, Web3RPCError) as exc:
             if any(s in str(exc).lower() for s in _UNDERPRICED):

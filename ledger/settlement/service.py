@@ -208,7 +208,7 @@ def _send_proposal(
             raw_tx = _sign_and_store(db, client, operator, call, number)
             crash_point("after_store_propose")
         try:
-            client.offer(raw_tx)  # an underpriced one is replaced below
+            client.offer(raw_tx, stale_ok=False)  # an underpriced one is replaced below
             crash_point("after_broadcast_propose")
             # replaced with higher fees while stuck, each version stored before it is sent
             client.send_until_mined(
@@ -370,7 +370,7 @@ def accept_epoch(
             _store_acceptance(db, client, number, raw_tx)
             crash_point("after_store_accept")
         try:
-            client.offer(raw_tx)  # an underpriced one is replaced below
+            client.offer(raw_tx, stale_ok=False)  # an underpriced one is replaced below
             crash_point("after_broadcast_accept")
             client.send_until_mined(
                 raw_tx,
