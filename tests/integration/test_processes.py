@@ -94,8 +94,12 @@ def test_serve_runs_n_api_processes_without_jobs_and_stops_them_on_sigterm(
             assert time.monotonic() < deadline, f"not 2 API processes: {serve.output()}"
             time.sleep(0.2)
         assert len(workers) == 2
-        # each listens on a socket of its own once it has started
-        while not all(_established(pid, port, "0A") for pid in workers):
+        # each listens on a socket of its own once it has started (looked up afresh each time:
+        # uvicorn replaces a worker that did not start, under a new pid)
+        while not (
+            len(workers := _api_processes(serve.pid)) == 2
+            and all(_established(pid, port, "0A") for pid in workers)
+        ):
             assert time.monotonic() < deadline, f"not 2 listening processes: {serve.output()}"
             time.sleep(0.2)
         # connections opened in one burst and kept open spread over both processes (each has
@@ -163,7 +167,11 @@ def _established(pid: int, port: int, state: str = "01") -> int:
     """How many TCP sockets on local port `port` process `pid` holds in `state` (01:
     established, 0A: listening)."""
     inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return 0  # the process is gone
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
