@@ -115,10 +115,27 @@ def cmd_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_url_argument(text: str) -> str:
+    """A `--url` SQLAlchemy can read, else a usage error (exit 2) saying what one looks like."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 (the parser is built on every command)
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
+    try:
+        make_url(text)
+    except ArgumentError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a database URL: give sqlite:///path/ledger.sqlite or "
+            "postgresql+psycopg://user@host/db"
+        ) from None
+    return text
+
+
 def _where(parser: argparse.ArgumentParser) -> None:
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
-        "--url", help="SQLAlchemy URL of the database (default: LABEL_LEDGER_DATABASE_URL)"
+        "--url",
+        type=_database_url_argument,
+        help="SQLAlchemy URL of the database (default: LABEL_LEDGER_DATABASE_URL)",
     )
     chosen.add_argument(
         "--state-dir", help="the SQLite database of the `label-ledger up` of this state directory"
@@ -154,7 +171,9 @@ def register(subparsers: Any) -> None:
     revision.add_argument("--message", "-m", required=True, help="what the revision does")
     revision.add_argument("--rev-id", required=True, help="its id, the next number: 0002, ...")
     revision.add_argument(
-        "--url", help="compare on this database at head (default: a new SQLite database)"
+        "--url",
+        type=_database_url_argument,
+        help="compare on this database at head (default: a new SQLite database)",
     )
     revision.set_defaults(handler=cmd_revision)
 

@@ -448,6 +448,17 @@ def test_db_current_and_db_check_say_where_the_database_is(tmp_path: Path) -> No
     assert "remove_column items.stray INTEGER" in said, said
 
 
+def test_db_commands_refuse_a_url_that_is_not_one_and_touch_nothing(tmp_path: Path) -> None:
+    for command in ("upgrade", "current", "check"):
+        refused = label_ledger("db", command, "--url", "not-a-database")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert "'not-a-database' is not a database URL" in said, said
+        assert "postgresql+psycopg://" in said
+        assert "Traceback" not in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- two upgrades at once ---
 
 
