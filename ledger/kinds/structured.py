@@ -14,7 +14,6 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from ledger.kinds.base import Answer, LabelKind, NotAnAnswer
 from ledger.kinds.jsontext import NotJson, canonical_json, read_json
@@ -89,6 +88,10 @@ def matched_f1_of(scores: npt.NDArray[np.float64], match_at: float) -> float:
         return 1.0
     if size_a == 0 or size_b == 0:
         return 0.0
+    # Imported here: scipy.optimize costs ~0.5 s at import, paid by every start of the command
+    # (serve, worker, audit, each CLI call), while only agreement on structured kinds needs it.
+    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
+
     rows, cols = linear_sum_assignment(scores, maximize=True)
     matched = int((scores[rows, cols] >= match_at).sum())
     return 2 * matched / (size_a + size_b)
