@@ -6,6 +6,7 @@ ciphertext."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -23,7 +24,7 @@ from eth_account import Account
 from ledger.chain.client import ChainClient, account_from_key
 from ledger.chain.deploy import deploy_all
 from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
-from ledger.chain.keys import KeystorePasswordWrong, load_keystore, write_keystore
+from ledger.chain.keys import KeystorePasswordWrong, load_keystore
 from ledger.kit.config import Settings
 from tests.conftest import make_schema
 
@@ -42,6 +43,16 @@ def assert_hidden(key_hex: str, *texts: str) -> None:
     for text in texts:
         for form in secret_forms(key_hex):
             assert form not in text, f"the key shows: ...{text[max(0, text.find(form) - 80) :]}"
+
+
+def light_keystore(path: Path, key: str, password: str) -> Path:
+    """A keystore of `key` in the same format as `keystore import` writes, but with a light scrypt
+    (n = 2**12 instead of eth-account's 2**18: ~2.4 s of CPU on each open on a loaded test
+    machine): the product opens any valid keystore with the parameters the file names, and
+    the files the product writes itself are opened at full cost in the tests of import and new."""
+    path.write_text(json.dumps(Account.encrypt(key, password, kdf="scrypt", iterations=2**12)))
+    path.chmod(0o600)
+    return path
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -164,6 +175,8 @@ def test_serve_with_a_keystore_and_its_errors_never_show_the_key(
     assert_hidden(key, made.stdout, made.stderr, keystore.read_text())
     assert load_keystore(keystore, password).address == account.address
 
+    # the serves below open a keystore of the same key, lightly encrypted (light_keystore)
+    keystore = light_keystore(tmp_path / "operator-light.json", key, password)
     with_keystore = {
         **deployed,
         "LABEL_LEDGER_OPERATOR_KEYSTORE": str(keystore),
@@ -238,7 +251,7 @@ def test_deploy_errors_never_show_the_deployer_key(node: Anvil, tmp_path: Path) 
     assert unfunded.returncode != 0
     assert_hidden(key, unfunded.stdout, unfunded.stderr)
     # a keystore with the wrong password
-    keystore = write_keystore(tmp_path / "deployer.json", account_from_key(key), "right")
+    keystore = light_keystore(tmp_path / "deployer.json", key, "right")
     wrong = tmp_path / "wrong"
     wrong.write_text("wrong\n")
     locked = run(
