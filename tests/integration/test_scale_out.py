@@ -45,7 +45,7 @@ pytestmark = pytest.mark.chain
 
 ANNOTATORS = 30
 SETTLE_CALLS = 100
-LOAD_SECONDS = 40
+LOAD_SECONDS = 25
 ITEMS = 2000
 REVIEWERS = 4
 #: A person reads an item before labelling it; without it the crowd outruns the reviewers
