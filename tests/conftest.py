@@ -223,3 +223,58 @@ def timelocked_instance(
 ) -> Iterator[Instance]:
     with running_instance(timelocked_chain, database_url, tmp_path) as running:
         yield running
+
+
+# --- the order tests start in ---
+
+#: The longest tests and the seconds each took in a full run (`pytest -n 2 --durations=0`).
+DURATIONS = Path(__file__).with_name("durations.txt")
+
+
+def _measured_seconds() -> dict[str, float]:
+    """nodeid -> seconds, from DURATIONS' lines as pytest prints them (`12.34s call  nodeid`);
+    the set-up and tear-down of a test count with its call."""
+    seconds: dict[str, float] = {}
+    for line in DURATIONS.read_text().splitlines():
+        fields = line.split(maxsplit=2)
+        if len(fields) == 3 and fields[0].endswith("s") and not line.startswith("#"):
+            nodeid = fields[2]
+            seconds[nodeid] = seconds.get(nodeid, 0.0) + float(fields[0].removesuffix("s"))
+    return seconds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests start first, spread evenly over the workers, so none of them starts
+    last and leaves a core idle while it runs alone at the end.
+
+    pytest-xdist's worksteal scheduler hands worker i the i-th of as many consecutive runs of
+    the collected tests as there are workers, each run from its start; a worker that runs out
+    steals the second half of what another still has queued. So each run here begins with its
+    share of the long tests (handed out longest first, each to the run with the fewest seconds
+    so far) and ends with the rest in their usual order, which the stealing evens out. Every
+    worker collects, and orders, the same tests the same way."""
+    measured = _measured_seconds()
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    long = sorted(
+        (item for item in items if item.nodeid in measured),
+        key=lambda item: measured[item.nodeid],
+        reverse=True,
+    )
+    rest = [item for item in items if item.nodeid not in measured]
+    sizes = []
+    left = len(items)
+    for run in range(workers):
+        sizes.append(left // (workers - run))
+        left -= sizes[-1]
+    runs: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    seconds = [0.0] * workers
+    for item in long:
+        open_runs = [run for run in range(workers) if len(runs[run]) < sizes[run]]
+        run = min(open_runs, key=lambda run: seconds[run])
+        runs[run].append(item)
+        seconds[run] += measured[item.nodeid]
+    for run in range(workers):
+        room = sizes[run] - len(runs[run])
+        runs[run] += rest[:room]
+        rest = rest[room:]
+    items[:] = [item for run in runs for item in run]
