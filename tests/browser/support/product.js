@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * A real product for the tests: `label-ledger up --fresh` on a free port with its own state
- * folder (its own Anvil, contracts, SQLite database and jobs), stopped with its whole process
- * group when the tests end, however they end.
+ * folder (its own Anvil, contracts, SQLite database and jobs), stopped when the tests end,
+ * however they end (at the latest with its whole process group).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -89,7 +89,7 @@ export async function startProduct({ name, upArgs = [] }) {
     ['up', '--fresh', '--port', String(port), '--state-dir', stateDir, ...upArgs],
     {
       cwd: REPO_ROOT,
-      // Its own process group: stopping it stops Anvil and everything else it started.
+      // Its own process group: killing it at the end takes whatever `up` left running.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...env, COLUMNS: '160', NO_COLOR: '1', TERM: 'dumb' },
