@@ -114,6 +114,7 @@ def setup_chain_and_datasets(
     from ledger.dataset import service as datasets  # noqa: PLC0415
     from ledger.dataset.schemas import DatasetCreate, VerificationSpec  # noqa: PLC0415
     from ledger.kit.db import Database  # noqa: PLC0415
+    from ledger.kit.migrate import upgrade  # noqa: PLC0415
     from ledger.mirror.service import Mirror  # noqa: PLC0415
     from ledger.storage import LocalBlobStore, MasterKey, MediaVault  # noqa: PLC0415
 
@@ -133,8 +134,10 @@ def setup_chain_and_datasets(
     deployment.save(deployment_path)
     ledger = client.contract("LabelLedger", deployment.ledger)
     vault = MediaVault(LocalBlobStore(workdir / "blobs"), MasterKey.generate())
+    # the previous release's schema (revision 0001), which the baseline's code reads; ours runs
+    # after `upgrade_to_head` (revision 0002 moved which epoch paid a label out of `labels`)
+    upgrade(database_url, target="0001")
     db = Database(database_url)
-    db.create_schema()
     per_dataset = labels // args.datasets + 1
     try:
         for d in range(args.datasets):
@@ -535,7 +538,7 @@ def child_ours(  # noqa: PLR0915 (one measured run, phase by phase)
         with db.unit_of_work() as session:
             assert session.get(Epoch, number) is not None
             assigned = session.execute(
-                text("SELECT COUNT(*) FROM labels WHERE epoch = :n"), {"n": number}
+                text("SELECT COUNT(*) FROM label_payments WHERE epoch = :n"), {"n": number}
             ).scalar_one()
             assert assigned == labels, (assigned, labels)
     finally:
@@ -689,6 +692,11 @@ def one_round(kind: str, size: int, args: argparse.Namespace, base: Path | None)
                 )
             else:
                 result["baseline"] = None
+            from ledger.kit.migrate import upgrade  # noqa: PLC0415
+
+            upgraded = time.perf_counter()
+            upgrade(url)
+            say(f"  database upgraded to head in {time.perf_counter() - upgraded:.1f} s")
             say("  ours: build, propose, accept, publish")
             env = {"BENCH_SETTLE_RPC": rpc_url}
             if args.profile:

@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     UnicodeText,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from ledger.kit.db import Base, UInt256, UTCDateTime, utcnow
 from ledger.publication import random_nonce
@@ -38,6 +39,25 @@ class VerificationMethod(enum.StrEnum):
     # a rejection overturned on appeal (an upheld dispute): paid even when the item's places
     # were given to other annotators meanwhile, and published as such
     appeal = "appeal"
+
+
+class LabelPayment(Base):
+    """The epoch that paid a label: one row per paid label, written when the epoch is built.
+
+    Kept apart from the label's own row so that paying a million labels writes a million narrow
+    rows (two integers, one key) instead of a new version of each wide label row with an entry in
+    each of its indexes (BENCHMARKS.md, "Settling an epoch end to end"). The primary key is what
+    makes a label paid at most once: an epoch that would take a label another one holds is
+    refused whole (`ledger.settlement.select.assign_labels`). No foreign keys, by measurement:
+    their per-row checks cost five times the insert itself at a million labels; the one writer is
+    settlement, under its lock, which writes the epoch row first and removes an epoch's payments
+    before the epoch (`repository.discard_epoch`); labels are never deleted.
+    """
+
+    __tablename__ = "label_payments"
+
+    label_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class Label(Base):
@@ -86,8 +106,14 @@ class Label(Base):
     # What the label earns, fixed when it is verified.
     price: Mapped[int | None] = mapped_column(UInt256, default=None)
     reward: Mapped[int | None] = mapped_column(UInt256, default=None)
-    # The epoch that paid it; NULL while verified but unpaid.
-    epoch: Mapped[int | None] = mapped_column(ForeignKey("epochs.number"), default=None, index=True)
+    # The epoch that paid it (`LabelPayment`); NULL while verified but unpaid. Read-only here:
+    # settlement writes label_payments.
+    epoch: Mapped[int | None] = column_property(
+        select(LabelPayment.epoch)
+        .where(LabelPayment.label_id == id)
+        .correlate_except(LabelPayment)
+        .scalar_subquery()
+    )
     # A gold rejection is published in the verdicts of the first epoch built after it.
     published_in: Mapped[int | None] = mapped_column(
         ForeignKey("epochs.number"), default=None, index=True

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger.annotation.models import Label, LabelStatus
+from ledger.annotation.models import Label, LabelPayment, LabelStatus
 from ledger.dataset.models import Dataset, DatasetMember, DatasetReviewer, Item
 from ledger.dataset.schemas import DatasetProgress
 
@@ -86,7 +86,8 @@ def progress_counts(session: Session, dataset: Dataset) -> DatasetProgress:
     index (labels by dataset_id, items by (dataset_id, external_id)): no row reaches Python."""
     by_status: dict[tuple[LabelStatus, bool], tuple[int, int]] = {}
     for status, warmup, total, paid in session.execute(
-        select(Label.status, Label.warmup, func.count(), func.count(Label.epoch))
+        select(Label.status, Label.warmup, func.count(), func.count(LabelPayment.epoch))
+        .outerjoin(LabelPayment, LabelPayment.label_id == Label.id)
         .where(Label.dataset_id == dataset.id)
         .group_by(Label.status, Label.warmup)
     ):
@@ -101,9 +102,9 @@ def progress_counts(session: Session, dataset: Dataset) -> DatasetProgress:
         )
     )
     epochs, latest = session.execute(
-        select(func.count(func.distinct(Label.epoch)), func.max(Label.epoch)).where(
-            Label.dataset_id == dataset.id, Label.epoch.is_not(None)
-        )
+        select(func.count(func.distinct(LabelPayment.epoch)), func.max(LabelPayment.epoch))
+        .join(Label, Label.id == LabelPayment.label_id)
+        .where(Label.dataset_id == dataset.id)
     ).one()
     set_aside = session.scalar(
         select(func.count())

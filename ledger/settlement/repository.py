@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
-from ledger.annotation.models import Label, LabelStatus, VerificationMethod
+from ledger.annotation.models import Label, LabelPayment, LabelStatus, VerificationMethod
 from ledger.dataset.models import Dataset, Item
 from ledger.kit.errors import Conflict
 from ledger.mirror.models import ChainEpoch
@@ -47,13 +49,18 @@ def mirrored_proposal(session: Session, number: int) -> ChainEpoch | None:
     return session.get(ChainEpoch, number)
 
 
+def unpaid() -> ColumnElement[bool]:
+    """A label no epoch has paid: no row of it in label_payments."""
+    return ~exists().where(LabelPayment.label_id == Label.id)
+
+
 def has_payable_labels(session: Session) -> bool:
     return (
         session.scalar(
             select(Label.id)
             .where(
                 Label.status == LabelStatus.verified,
-                Label.epoch.is_(None),
+                unpaid(),
                 Label.warmup.is_(False),
                 Label.sealed_until.is_(None),
             )
@@ -71,7 +78,7 @@ def payable_labels(session: Session) -> Sequence[tuple[Label, Dataset, Item]]:
         .join(Item, Item.id == Label.item_id)
         .where(
             Label.status == LabelStatus.verified,
-            Label.epoch.is_(None),
+            unpaid(),
             Label.warmup.is_(False),  # a qualification warm-up is graded, not paid
             Label.sealed_until.is_(None),  # a gold verdict is paid once it is revealed
         )
@@ -108,22 +115,40 @@ class LabelsTakenMeanwhile(Conflict):
 
 
 def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> None:
-    """Puts the labels in `epoch`; every one must still be unpaid, or the whole epoch rolls back.
+    """Puts the labels in `epoch` (a row each in label_payments); every one must still be
+    unpaid, or the whole epoch rolls back.
 
     The epoch's entitlements already count these labels: silently skipping one that another
-    process assigned meanwhile would pay it twice.
+    process assigned meanwhile would pay it twice. The primary key decides: a label another
+    epoch holds is not inserted again (ON CONFLICT DO NOTHING), and a count short of the labels
+    refuses the epoch. PostgreSQL: one INSERT over the ids as an array; SQLite: one prepared
+    INSERT run for each id.
     """
-    assigned = 0
-    for start in range(0, len(label_ids), 500):
-        result = session.execute(
-            update(Label)
-            .where(Label.id.in_(label_ids[start : start + 500]), Label.epoch.is_(None))
-            .values(epoch=epoch)
+    connection = session.connection()
+    # in key order: each page of the primary key's index is visited once, in turn
+    ordered = sorted(label_ids)
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(
+            text(
+                "INSERT INTO label_payments (label_id, epoch) "
+                "SELECT paid.id, :epoch FROM unnest(CAST(:ids AS integer[])) AS paid(id) "
+                "ON CONFLICT (label_id) DO NOTHING"
+            ),
+            {"epoch": epoch, "ids": ordered},
         )
-        assigned += result.rowcount  # type: ignore[attr-defined]
-    if assigned != len(label_ids):
+        assigned = result.rowcount
+    else:
+        driver: Any = connection.connection.driver_connection
+        before = driver.total_changes
+        driver.executemany(
+            "INSERT INTO label_payments (label_id, epoch) VALUES (?, ?) "
+            "ON CONFLICT (label_id) DO NOTHING",
+            ((label_id, epoch) for label_id in ordered),
+        )
+        assigned = driver.total_changes - before
+    if assigned != len(ordered):
         raise LabelsTakenMeanwhile(
-            f"{len(label_ids) - assigned} label(s) were paid by another epoch while epoch {epoch} "
+            f"{len(ordered) - assigned} label(s) were paid by another epoch while epoch {epoch} "
             "was being built; nothing was stored, settle again"
         )
 
@@ -135,7 +160,8 @@ def labels_paid_in(
         select(Label, Dataset, Item)
         .join(Dataset, Dataset.id == Label.dataset_id)
         .join(Item, Item.id == Label.item_id)
-        .where(Label.epoch == epoch, Label.annotator == annotator)
+        .join(LabelPayment, LabelPayment.label_id == Label.id)
+        .where(LabelPayment.epoch == epoch, Label.annotator == annotator)
         .order_by(Label.id)
     ).all()
 
@@ -181,7 +207,7 @@ def discard_epoch(session: Session, number: int, *, reason: str = "") -> None:
             epoch.label_count,
             reason or "discarded",
         )
-    session.execute(update(Label).where(Label.epoch == number).values(epoch=None))
+    session.execute(delete(LabelPayment).where(LabelPayment.epoch == number))
     session.execute(update(Label).where(Label.published_in == number).values(published_in=None))
     for table in (LedgerEntry, Entitlement, EpochDebit):
         session.execute(delete(table).where(table.epoch == number))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ledger.dataset.models import Dataset
 from ledger.kit.db import insert_many, is_postgres
 from ledger.mirror.models import ChainDataset
-from ledger.settlement.repository import LabelsTakenMeanwhile
+from ledger.settlement import repository
 
 #: The ledger's CLOSE_GRACE_PERIOD: a closing dataset's `close_due_at` minus it is when the buyer
 #: asked to close.
@@ -106,7 +106,7 @@ SELECT labels.id, labels.dataset_id, labels.annotator, labels.salt, labels.value
        CASE WHEN labels.method = 'gold' THEN items.gold_label END
 FROM labels JOIN items ON items.id = labels.item_id
 WHERE labels.status = 'verified'
-  AND labels.epoch IS NULL
+  AND NOT EXISTS (SELECT 1 FROM label_payments paid WHERE paid.label_id = labels.id)
   AND labels.warmup = {false}
   AND labels.sealed_until IS NULL
 ORDER BY labels.decided_at, labels.id
@@ -149,43 +149,10 @@ def timestamp(stored: Any) -> dt.datetime:
     return stored.replace(tzinfo=dt.UTC) if stored.tzinfo is None else stored
 
 
-#: SQLite's limit on bound parameters (SQLITE_MAX_VARIABLE_NUMBER) is 32,766 since 3.32.
-SQLITE_CHUNK = 30_000
-
-
 def assign_labels(session: Session, *, label_ids: Sequence[int], epoch: int) -> None:
-    """`repository.assign_labels` in a few statements: puts the labels in `epoch` where they are
-    still unpaid, and rolls the whole epoch back if any is not (another process assigned it
-    meanwhile: its entitlements would pay it twice). PostgreSQL: one UPDATE over the ids as an
-    array; SQLite: one UPDATE per 30,000 ids."""
-    connection = session.connection()
-    assigned = 0
-    # in the order the rows lie in the table: each page is visited once, in turn
-    label_ids = sorted(label_ids)
-    if connection.dialect.name == "postgresql":
-        result = connection.execute(
-            text(
-                "UPDATE labels SET epoch = :epoch "
-                "FROM unnest(CAST(:ids AS integer[])) AS paid(id) "
-                "WHERE labels.id = paid.id AND labels.epoch IS NULL"
-            ),
-            {"epoch": epoch, "ids": label_ids},
-        )
-        assigned = result.rowcount
-    else:
-        for start in range(0, len(label_ids), SQLITE_CHUNK):
-            chunk = label_ids[start : start + SQLITE_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            result = connection.exec_driver_sql(
-                f"UPDATE labels SET epoch = ? WHERE epoch IS NULL AND id IN ({marks})",  # noqa: S608 (placeholders only)
-                (epoch, *chunk),
-            )
-            assigned += result.rowcount
-    if assigned != len(label_ids):
-        raise LabelsTakenMeanwhile(
-            f"{len(label_ids) - assigned} label(s) were paid by another epoch while epoch {epoch} "
-            "was being built; nothing was stored, settle again"
-        )
+    """`repository.assign_labels`: a row in label_payments per label, in one statement on
+    PostgreSQL; the whole epoch refused if another epoch holds any of them."""
+    repository.assign_labels(session, label_ids=label_ids, epoch=epoch)
 
 
 def store_large_text_fast(session: Session) -> None:

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
+from ledger.annotation.models import Label
 from ledger.chain.client import Deployment
 from ledger.chain.devnode import free_port
 from ledger.dataset import repository as datasets
@@ -303,6 +304,14 @@ def _snapshot(url: str) -> dict[str, Any]:
                     text("SELECT dataset_id, funded FROM chain_datasets")
                 )
             }
+            # which epoch paid each label: the labels' own column before revision 0002, its
+            # label_payments table after
+            paid_sql = (
+                "SELECT label_id, epoch FROM label_payments"
+                if "label_payments" in inspect(connection).get_table_names()
+                else "SELECT id, epoch FROM labels WHERE epoch IS NOT NULL"
+            )
+            paid = dict(connection.execute(text(paid_sql)).all())
     finally:
         engine.dispose()
     return {
@@ -311,6 +320,7 @@ def _snapshot(url: str) -> dict[str, Any]:
         "entries": entries,
         "prices": prices,
         "funded": funded,
+        "paid": paid,
     }
 
 
@@ -323,6 +333,7 @@ def test_a_database_of_the_previous_release_is_upgraded_with_its_data(
     assert before["counts"]["epochs"] >= 1
     assert before["counts"]["ledger_entries"] > 0
     assert any(payment > 0 for payment, _ in before["entitlements"].values())
+    assert before["paid"], "the previous release's demo paid labels"
     assert current(url) is None
     engine = create_engine(url)
     with pytest.raises(SchemaOutdated) as refused:
@@ -380,6 +391,18 @@ def test_a_database_of_the_previous_release_is_upgraded_with_its_data(
                 for row in session.execute(select(LedgerEntry.id, LedgerEntry.amount))
             }
             assert amounts == before["entries"]
+            # every label's epoch, moved out of the labels table (revision 0002), read as before
+            assert {
+                label.id: label.epoch
+                for label in session.scalars(select(Label)).all()
+                if label.epoch is not None
+            } == before["paid"]
+            for label in session.scalars(select(Label).where(Label.epoch.is_not(None))):
+                assert label.epoch is not None
+                paid_with_it = epochs.labels_paid_in(
+                    session, epoch=label.epoch, annotator=label.annotator
+                )
+                assert label.id in {paid.id for paid, _dataset, _item in paid_with_it}
             assert all(
                 isinstance(value, int)
                 for value in session.scalars(select(Entitlement.cumulative_payment))
@@ -390,6 +413,11 @@ def test_a_database_of_the_previous_release_is_upgraded_with_its_data(
     again = label_ledger("db", "upgrade", "--url", url)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to do" in again.stdout
+
+    # and back: the previous release's schema with the very same rows (labels.epoch refilled)
+    downgrade(url, BASELINE)
+    assert current(url) == BASELINE
+    assert _snapshot(url) == before
 
 
 def test_a_database_older_than_the_previous_release_is_refused_with_what_to_do(
