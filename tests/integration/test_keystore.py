@@ -47,9 +47,10 @@ def assert_hidden(key_hex: str, *texts: str) -> None:
 
 def light_keystore(path: Path, key: str, password: str) -> Path:
     """A keystore of `key` in the same format as `keystore import` writes, but with a light scrypt
-    (n = 2**12 instead of eth-account's 2**18: ~2.4 s of CPU on each open on a loaded test
-    machine): the product opens any valid keystore with the parameters the file names, and
-    the files the product writes itself are opened at full cost in the tests of import and new."""
+    (n = 2**12 instead of eth-account's 2**18: 1.0 s of CPU on each open, 2.4 s of wall time on
+    a busy test machine): the product opens any valid keystore with the parameters the file
+    names, and the files the product writes itself are opened at full cost in the tests of
+    import and new."""
     path.write_text(json.dumps(Account.encrypt(key, password, kdf="scrypt", iterations=2**12)))
     path.chmod(0o600)
     return path
