@@ -209,13 +209,17 @@ def push_batch(session: Session, *, start: int, count: int) -> PushBatch:
     return PushBatch(epoch=epoch.number, multiproof=tree.get_multiproof(list(indices)))
 
 
-def unpaid_push_batches(session: Session, *, batch_size: int) -> list[PushBatch]:
-    """The accepted epoch's payout leaves that still pay something (by the mirror's claimed
-    totals), in tree order, cut into `claimMany` batches of at most `batch_size` leaves. Leaves
-    paid meanwhile are harmless: the ledger pays a cumulative leaf at most once."""
+def unpaid_push_batches(
+    session: Session, *, batch_size: int, epoch: Epoch | None = None
+) -> list[PushBatch]:
+    """The payout leaves of `epoch` (by default the latest accepted one) that still pay
+    something (by the mirror's claimed totals), in tree order, cut into `claimMany` batches of
+    at most `batch_size` leaves. Leaves paid meanwhile are harmless: the ledger pays a
+    cumulative leaf at most once."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    epoch = settlement_repository.latest_accepted_epoch(session)
+    if epoch is None:
+        epoch = settlement_repository.latest_accepted_epoch(session)
     if epoch is None:
         raise NothingToClaim("no epoch has been accepted on chain yet")
     tree = payout_tree(epoch)
@@ -242,9 +246,16 @@ def push_payouts(
     """Pays every annotator the accepted epoch still owes, `batch_size` per `claimMany`, from
     `pusher`'s gas: for annotators who should not pay gas to be paid. Returns how many leaves
     were sent. Safe to repeat or to run beside pull claims: amounts are cumulative, so a leaf
-    already paid pays nothing. `on_batch(sent, total)` reports progress."""
+    already paid pays nothing. `on_batch(sent, total)` reports progress.
+
+    Only against the root the chain holds now (`epoch_on_chain`): a batch proved against a root
+    the chain forgot would revert and cost the pusher its gas (`EpochNotOnChain` instead)."""
     with db.unit_of_work() as session:
-        batches = unpaid_push_batches(session, batch_size=batch_size)
+        accepted = settlement_repository.latest_accepted_epoch(session)
+        if accepted is None:
+            raise NothingToClaim("no epoch has been accepted on chain yet")
+        epoch = epoch_on_chain(session, accepted, deployment=deployment, client=client)
+        batches = unpaid_push_batches(session, batch_size=batch_size, epoch=epoch)
     total = sum(len(batch.leaves) for batch in batches)
     ledger = client.contract("LabelLedger", deployment.ledger)
     sent = 0

@@ -26,7 +26,7 @@ from ledger.annotation.models import Label, LabelStatus
 from ledger.audit.offline import audit
 from ledger.chain.client import ChainClient, ChainTransactionFailed
 from ledger.chain.devnode import find_anvil, free_port
-from ledger.claim.service import EpochNotOnChain, claim_bundle
+from ledger.claim.service import EpochNotOnChain, claim_bundle, push_payouts
 from ledger.dataset import service as datasets
 from ledger.dataset.schemas import DatasetStatus
 from ledger.kit.db import Database, utcnow
@@ -154,6 +154,10 @@ def test_an_accepted_epoch_the_chain_lost_is_sent_again_byte_for_byte(
     assert accepted_epoch(chain) == 1
     with pytest.raises(EpochNotOnChain, match="epoch 2 is not the epoch the chain pays"):
         bundle_root(db, chain, bob)  # a claim against it would revert
+    pusher_nonce = chain.client.w3.eth.get_transaction_count(chain.operator.address)
+    with pytest.raises(EpochNotOnChain):  # nor is a push sent: it would revert on the pusher's gas
+        push_payouts(db, chain.client, chain.deployment, chain.operator)
+    assert chain.client.w3.eth.get_transaction_count(chain.operator.address) == pusher_nonce
     with running_instance(chain, database_url, tmp_path / "api") as api:
         refused = httpx.get(f"{api.url}/v1/proofs/{bob}", timeout=30)
     assert refused.status_code == 409
@@ -176,6 +180,7 @@ def test_an_accepted_epoch_the_chain_lost_is_sent_again_byte_for_byte(
         served = httpx.get(f"{api.url}/v1/proofs/{bob}", timeout=30)
     assert served.status_code == 200
     assert (served.json()["epoch"], served.json()["root"]) == (2, two.payout_root)
+    assert push_payouts(db, chain.client, chain.deployment, chain.operator) > 0  # healed: pays
     assert_paid_exactly_once(db, chain, labels, tmp_path)
 
 
