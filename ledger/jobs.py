@@ -158,6 +158,7 @@ def jobs_of(runtime: Runtime, stop: threading.Event, only: set[str] | None = Non
     settings = runtime.settings
     wanted = set(JOBS) if only is None else only
     mirror = build_mirror(runtime)
+    mirror.rpc.stop_with(stop)  # asked to stop, it stops retrying a node that is away
     jobs = [
         Job(
             "mirror",

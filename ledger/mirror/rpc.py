@@ -94,7 +94,7 @@ class MirrorRpc:
         attempts: int = 8,
         backoff_base: float = 0.25,
         backoff_max: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {attempts}")
@@ -108,6 +108,14 @@ class MirrorRpc:
         self._local = threading.local()  # httpx clients are not shared across threads
         self._ids = 0
         self._jitter = random.Random()  # noqa: S311 (backoff jitter, not security)
+        self._stop: threading.Event | None = None
+
+    def stop_with(self, stop: threading.Event) -> None:
+        """Ends the backoff between attempts as soon as `stop` is set, with `RpcFailed` and no
+        further attempt: a service asked to stop (Ctrl-C on `up`, SIGTERM to a worker) while
+        its node is away stops at once instead of waiting out the retries."""
+        self._stop = stop
+        self._sleep = stop.wait
 
     def _client(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, "client", None)
@@ -181,6 +189,10 @@ class MirrorRpc:
                     "%s: %s; retry %d/%d in %.2fs", what, retry.reason, n, self.attempts - 1, delay
                 )
                 self._sleep(min(delay, self.backoff_max))
+                if self._stop is not None and self._stop.is_set():
+                    raise RpcFailed(
+                        f"{what} at {self.url}: stopped while retrying ({retry.reason})"
+                    ) from retry
         raise AssertionError("unreachable")
 
     def _next_id(self) -> int:

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -503,6 +504,28 @@ def test_a_refused_connection_raises_chain_unavailable(chain: Chain, db: Databas
         mirror.sync_once()
 
     assert time.monotonic() - started < 5
+    assert mirror_rows(db) == before
+
+
+def test_a_mirror_asked_to_stop_ends_its_retries_at_once(chain: Chain, db: Database) -> None:
+    """Ctrl-C on `up` while its node is away: the mirror is in a long backoff between attempts
+    (here up to 30 s each, eight attempts); setting its stop event ends the wait at once with
+    ChainUnavailable, makes no further attempt and writes nothing."""
+    busy_chain(chain, 3)
+    make_mirror(db, chain).sync_once()
+    before = mirror_rows(db)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    mirror = make_mirror(db, chain, rpc_url=nowhere, backoff_base_seconds=20, rpc_attempts=8)
+    stop = threading.Event()
+    mirror.rpc.stop_with(stop)
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+
+    with pytest.raises(ChainUnavailable, match="stopped while retrying"):
+        mirror.sync(should_stop=stop.is_set)
+
+    assert time.monotonic() - started < 5  # not the minutes its backoff would have waited
+    assert mirror.rpc.stats.retries == 1  # the first wait was cut short; no attempt after it
     assert mirror_rows(db) == before
 
 
