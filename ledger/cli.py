@@ -738,6 +738,14 @@ def _audit_with_progress(
         return audit(rpc_url, deployment, source, block=block, progress=shown)
 
 
+def _port(text: str) -> int:
+    """A TCP port to listen on, 1-65535: 0 would have the system pick one that nothing prints."""
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -755,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.register(commands)
 
     up = commands.add_parser("up", help="run everything locally: Anvil, contracts, API, jobs")
-    up.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")
+    up.add_argument("--port", type=_port, default=DEFAULT_API_PORT, help="API port")
     up.add_argument("--state-dir", default=str(STATE_DIR), help="where chain and database live")
     up.add_argument("--fresh", action="store_true", help="start from an empty chain and database")
     up.add_argument(
@@ -769,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in `worker`",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port")
+    serve.add_argument("--port", type=_port, default=DEFAULT_API_PORT, help="API port")
     serve.add_argument(
         "--workers", type=_positive_int, default=1, help="API processes (about one per core)"
     )

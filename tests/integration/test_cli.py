@@ -503,3 +503,19 @@ def test_demo_and_audit_never_drive_another_instance_on_the_recorded_port(
         f"using the label-ledger up at {instance.url} (from {record})"
     )
     assert json.loads(audited.stdout)["ok"] is True
+
+
+@pytest.mark.parametrize("command", ["up", "serve"])
+def test_a_port_or_worker_count_out_of_range_is_a_usage_error_that_starts_nothing(
+    command: str, tmp_path: Path
+) -> None:
+    """`--port 0` would have the system pick a port that nothing prints; a count of 0 API
+    processes serves nothing: each is refused before anything starts (exit 2, no state)."""
+    cases = [("--port", "0", "must be at least 1"), ("--port", "65536", "a port is at most 65535")]
+    if command == "serve":
+        cases.append(("--workers", "0", "must be at least 1"))
+    for flag, value, said in cases:
+        result = run(command, flag, value, env={}, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"argument {flag}: {said}" in result.stderr
+        assert not (tmp_path / ".label-ledger").exists()
