@@ -1058,15 +1058,32 @@ def api_server(kind: str, database_url: str, chain: Chain, workdir: Path) -> Ite
         "LABEL_LEDGER_PUBLISH_DIR": str(workdir / f"published-{kind}"),
         "COLUMNS": "200",
     }
-    command = [str(Path(sys.executable).parent / "label-ledger"), "serve", "--port", str(port)]
+    cli = str(Path(sys.executable).parent / "label-ledger")
+    # `serve` needs its database at the schema's head and runs the API only (issue 15): the
+    # database is upgraded first, and the chain mirror (which sees the datasets funded) runs
+    # beside it as `worker --jobs mirror`, as an operator runs them.
+    upgraded = subprocess.run(
+        [cli, "db", "upgrade"], env=env, cwd=workdir, capture_output=True, check=False
+    )
+    if upgraded.returncode != 0:
+        raise BenchFailed(f"label-ledger db upgrade failed: {upgraded.stdout.decode()[-500:]}")
+    command = [cli, "serve", "--port", str(port)]
     log_path = workdir / f"server-{kind}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, (workdir / f"worker-{kind}.log").open("wb") as worker_log:
         # started while no thread of ours runs (progress displays come later): preexec_fn is safe
         process = subprocess.Popen(
             command,
             env=env,
             cwd=workdir,
             stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        worker = subprocess.Popen(
+            [cli, "worker", "--jobs", "mirror"],
+            env=env,
+            cwd=workdir,
+            stdout=worker_log,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
@@ -1089,12 +1106,14 @@ def api_server(kind: str, database_url: str, chain: Chain, workdir: Path) -> Ite
         console.print(f"[dim]last lines of the {kind} server's log:[/]\n{server.log_tail()}")
         raise
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in (process, worker):
+            running.send_signal(signal.SIGTERM)
+        for running in (process, worker):
+            try:
+                running.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 # --- setup through the API, as a user -------------------------------------------------------------
