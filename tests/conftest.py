@@ -74,6 +74,28 @@ def redeploy(chain: Chain) -> Callable[..., Chain]:
 
 
 @pytest.fixture
+def fresh_chain() -> Iterator[Chain]:
+    """A chain of its own (Anvil started and the contracts deployed, about 0.4 s), for a test that
+    makes the node drop blocks (`anvil_reorg`, `anvil_rollback`). On the session's Anvil, once
+    many `evm_snapshot` / `evm_revert` rounds of earlier tests lie behind it, a call at `latest`
+    right after such a drop sometimes answers from an empty state ("could not call contract";
+    seen in full runs after a rollback and after a reorg, never with the test alone): a quirk of
+    the dev node, not what these tests are about."""
+    node = Anvil().start()
+    try:
+        client = ChainClient(node.rpc_url)
+        deployment = deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
+        yield Chain(
+            client=client,
+            deployment=deployment,
+            operator=account_from_key(DEV_KEYS[0]),
+            buyer=account_from_key(DEV_KEYS[1]),
+        )
+    finally:
+        node.stop()
+
+
+@pytest.fixture
 def chain(deployed: tuple[ChainClient, Deployment]) -> Iterator[Chain]:
     client, deployment = deployed
     chain = Chain(

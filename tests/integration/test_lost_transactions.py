@@ -263,10 +263,11 @@ def test_a_vanished_deposit_sends_its_dataset_back_to_awaiting_funds_and_its_lab
 
 
 def test_two_lost_epochs_are_resent_in_nonce_order(
-    chain: Chain, db: Database, tmp_path: Path
+    fresh_chain: Chain, db: Database, tmp_path: Path
 ) -> None:
     """A rollback takes epochs 2 and 3 (four transactions of the operator, consecutive nonces):
     they go out again oldest first, each with its own stored bytes."""
+    chain = fresh_chain  # it drops blocks: a node of its own (see the fixture)
     dataset = funded_dataset(db, chain, items=6, fund=20 * PRICE)
     worker = annotator()
     labels = verify(db, worker, dataset, "img-0")
@@ -408,13 +409,14 @@ def test_a_provider_answering_from_behind_makes_settlement_wait_not_discard(
 
 
 def test_the_mirror_undoes_a_rollback_below_its_cursor_deeper_than_its_confirmations(
-    chain: Chain, db: Database
+    fresh_chain: Chain, db: Database
 ) -> None:
     """A mirror waiting 2 confirmations applied a deposit; the chain then loses 5 blocks, its head
     falls below the mirror's cursor (a node restarted from an older state). The mirror undoes
     the lost deposit (the dataset awaits funds again, visibly) and also what the chain still
     holds but no longer 2 blocks deep, matches the chain at its cursor, and applies each deposit
     again once it is confirmed again."""
+    chain = fresh_chain  # it drops blocks: a node of its own (see the fixture)
     mirror = Mirror(db, chain.client, chain.deployment, confirmations=2)
     first = funded_dataset(db, chain, items=2, fund=4 * PRICE)
     before = head(chain)

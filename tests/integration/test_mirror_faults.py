@@ -33,9 +33,7 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 
-from ledger.chain.client import ChainClient, account_from_key
-from ledger.chain.deploy import deploy_all
-from ledger.chain.devnode import DEV_KEYS, Anvil, free_port
+from ledger.chain.devnode import free_port
 from ledger.kit.db import Database
 from ledger.kit.errors import ChainUnavailable
 from ledger.merkle import StandardMerkleTree
@@ -194,11 +192,12 @@ def claim(chain: Chain, tree: StandardMerkleTree, leaf: int) -> ContractFunction
 
 
 @pytest.mark.parametrize("depth", range(1, 11))
-def test_reorg_replaces_the_orphaned_branch(chain: Chain, db: Database, depth: int) -> None:
+def test_reorg_replaces_the_orphaned_branch(fresh_chain: Chain, db: Database, depth: int) -> None:
     """A reorg of `depth` blocks whose new branch pays other accounts other amounts (dUSD
     transfers, and a LABEL-minting claim by another annotator) is detected at the next sync: the
     mirror undoes the orphaned blocks, applies the new ones and ends equal to the chain, with no
     trace of the orphaned branch (its recipients hold 0, its claim and LABEL mint are gone)."""
+    chain = fresh_chain
     tree, annotator, other = paid_epoch(chain, bytes([depth]) * 32)
     dusd, operator, index = chain.dusd, chain.operator, chain.dusd_index
     mine_each(chain, operator, [dusd.functions.mint(operator.address, 1_000_000)])
@@ -247,33 +246,13 @@ def test_reorg_replaces_the_orphaned_branch(chain: Chain, db: Database, depth: i
         assert repository.claimed(session, other, index) == (300, 20)
 
 
-@pytest.fixture
-def own_chain() -> Iterator[Chain]:
-    """A chain of its own, fresh for the test. The session's Anvil sometimes answers calls at
-    `latest` from an empty state right after `anvil_rollback`, once many `evm_snapshot` /
-    `evm_revert` rounds of earlier tests lie behind it (seen twice in full runs, never alone):
-    the mirror is not what such a test is about, so it runs on a node with no such history."""
-    node = Anvil().start()
-    try:
-        client = ChainClient(node.rpc_url)
-        deployment = deploy_all(client, account_from_key(DEV_KEYS[0]), with_dev_token=True)
-        yield Chain(
-            client=client,
-            deployment=deployment,
-            operator=account_from_key(DEV_KEYS[0]),
-            buyer=account_from_key(DEV_KEYS[1]),
-        )
-    finally:
-        node.stop()
-
-
 @pytest.mark.parametrize(("depth", "new_blocks"), [(1, 1), (3, 1), (2, 5)])
 def test_rollback_then_other_blocks(
-    own_chain: Chain, db: Database, depth: int, new_blocks: int
+    fresh_chain: Chain, db: Database, depth: int, new_blocks: int
 ) -> None:
     """`anvil_rollback` removes the last blocks and other ones are mined in their place, to a
     shorter, equal or greater height than the mirror's cursor: the mirror follows the new chain."""
-    chain = own_chain
+    chain = fresh_chain
     operator = chain.operator
     mine_each(chain, operator, [chain.dusd.functions.mint(operator.address, 10**9)])
     mine_each(chain, operator, transfers(chain, 4, seed=1, prefix="before"))
@@ -305,10 +284,11 @@ def test_rollback_then_other_blocks(
 
 
 def test_reorg_deeper_than_the_limit_stops_the_mirror_and_changes_nothing(
-    chain: Chain, db: Database
+    fresh_chain: Chain, db: Database
 ) -> None:
     """A fork deeper than `max_reorg_depth` is refused with MirrorReorgTooDeep, every time it is
     tried, and the mirror's tables (cursor included) stay exactly as they were."""
+    chain = fresh_chain
     operator = chain.operator
     mine_each(chain, operator, [chain.dusd.functions.mint(operator.address, 10**9)])
     mine_each(chain, operator, transfers(chain, 7, seed=2, prefix="deep"))  # 7 blocks to fork in
