@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,12 +273,18 @@ def build_epoch_files_from_leaves(
     gold_rejections: Sequence[GoldRejection],
     debits: Sequence[DatasetDebit],
     previous_payout_root: str | None = None,
+    label_tree_ready: Callable[[str], None] | None = None,
 ) -> EpochFiles:
     """`build_epoch_files` from each paid label's leaf (`PaidLabel.leaf`) and verdict row
     (dataset, item, annotator, label hash, method, evidence, graded), in the order paid: what a
-    settlement of a million labels computes without a `PaidLabel` each."""
+    settlement of a million labels computes without a `PaidLabel` each. `label_tree_ready` is
+    given the label tree's dump as soon as it is made (the largest file: a caller may start
+    storing it while the rest is made)."""
     payout_tree = StandardMerkleTree.of(payout_leaves, PAYOUT_LEAF_ENCODING, sort_leaves=False)
     label_tree = StandardMerkleTree.of(label_leaves, LABEL_LEAF_ENCODING)
+    label_dump = label_tree.dumps()
+    if label_tree_ready is not None:
+        label_tree_ready(label_dump)
     verdicts = _verdicts_document(
         number,
         verdict_rows,
@@ -287,7 +293,7 @@ def build_epoch_files_from_leaves(
             for r in gold_rejections
         ],
     )
-    payout_dump, label_dump = payout_tree.dumps(), label_tree.dumps()
+    payout_dump = payout_tree.dumps()
     manifest = canonical_json(
         {
             "format": MANIFEST_FORMAT,

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.annotation.models import Label, VerificationMethod
 from ledger.annotation.service import auto_accept_due
@@ -56,6 +60,7 @@ log = logging.getLogger(__name__)
 BPS = 10_000
 CLOSE_GRACE_PERIOD = select_sql.CLOSE_GRACE_PERIOD  # the ledger's CLOSE_GRACE_PERIOD
 ZERO_HASH = b"\x00" * 32
+BLANK_HASH = "0x" + "00" * 32  # an epoch row's roots while it is being built
 
 
 class MirrorBehind(Conflict):
@@ -299,72 +304,164 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     leaves = sorted(cumulative.items(), key=lambda item: _account_order(item[0]))
     debits = sorted(payable.debits.values(), key=lambda d: d.dataset.chain_dataset_id)
     rejected = repository.unpublished_gold_rejections(session)
-    files = build_epoch_files_from_leaves(
-        chain_id=deployment.chain_id,
-        ledger=deployment.ledger,
-        number=number,
-        previous_payout_root=last.payout_root if last is not None else None,
-        payout_leaves=[
-            [account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves
-        ],
-        label_leaves=payable.leaves,
-        verdict_rows=payable.verdicts,
-        gold_rejections=[gold_rejection(label, dataset, item) for label, dataset, item in rejected],
-        debits=[
-            DatasetDebit(
-                dataset_id=d.dataset.chain_dataset_id,
-                token=d.token_index,
-                fee_bps=d.fee_bps,
-                debit=d.amount,
-                fee=d.fee,
-                labels=d.labels,
-                terms_hash=d.dataset.salt,
-            )
-            for d in debits
-        ],
-    )
-    del payable.leaves, payable.verdicts  # the trees hold what they need: free the rest
+    gold_rejections = [gold_rejection(label, dataset, item) for label, dataset, item in rejected]
+    previous_root = last.payout_root if last is not None else None
+    select_sql.store_large_text_fast(session)
+    # The epoch's row goes in first with its roots and texts still blank (nobody sees it before
+    # the commit): the rows that refer to it can then be written while the trees are built.
     epoch = Epoch(
         number=number,
         status=EpochStatus.built,
-        payout_root=files.payout_root,
-        label_root=files.label_root,
-        content_hash=files.content_hash,
+        payout_root=BLANK_HASH,
+        label_root=BLANK_HASH,
+        content_hash=BLANK_HASH,
         label_count=len(payable.label_ids),
-        payout_tree=files.payout_tree,
-        label_tree=files.label_tree,
-        manifest=files.manifest,
-        verdicts=files.verdicts,
+        payout_tree="",
+        label_tree="",
+        manifest="",
+        verdicts="",
         created_at=now,
     )
-    select_sql.store_large_text_fast(session)
     session.add(epoch)
     session.flush()
-    uint = _uint256_storage(session)
-    select_sql.insert_rows(
-        session,
-        "entitlements",
-        ("epoch", "account", "token_index", "cumulative_payment", "cumulative_reward"),
-        [
-            (number, account, index, uint(payment), uint(reward))
-            for (account, index), (payment, reward) in leaves
-        ],
+    writes = _Writes(session, beside=is_postgres(session))
+    try:
+        _write_rows(writes, session, number, payable, leaves, debits)
+        label_tree_stored = False
+
+        def store_label_tree(dump: str) -> None:
+            # PostgreSQL stores the largest text while the verdicts and the manifest are made
+            nonlocal label_tree_stored
+            if writes.beside:
+                writes.add(lambda: _update_epoch(session, number, label_tree=dump))
+                label_tree_stored = True
+
+        files = build_epoch_files_from_leaves(
+            chain_id=deployment.chain_id,
+            ledger=deployment.ledger,
+            number=number,
+            previous_payout_root=previous_root,
+            payout_leaves=[
+                [account, str(index), str(pay), str(rew)] for (account, index), (pay, rew) in leaves
+            ],
+            label_leaves=payable.leaves,
+            verdict_rows=payable.verdicts,
+            gold_rejections=gold_rejections,
+            debits=[
+                DatasetDebit(
+                    dataset_id=d.dataset.chain_dataset_id,
+                    token=d.token_index,
+                    fee_bps=d.fee_bps,
+                    debit=d.amount,
+                    fee=d.fee,
+                    labels=d.labels,
+                    terms_hash=d.dataset.salt,
+                )
+                for d in debits
+            ],
+            label_tree_ready=store_label_tree,
+        )
+        del payable.leaves, payable.verdicts  # the trees hold what they need: free the rest
+        final = {
+            "payout_root": files.payout_root,
+            "label_root": files.label_root,
+            "content_hash": files.content_hash,
+            "payout_tree": files.payout_tree,
+            "manifest": files.manifest,
+            "verdicts": files.verdicts,
+        }
+        texts = final if label_tree_stored else {**final, "label_tree": files.label_tree}
+        writes.add(lambda: _update_epoch(session, number, **texts))
+    finally:
+        writes.finish()  # waits for every write, and raises the first that failed
+    for name, value in {**final, "label_tree": files.label_tree}.items():
+        set_committed_value(epoch, name, value)  # what the row now holds, without reading it
+    repository.mark_published(
+        session, label_ids=[label.id for label, _d, _i in rejected], epoch=number
     )
-    select_sql.insert_rows(
-        session,
-        "epoch_debits",
-        ("epoch", "dataset_id", "chain_dataset_id", "amount", "fee", "label_count"),
-        [
-            (
-                number,
-                d.dataset.id,
-                d.dataset.chain_dataset_id,
-                uint(d.amount),
-                uint(d.fee),
-                d.labels,
-            )
-            for d in debits
-        ],
+    session.flush()
+    log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.payout_root)
+    return epoch
+
+
+class _Writes:
+    """The epoch's SQL writes, run in the order given on the session's connection.
+
+    On PostgreSQL (`beside`) they run in a thread of their own while this one builds the trees,
+    their JSON and the manifest, so that the server's work (storing the rows and hundreds of MB
+    of text) and ours overlap: before, each waited for the other, and the build took their sum.
+    The thread is the session's only user until `finish`: the caller computes without SQL
+    meanwhile. On SQLite (one writer, in this process) each write runs at once."""
+
+    def __init__(self, session: Session, *, beside: bool) -> None:
+        self.beside = beside
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if beside:
+            session.connection()  # the transaction's connection, taken in this thread
+            self._thread = threading.Thread(target=self._run, name="epoch-writes", daemon=True)
+            self._thread.start()
+
+    def add(self, job: Callable[[], None]) -> None:
+        if self._thread is None:
+            job()
+        else:
+            self._jobs.put(job)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._failed is None:  # after a failure the rest is skipped: all rolls back
+                try:
+                    job()
+                except BaseException as error:  # re-raised by finish, in the caller's thread
+                    self._failed = error
+
+    def finish(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._failed is not None:
+            raise self._failed
+
+
+def _write_rows(
+    writes: _Writes,
+    session: Session,
+    number: int,
+    payable: _Payable,
+    leaves: list[tuple[tuple[str, int], tuple[int, int]]],
+    debits: list[_DatasetDebit],
+) -> None:
+    """The labels put in the epoch, its entitlements, debits and ledger entries: what the
+    selection fixed, before any tree is built."""
+    uint = _uint256_storage(session)
+    label_ids = payable.label_ids
+    writes.add(lambda: select_sql.assign_labels(session, label_ids=label_ids, epoch=number))
+    entitlements = [
+        (number, account, index, uint(payment), uint(reward))
+        for (account, index), (payment, reward) in leaves
+    ]
+    writes.add(
+        lambda: select_sql.insert_rows(
+            session,
+            "entitlements",
+            ("epoch", "account", "token_index", "cumulative_payment", "cumulative_reward"),
+            entitlements,
+        )
+    )
+    debit_rows = [
+        (number, d.dataset.id, d.dataset.chain_dataset_id, uint(d.amount), uint(d.fee), d.labels)
+        for d in debits
+    ]
+    writes.add(
+        lambda: select_sql.insert_rows(
+            session,
+            "epoch_debits",
+            ("epoch", "dataset_id", "chain_dataset_id", "amount", "fee", "label_count"),
+            debit_rows,
+        )
     )
     movements = dict(payable.movements)
     for d in debits:
@@ -378,19 +475,22 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
         stored = uint(amount)
         entries.append((correlation, number, source, token, EntrySide.debit.value, stored))
         entries.append((correlation, number, book, token, EntrySide.credit.value, stored))
-    select_sql.insert_rows(
-        session,
-        "ledger_entries",
-        ("correlation_id", "epoch", "ledger_account", "token", "side", "amount"),
-        entries,
+    writes.add(
+        lambda: select_sql.insert_rows(
+            session,
+            "ledger_entries",
+            ("correlation_id", "epoch", "ledger_account", "token", "side", "amount"),
+            entries,
+        )
     )
-    select_sql.assign_labels(session, label_ids=payable.label_ids, epoch=number)
-    repository.mark_published(
-        session, label_ids=[label.id for label, _d, _i in rejected], epoch=number
-    )
-    session.flush()
-    log.info("built epoch %s: %s labels, root %s", number, epoch.label_count, epoch.payout_root)
-    return epoch
+
+
+def _update_epoch(session: Session, number: int, **values: object) -> None:
+    """Sets columns of the epoch's row in SQL (not through the session's object, which the
+    builder sets once every write is done)."""
+    table = Epoch.__table__
+    assert isinstance(table, Table)
+    session.connection().execute(table.update().where(table.c.number == number).values(values))
 
 
 def _uint256_storage(session: Session) -> Callable[[int], object]:

@@ -22,12 +22,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import Session, undefer
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.annotation import service as annotation
-from ledger.annotation.models import Label, LabelStatus
+from ledger.annotation.models import Label, LabelPayment, LabelStatus
 from ledger.annotation.schemas import LabelCreate, ReviewCreate, Verdict
 from ledger.auth.models import Role
 from ledger.auth.service import grant_role
@@ -56,6 +56,7 @@ from ledger.publication import (
     keccak_hex,
     label_hash,
 )
+from ledger.settlement import build as build_module
 from ledger.settlement import repository
 from ledger.settlement import service as settlement
 from ledger.settlement.build import MirrorBehind, build_epoch
@@ -1009,6 +1010,72 @@ def test_assign_labels_refuses_a_label_another_epoch_took_and_stores_nothing(
     with db.unit_of_work() as session:
         assert session.get(Epoch, 2) is None
         assert {session.get(Label, i).epoch for i in label_ids} == {1}  # type: ignore[union-attr]
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "epoch-writes"]
+
+
+def assert_nothing_stored(db: Database) -> None:
+    assert count(db, Epoch) == 0
+    assert count(db, LabelPayment) == 0
+    assert count(db, Entitlement) == 0
+    assert count(db, EpochDebit) == 0
+    assert count(db, LedgerEntry) == 0
+
+
+def test_a_label_taken_while_the_epoch_is_written_refuses_the_build_and_stores_nothing(
+    chain: Chain, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The epoch's rows are written while its trees are built (in a thread on PostgreSQL): a
+    label another epoch took between the selection and those writes makes `build_epoch` raise
+    LabelsTakenMeanwhile in its caller, with the thread ended and nothing stored; the next build
+    pays every label once."""
+    dataset = funded_dataset(db, chain, items=3, fund=10 * PRICE)
+    label_ids = verify(db, annotator(), dataset, "img-0", "img-1", "img-2")
+    select_payable = build_module._select_payable
+
+    def selected_then_taken(session: Session, **kwargs: Any) -> Any:
+        payable = select_payable(session, **kwargs)
+        taken = LabelPayment(label_id=payable.label_ids[1], epoch=99)  # by "another epoch"
+        session.add(taken)
+        session.flush()
+        return payable
+
+    monkeypatch.setattr(build_module, "_select_payable", selected_then_taken)
+    with pytest.raises(repository.LabelsTakenMeanwhile):
+        build(db, chain)
+    assert writer_threads() == []
+    assert_nothing_stored(db)
+
+    monkeypatch.undo()
+    epoch = build(db, chain)
+    assert epoch.label_count == 3
+    assert label_epochs(db, label_ids) == [1, 1, 1]
+    assert count(db, LabelPayment) == 3
+
+
+def test_a_failure_while_the_trees_are_built_waits_for_the_writes_and_stores_nothing(
+    chain: Chain, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build fails after the rows were queued for writing: the caller sees its error only
+    once the writes have ended (the transaction then rolls back on a connection nobody uses),
+    and nothing is stored."""
+    dataset = funded_dataset(db, chain, items=2, fund=10 * PRICE)
+    label_ids = verify(db, annotator(), dataset, "img-0", "img-1")
+
+    def files_fail(**_kwargs: Any) -> Any:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(build_module, "build_epoch_files_from_leaves", files_fail)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        build(db, chain)
+    assert writer_threads() == []
+    assert_nothing_stored(db)
+
+    monkeypatch.undo()
+    assert build(db, chain).label_count == 2
+    assert label_epochs(db, label_ids) == [1, 1]
 
 
 def test_a_stuck_proposal_is_replaced_with_higher_fees_stored_first_and_proposed_once(
