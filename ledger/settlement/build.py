@@ -327,14 +327,10 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
     writes = _Writes(session, beside=is_postgres(session))
     try:
         _write_rows(writes, session, number, payable, leaves, debits)
-        label_tree_stored = False
 
         def store_label_tree(dump: str) -> None:
-            # PostgreSQL stores the largest text while the verdicts and the manifest are made
-            nonlocal label_tree_stored
-            if writes.beside:
-                writes.add(lambda: _update_epoch(session, number, label_tree=dump))
-                label_tree_stored = True
+            # the largest text is stored while the verdicts and the manifest are made
+            writes.add(lambda: _update_epoch(session, number, label_tree=dump))
 
         files = build_epoch_files_from_leaves(
             chain_id=deployment.chain_id,
@@ -359,7 +355,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
                 )
                 for d in debits
             ],
-            label_tree_ready=store_label_tree,
+            label_tree_ready=store_label_tree if writes.beside else None,
         )
         del payable.leaves, payable.verdicts  # the trees hold what they need: free the rest
         final = {
@@ -370,7 +366,7 @@ def build_epoch(session: Session, *, deployment: Deployment, now: dt.datetime) -
             "manifest": files.manifest,
             "verdicts": files.verdicts,
         }
-        texts = final if label_tree_stored else {**final, "label_tree": files.label_tree}
+        texts = final if writes.beside else {**final, "label_tree": files.label_tree}
         writes.add(lambda: _update_epoch(session, number, **texts))
     finally:
         writes.finish()  # waits for every write, and raises the first that failed
